@@ -1,0 +1,132 @@
+// How a Linux host spells links, addresses and routes: argv builders for iproute2 and parsers
+// for its JSON output (`ip -j`), never its text output.
+
+import { z } from "zod";
+import { Argv } from "../command";
+import { canonicalPrefix, parsePrefix } from "../ipnet";
+
+// Some iproute2 versions print nothing at all (not "[]") when a listing is empty.
+function parseJsonOrEmpty(stdout: string): unknown {
+  return stdout.trim() === "" ? [] : JSON.parse(stdout);
+}
+
+export interface LinkInfo {
+  name: string;
+  index: number;
+  /** Parent link name for stacked links (macvlan, vlan), when in the same namespace. */
+  parent?: string;
+  kind?: string;
+  /** Driver data: macvlan mode, vlan id, ... as iproute2 names them. */
+  data: Record<string, unknown>;
+  mtu: number;
+  mac?: string;
+  /** Administratively up (IFF_UP), which is what `ip link set X up` controls. */
+  up: boolean;
+  operState: string;
+}
+
+export function buildLinkShow(name?: string): Argv {
+  return name ? ["ip", "-j", "-d", "link", "show", "dev", name] : ["ip", "-j", "-d", "link", "show"];
+}
+
+const LinkJson = z.array(
+  z.object({
+    ifindex: z.number(),
+    ifname: z.string(),
+    link: z.string().nullish(),
+    flags: z.array(z.string()).default([]),
+    mtu: z.number().default(0),
+    operstate: z.string().default("UNKNOWN"),
+    address: z.string().optional(),
+    linkinfo: z
+      .object({ info_kind: z.string().optional(), info_data: z.record(z.string(), z.unknown()).optional() })
+      .optional(),
+  }),
+);
+
+export function parseLinks(stdout: string): LinkInfo[] {
+  return LinkJson.parse(parseJsonOrEmpty(stdout)).map((l) => ({
+    name: l.ifname,
+    index: l.ifindex,
+    parent: l.link ?? undefined,
+    kind: l.linkinfo?.info_kind,
+    data: l.linkinfo?.info_data ?? {},
+    mtu: l.mtu,
+    mac: l.address,
+    up: l.flags.includes("UP"),
+    operState: l.operstate,
+  }));
+}
+
+// iproute2 prints `Device "x" does not exist.` for `show dev x` and "Cannot find device" elsewhere.
+export function isNoSuchDevice(stderr: string): boolean {
+  return /does not exist|cannot find device/i.test(stderr);
+}
+
+export function buildMacvlanAdd(name: string, parent: string, mode: string): Argv {
+  return ["ip", "link", "add", "link", parent, "name", name, "type", "macvlan", "mode", mode];
+}
+
+export function buildLinkDelete(name: string): Argv {
+  return ["ip", "link", "delete", "dev", name];
+}
+
+export function buildLinkUp(name: string): Argv {
+  return ["ip", "link", "set", "dev", name, "up"];
+}
+
+export function buildAddressAdd(cidr: string, dev: string): Argv {
+  return ["ip", "address", "add", cidr, "dev", dev];
+}
+
+export function buildAddressDelete(cidr: string, dev: string): Argv {
+  return ["ip", "address", "delete", cidr, "dev", dev];
+}
+
+export function buildAddressShow(dev: string): Argv {
+  return ["ip", "-j", "address", "show", "dev", dev];
+}
+
+const AddrJson = z.array(
+  z.object({
+    addr_info: z
+      .array(z.object({ family: z.string(), local: z.string(), prefixlen: z.number(), scope: z.string().optional() }))
+      .default([]),
+  }),
+);
+
+/** Addresses on a device as "addr/len", IPv6 link-local ones left out (the kernel adds those itself). */
+export function parseAddresses(stdout: string): string[] {
+  return AddrJson.parse(parseJsonOrEmpty(stdout))
+    .flatMap((l) => l.addr_info)
+    .filter((a) => a.scope !== "link")
+    .map((a) => canonicalPrefix(`${a.local}/${a.prefixlen}`));
+}
+
+function familyFlag(destination: string): "-4" | "-6" {
+  return parsePrefix(destination)?.family === 6 ? "-6" : "-4";
+}
+
+export function buildRouteAdd(destination: string, dev: string): Argv {
+  return ["ip", familyFlag(destination), "route", "add", destination, "dev", dev];
+}
+
+export function buildRouteDelete(destination: string, dev: string): Argv {
+  return ["ip", familyFlag(destination), "route", "delete", destination, "dev", dev];
+}
+
+export function buildRouteShow(dev: string, family: 4 | 6): Argv {
+  return ["ip", "-j", `-${family}`, "route", "show", "dev", dev];
+}
+
+const RouteJson = z.array(z.object({ dst: z.string(), protocol: z.string().optional() }));
+
+/**
+ * Routes through a device that someone added (not the kernel's own connected and link-local
+ * routes), as canonical prefixes; a host route prints without a length, so it gets /32 or /128.
+ */
+export function parseRoutes(stdout: string): string[] {
+  return RouteJson.parse(parseJsonOrEmpty(stdout))
+    .filter((r) => r.protocol !== "kernel" && r.dst !== "default")
+    .map((r) => canonicalPrefix(r.dst));
+}

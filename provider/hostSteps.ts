@@ -1,0 +1,38 @@
+// Multi-command changes to a host as one unit: each step knows how to undo itself, and a failure
+// undoes what was done, newest first, so the host is left as it was.
+
+import { Argv } from "./command";
+import { RunCommand } from "./connection";
+
+export interface HostStep {
+  argv: Argv;
+  /** How to take this step back; omitted when a later undo (deleting the link) covers it. */
+  undo?: Argv;
+}
+
+export async function applySteps(run: RunCommand, steps: readonly HostStep[]): Promise<void> {
+  const done: HostStep[] = [];
+  try {
+    for (const step of steps) {
+      await run(step.argv);
+      done.push(step);
+    }
+  } catch (err) {
+    const undoFailures: string[] = [];
+    for (const step of done.reverse()) {
+      if (!step.undo) continue;
+      const result = await run(step.undo, { allowFailure: true }).catch((e: Error) => ({
+        exitCode: -1,
+        stdout: "",
+        stderr: e.message,
+      }));
+      if (result.exitCode !== 0) undoFailures.push(`\`${step.undo.join(" ")}\`: ${result.stderr.trim()}`);
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    const outcome =
+      undoFailures.length === 0
+        ? `the ${done.length} step(s) already done were undone`
+        : `undoing failed too, check the host by hand: ${undoFailures.join("; ")}`;
+    throw new Error(`${message}\n(${outcome})`);
+  }
+}

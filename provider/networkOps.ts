@@ -1,0 +1,162 @@
+// The lifecycle of a Docker network on one host, shared by MacvlanNetwork and IpvlanNetwork:
+// the resource files decide what the network is (a NetworkSpec); this module makes, finds and
+// removes it, with the checks an operator would do by hand first.
+
+import { HostRunner, RunCommand } from "./connection";
+import {
+  buildContainersOnNetwork,
+  buildNetworkCreate,
+  buildNetworkInspect,
+  buildNetworkListIds,
+  buildNetworkRemove,
+  InspectedNetwork,
+  isNoSuchNetwork,
+  NetworkSpec,
+  parseContainerLines,
+  parseIdList,
+  parseNetworkInspect,
+} from "./host/docker";
+import { buildLinkShow, isNoSuchDevice, LinkInfo, parseLinks } from "./host/iproute";
+import { parsePrefix, prefixesOverlap } from "./ipnet";
+
+
+
+/** The network, or undefined when the host says it does not exist. Any other failure throws. */
+export async function inspectNetwork(run: RunCommand, idOrName: string): Promise<InspectedNetwork | undefined> {
+  const result = await run(buildNetworkInspect(idOrName), { allowFailure: (r) => isNoSuchNetwork(r.stderr) });
+  if (result.exitCode !== 0) return undefined;
+  const [network] = parseNetworkInspect(result.stdout);
+  // `inspect NAME` also matches an id prefix; only an exact name or id counts.
+  return network && (network.id === idOrName || network.name === idOrName) ? network : undefined;
+}
+
+async function listAllNetworks(run: RunCommand): Promise<InspectedNetwork[]> {
+  const ids = parseIdList((await run(buildNetworkListIds())).stdout);
+  if (ids.length === 0) return [];
+  return parseNetworkInspect((await run(buildNetworkInspect(...ids))).stdout);
+}
+
+/** The link, or undefined when the host has no such device. */
+export async function showLink(run: RunCommand, name: string): Promise<LinkInfo | undefined> {
+  const result = await run(buildLinkShow(name), { allowFailure: (r) => isNoSuchDevice(r.stderr) });
+  if (result.exitCode !== 0) return undefined;
+  return parseLinks(result.stdout)[0];
+}
+
+export async function listLinks(run: RunCommand): Promise<LinkInfo[]> {
+  return parseLinks((await run(buildLinkShow())).stdout);
+}
+
+/** Differences between what was asked and what a host has, as "field: asked X, host has Y". */
+export function specDifferences(spec: NetworkSpec, actual: NetworkSpec): string[] {
+  const differences: string[] = [];
+  const show = (v: unknown) => (v === undefined ? "nothing" : JSON.stringify(v));
+  const compare = (field: string, asked: unknown, has: unknown) => {
+    if (JSON.stringify(asked) !== JSON.stringify(has)) differences.push(`${field}: asked ${show(asked)}, host has ${show(has)}`);
+  };
+  compare("driver", spec.driver, actual.driver);
+  for (const [key, value] of Object.entries(spec.options)) compare(`option ${key}`, value, actual.options[key]);
+  compare("ipv6", spec.enableIPv6, actual.enableIPv6);
+  compare("internal", spec.internal, actual.internal);
+  compare("labels", sortKeys(spec.labels), sortKeys(actual.labels));
+  for (const asked of spec.ipam) {
+    const family = parsePrefix(asked.subnet)?.family;
+    const has = actual.ipam.find((c) => parsePrefix(c.subnet)?.family === family);
+    compare(`IPv${family} subnet`, asked.subnet, has?.subnet);
+    if (asked.gateway) compare(`IPv${family} gateway`, asked.gateway, has?.gateway);
+    compare(`IPv${family} ip range`, asked.ipRange, has?.ipRange);
+    compare(`IPv${family} aux addresses`, sortKeys(asked.auxAddresses), sortKeys(has?.auxAddresses ?? {}));
+  }
+  return differences;
+}
+
+function sortKeys(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export interface CreateOptions {
+  /** Take over an existing network of the same name when its settings match the spec. */
+  adopt: boolean;
+  /** Extra checks a driver needs against what is already on the host (ipvlan's parent rules). */
+  precheck?: (context: { networks: InspectedNetwork[]; links: LinkInfo[] }) => void;
+}
+
+/**
+ * Creates the network, or adopts an identical existing one. Everything that can be checked is
+ * checked before `docker network create`, the only step that changes the host, so a refusal
+ * leaves the host exactly as it was.
+ */
+export function createNetwork(host: HostRunner, spec: NetworkSpec, options: CreateOptions): Promise<InspectedNetwork> {
+  return host.exclusive(async (run) => {
+    const existing = await inspectNetwork(run, spec.name);
+    if (existing) {
+      if (!options.adopt) {
+        throw new Error(
+          `${host.target}: a Docker network named "${spec.name}" already exists (id ${existing.id.slice(0, 12)}); ` +
+            `set adopt: true to take it over if its settings match, or choose another name`,
+        );
+      }
+      const differences = specDifferences(spec, existing);
+      if (differences.length > 0) {
+        throw new Error(
+          `${host.target}: cannot adopt Docker network "${spec.name}": its settings differ:\n  - ${differences.join("\n  - ")}`,
+        );
+      }
+      return existing;
+    }
+
+    const links = await listLinks(run);
+    const parent = spec.options.parent;
+    if (parent && !links.some((l) => l.name === parent)) {
+      // Docker creates "<base>.<vlan id>" itself when the base exists (and removes it again).
+      const vlanBase = /^(.+)\.(\d{1,4})$/.exec(parent)?.[1];
+      if (!vlanBase || !links.some((l) => l.name === vlanBase)) {
+        throw new Error(
+          `${host.target}: parent interface "${parent}" does not exist on the host (it has: ${links.map((l) => l.name).join(", ")})`,
+        );
+      }
+    }
+
+    const networks = await listAllNetworks(run);
+    for (const asked of spec.ipam) {
+      const askedPrefix = parsePrefix(asked.subnet);
+      for (const other of networks) {
+        for (const config of other.ipam) {
+          const otherPrefix = parsePrefix(config.subnet);
+          if (askedPrefix && otherPrefix && prefixesOverlap(askedPrefix, otherPrefix)) {
+            throw new Error(
+              `${host.target}: subnet ${asked.subnet} overlaps ${config.subnet} of existing Docker network "${other.name}" (id ${other.id.slice(0, 12)})`,
+            );
+          }
+        }
+      }
+    }
+    options.precheck?.({ networks, links });
+
+    const created = await run(buildNetworkCreate(spec));
+    const id = created.stdout.trim();
+    const network = await inspectNetwork(run, id);
+    if (!network) throw new Error(`${host.target}: Docker reported network ${id} created, but cannot inspect it`);
+    return network;
+  });
+}
+
+/**
+ * Removes the network. Refuses, naming them, while containers (running or stopped) still use
+ * it; a network that is already gone counts as deleted.
+ */
+export function deleteNetwork(host: HostRunner, id: string, name: string): Promise<void> {
+  return host.exclusive(async (run) => {
+    const network = await inspectNetwork(run, id);
+    if (!network) return;
+    const users = parseContainerLines((await run(buildContainersOnNetwork(id))).stdout);
+    const attached = [...new Set([...users.map((c) => c.name), ...network.containers.map((c) => c.name)])];
+    if (attached.length > 0) {
+      throw new Error(
+        `${host.target}: Docker network "${name}" is still used by container(s) ${attached.join(", ")}; ` +
+          `remove them or disconnect them from the network first`,
+      );
+    }
+    await run(buildNetworkRemove(id), { allowFailure: (r) => isNoSuchNetwork(r.stderr) });
+  });
+}

@@ -1,0 +1,61 @@
+// The lab the integration suite runs against, started once for the whole run and stopped
+// after it, even when tests fail. LAB_KIND=netns (default) or vm picks the kind; the tests are
+// the same for both.
+
+import { closeAllSessions } from "../../provider/connection";
+import type { Lab, LabHost } from "../lab/types";
+
+let started: Promise<Lab> | undefined;
+
+export function lab(): Promise<Lab> {
+  if (!started) {
+    const kind = process.env.LAB_KIND ?? "netns";
+    started =
+      kind === "vm"
+        ? import("../lab/vmLab").then((m) => m.startVmLab())
+        : import("../lab/netnsLab").then((m) => m.startNetnsLab({ hosts: 1 }));
+  }
+  return started;
+}
+
+/** A connection input that reaches the lab host with its pinned host key. */
+export function connectionFor(host: LabHost, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    host: host.ssh.host,
+    port: host.ssh.port,
+    user: host.ssh.user,
+    privateKey: host.ssh.privateKey,
+    hostKey: host.ssh.hostPublicKey,
+    ...overrides,
+  };
+}
+
+/** What a host looks like, for "nothing changed" assertions. */
+export async function snapshotHost(host: LabHost): Promise<string> {
+  const parts = await Promise.all([
+    host.docker(["network", "ls", "--no-trunc", "--format", "{{.ID}} {{.Name}} {{.Driver}}"]),
+    host.exec(["ip", "-br", "link"]),
+    host.exec(["ip", "-br", "address"]),
+    host.exec(["ip", "route"]),
+    host.exec(["ip", "-6", "route"]),
+  ]);
+  return parts.map((p) => p.stdout.split("\n").sort().join("\n")).join("\n--\n");
+}
+
+let unique = 0;
+/** A short name nobody else on the host uses (interface names stop at 15 bytes). */
+export function uniqueName(prefix: string): string {
+  unique += 1;
+  return `${prefix}${process.pid % 1000}x${unique}`;
+}
+
+export const mochaHooks = {
+  async afterAll(this: Mocha.Context): Promise<void> {
+    this.timeout(180_000);
+    closeAllSessions();
+    if (started) {
+      const running = await started.catch(() => undefined);
+      await running?.stop();
+    }
+  },
+};

@@ -1,0 +1,92 @@
+// The SSH transport against the lab's real sshd: host-key pinning, credentials, secrets.
+
+import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
+import { utils as sshUtils } from "ssh2";
+import { closeAllSessions, ConnectionSchema, hostSession } from "../../provider/connection";
+import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
+import type { LabHost } from "../lab/types";
+import { connectionFor, lab, snapshotHost, uniqueName } from "./fixture";
+
+function fingerprint(publicKeyLine: string): string {
+  const blob = Buffer.from(publicKeyLine.split(" ")[1], "base64");
+  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+}
+
+async function whoami(connection: Record<string, unknown>): Promise<string> {
+  const session = hostSession(ConnectionSchema.parse(connection));
+  return (await session.run(["id", "-un"])).stdout.trim();
+}
+
+describe("SSH transport on a lab host", function () {
+  this.timeout(120_000);
+  let host: LabHost;
+
+  before(async function () {
+    this.timeout(600_000);
+    host = (await lab()).hosts[0];
+  });
+
+  afterEach(() => closeAllSessions());
+
+  it("accepts the pinned host key as an OpenSSH line and as a SHA256 fingerprint", async () => {
+    assert.equal(await whoami(connectionFor(host)), "root");
+    assert.equal(await whoami(connectionFor(host, { hostKey: fingerprint(host.ssh.hostPublicKey) })), "root");
+  });
+
+  it("refuses an unknown host key, saying what the host presented, and changes nothing", async () => {
+    const before = await snapshotHost(host);
+    const stranger = sshUtils.generateKeyPairSync("ed25519").public;
+    const name = uniqueName("mv");
+    const inputs = (
+      await macvlanNetworkProvider.check({}, {
+        connection: connectionFor(host, { hostKey: stranger }),
+        name,
+        parent: host.lanParent,
+        subnet: "203.0.113.0/24",
+      })
+    ).inputs;
+    await assert.rejects(
+      macvlanNetworkProvider.create(inputs),
+      (err: Error) =>
+        /host key verification failed/.test(err.message) &&
+        err.message.includes(fingerprint(host.ssh.hostPublicKey)) &&
+        /does not match connection\.hostKey/.test(err.message),
+    );
+    assert.equal(await snapshotHost(host), before);
+  });
+
+  it("refuses a mismatched pinned key even when insecureIgnoreHostKey is set", async () => {
+    const stranger = sshUtils.generateKeyPairSync("ed25519").public;
+    await assert.rejects(whoami(connectionFor(host, { hostKey: stranger, insecureIgnoreHostKey: true })), /host key verification failed/);
+  });
+
+  it("accepts any host key only with insecureIgnoreHostKey, and requires one of the two", async () => {
+    assert.equal(await whoami(connectionFor(host, { hostKey: undefined, insecureIgnoreHostKey: true })), "root");
+    const parsed = ConnectionSchema.safeParse(connectionFor(host, { hostKey: undefined }));
+    assert.equal(parsed.success, false);
+  });
+
+  it("keeps secrets out of errors: a wrong key, a wrong password", async () => {
+    const wrongKey = sshUtils.generateKeyPairSync("ed25519").private;
+    const password = "not-the-password-7f3a";
+    await assert.rejects(
+      whoami(connectionFor(host, { privateKey: wrongKey })),
+      (err: Error) => /authentication as root failed/.test(err.message) && !err.message.includes("PRIVATE KEY"),
+    );
+    await assert.rejects(
+      whoami(connectionFor(host, { privateKey: undefined, password })),
+      (err: Error) => /authentication as root failed/.test(err.message) && !err.message.includes(password),
+    );
+  });
+
+  it("reuses one SSH connection for every command to a host", async () => {
+    const session = hostSession(ConnectionSchema.parse(connectionFor(host)));
+    const sessions = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      // Every command's parent is the sshd process of the connection it came over.
+      sessions.add((await session.run(["sh", "-c", "echo $PPID"])).stdout.trim());
+    }
+    assert.equal(sessions.size, 1, `commands used ${sessions.size} connections`);
+  });
+});

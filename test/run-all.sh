@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine, as root: Debian packages, npm ci, build, the unit
+# tests, then the integration tests against lab hosts that the suite starts and stops itself.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "run the test suite as root: the lab creates network namespaces and runs dockerd and sshd" >&2
+  exit 2
+fi
+
+set -e
+bash test/lab/netns-lab.sh deps
+npm ci --no-audit --no-fund
+npm run build
+set +e
+
+# Whatever happens to mocha, leave no lab behind.
+trap 'bash test/lab/netns-lab.sh down-all >/dev/null 2>&1 || true' EXIT
+
+summary=$(mktemp)
+run_suite() {
+  local label=$1
+  shift
+  SUMMARY_LABEL=$label npx mocha --reporter ./dist/test/support/summaryReporter.js "$@" | tee -a "$summary"
+  return "${PIPESTATUS[0]}"
+}
+
+status=0
+run_suite unit 'dist/test/unit/**/*.test.js' || status=1
+LAB_KIND=netns run_suite integration-netns --require dist/test/integration/fixture.js 'dist/test/integration/**/*.test.js' || status=1
+
+passed=$(grep -E '^[a-z-]+: [0-9]+ passed' "$summary" | awk '{s += $2} END {print s + 0}')
+failed=$(grep -E '^[a-z-]+: [0-9]+ passed' "$summary" | awk '{s += $4} END {print s + 0}')
+rm -f "$summary"
+echo
+echo "all: $passed passed, $failed failed"
+exit "$status"

@@ -1,0 +1,90 @@
+// Inputs check() must refuse, each with the field it must name. Shared by the unit test (the
+// message) and the integration test (create() refuses too, and the host is left untouched).
+
+export type ResourceKind = "MacvlanNetwork" | "HostShim";
+
+export interface InvalidCase {
+  title: string;
+  resource: ResourceKind;
+  /** Applied over a valid base input; `undefined` values delete the key. */
+  patch: Record<string, unknown>;
+  /** The property the failure must name (dotted). */
+  field: string;
+  /** Text the reason must contain (usually the offending value). */
+  shows?: string;
+}
+
+const SHELL = "$(touch /tmp/ulab-pwned)";
+
+export const INVALID_CASES: InvalidCase[] = [
+  // Addresses and subnets
+  { title: "subnet is not CIDR", resource: "MacvlanNetwork", patch: { subnet: "198.51.100.0" }, field: "subnet", shows: "198.51.100.0" },
+  { title: "subnet has host bits", resource: "MacvlanNetwork", patch: { subnet: "198.51.100.7/24" }, field: "subnet", shows: "198.51.100.0/24" },
+  { title: "subnet prefix too long", resource: "MacvlanNetwork", patch: { subnet: "198.51.100.0/33" }, field: "subnet", shows: "/33" },
+  { title: "subnet octet out of range", resource: "MacvlanNetwork", patch: { subnet: "198.51.300.0/24" }, field: "subnet", shows: "198.51.300.0/24" },
+  { title: "IPv6 subnet where IPv4 is expected", resource: "MacvlanNetwork", patch: { subnet: "fd18::/64" }, field: "subnet", shows: "fd18::/64" },
+  { title: "gateway outside subnet", resource: "MacvlanNetwork", patch: { gateway: "203.0.113.1" }, field: "gateway", shows: "203.0.113.1" },
+  { title: "gateway is the network address", resource: "MacvlanNetwork", patch: { gateway: "198.51.100.0" }, field: "gateway", shows: "network or broadcast" },
+  { title: "gateway is the broadcast address", resource: "MacvlanNetwork", patch: { gateway: "198.51.100.255" }, field: "gateway", shows: "198.51.100.255" },
+  { title: "gateway not an address", resource: "MacvlanNetwork", patch: { gateway: "router.lan" }, field: "gateway", shows: "router.lan" },
+  { title: "ip-range outside subnet", resource: "MacvlanNetwork", patch: { ipRange: "203.0.113.0/26" }, field: "ipRange", shows: "203.0.113.0/26" },
+  { title: "ip-range wider than subnet", resource: "MacvlanNetwork", patch: { ipRange: "198.51.100.0/23" }, field: "ipRange", shows: "198.51.100.0/23" },
+  { title: "ip-range with host bits", resource: "MacvlanNetwork", patch: { ipRange: "198.51.100.130/26" }, field: "ipRange", shows: "198.51.100.128/26" },
+  { title: "aux address outside subnet", resource: "MacvlanNetwork", patch: { auxAddresses: { shim: "203.0.113.9" } }, field: "auxAddresses.shim", shows: "203.0.113.9" },
+  { title: "aux address equals gateway", resource: "MacvlanNetwork", patch: { auxAddresses: { gw: "198.51.100.1" } }, field: "auxAddresses.gw", shows: "gateway" },
+  { title: "aux address name with a space", resource: "MacvlanNetwork", patch: { auxAddresses: { "my shim": "198.51.100.250" } }, field: "auxAddresses", shows: "my shim" },
+  { title: "IPv6 gateway outside IPv6 subnet", resource: "MacvlanNetwork", patch: { ipv6: { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:2::1" } }, field: "ipv6.gateway", shows: "fd18:0:0:2::1" },
+  { title: "IPv6 subnet that is IPv4", resource: "MacvlanNetwork", patch: { ipv6: { subnet: "198.51.100.0/24" } }, field: "ipv6.subnet", shows: "198.51.100.0/24" },
+  { title: "IPv6 ip-range outside subnet", resource: "MacvlanNetwork", patch: { ipv6: { subnet: "fd18:0:0:1::/64", ipRange: "fd18:0:0:9::/80" } }, field: "ipv6.ipRange", shows: "fd18:0:0:9::/80" },
+  // Names
+  { title: "parent longer than 15 bytes", resource: "MacvlanNetwork", patch: { parent: "enp0s31f6averylong" }, field: "parent", shows: "15 bytes" },
+  { title: "parent with a slash", resource: "MacvlanNetwork", patch: { parent: "eth/1" }, field: "parent", shows: "eth/1" },
+  { title: "parent with whitespace", resource: "MacvlanNetwork", patch: { parent: "eth 1" }, field: "parent", shows: "eth 1" },
+  { title: "parent is '..'", resource: "MacvlanNetwork", patch: { parent: ".." }, field: "parent", shows: ".." },
+  { title: "parent smuggling shell syntax", resource: "MacvlanNetwork", patch: { parent: "eth1;reboot" }, field: "parent", shows: "eth1;reboot" },
+  { title: "network name with shell syntax", resource: "MacvlanNetwork", patch: { name: SHELL }, field: "name", shows: "touch" },
+  { title: "network name starting with a dash", resource: "MacvlanNetwork", patch: { name: "-lan" }, field: "name", shows: "-lan" },
+  { title: "network name Docker reserves", resource: "MacvlanNetwork", patch: { name: "host" }, field: "name", shows: "predefined" },
+  { title: "unknown macvlan mode", resource: "MacvlanNetwork", patch: { mode: "l2" }, field: "mode", shows: "l2" },
+  { title: "label key with '='", resource: "MacvlanNetwork", patch: { labels: { "a=b": "c" } }, field: "labels", shows: "a=b" },
+  { title: "label value with a newline", resource: "MacvlanNetwork", patch: { labels: { team: "a\nb" } }, field: "labels.team", shows: "control characters" },
+  { title: "unknown input field (typo)", resource: "MacvlanNetwork", patch: { iprange: "198.51.100.128/26" }, field: "", shows: "iprange" },
+  { title: "internal not a boolean", resource: "MacvlanNetwork", patch: { internal: "yes" }, field: "internal", shows: "yes" },
+  // Connection
+  { title: "host with shell syntax", resource: "MacvlanNetwork", patch: { connection: { host: `h;${SHELL}` } }, field: "connection.host", shows: "touch" },
+  { title: "host starting with a dash (ssh option)", resource: "MacvlanNetwork", patch: { connection: { host: "-oProxyCommand=x" } }, field: "connection.host", shows: "-oProxyCommand" },
+  { title: "port out of range", resource: "MacvlanNetwork", patch: { connection: { port: 70000 } }, field: "connection.port", shows: "70000" },
+  { title: "user with shell syntax", resource: "MacvlanNetwork", patch: { connection: { user: "root;id" } }, field: "connection.user", shows: "root;id" },
+  { title: "no credentials", resource: "MacvlanNetwork", patch: { connection: { privateKey: undefined, password: undefined } }, field: "connection.privateKey", shows: "no credentials" },
+  { title: "private key that is not a key", resource: "MacvlanNetwork", patch: { connection: { privateKey: "-----BEGIN NOTHING-----" } }, field: "connection.privateKey", shows: "hidden" },
+  { title: "host key that is neither a key line nor a fingerprint", resource: "MacvlanNetwork", patch: { connection: { hostKey: "MD5:aa:bb" } }, field: "connection.hostKey", shows: "MD5:aa:bb" },
+  { title: "no host key and no explicit opt-out", resource: "MacvlanNetwork", patch: { connection: { hostKey: undefined } }, field: "connection.hostKey", shows: "insecureIgnoreHostKey" },
+  // HostShim
+  { title: "shim name longer than 15 bytes", resource: "HostShim", patch: { name: "shim-for-the-lan-0" }, field: "name", shows: "15 bytes" },
+  { title: "shim name equal to parent", resource: "HostShim", patch: { name: "eth1" }, field: "name", shows: "parent" },
+  { title: "shim address without prefix", resource: "HostShim", patch: { address: "198.51.100.250" }, field: "address", shows: "198.51.100.250" },
+  { title: "shim route with host bits", resource: "HostShim", patch: { routes: ["198.51.100.129/26"] }, field: "routes.0", shows: "198.51.100.128/26" },
+  { title: "shim route not CIDR", resource: "HostShim", patch: { routes: ["default"] }, field: "routes.0", shows: "default" },
+  { title: "shim route repeated", resource: "HostShim", patch: { routes: ["198.51.100.128/26", "198.51.100.128/26"] }, field: "routes.1", shows: "repeats" },
+  { title: "shim mode unknown", resource: "HostShim", patch: { mode: "l3" }, field: "mode", shows: "l3" },
+  { title: "shim parent with shell syntax", resource: "HostShim", patch: { parent: "`reboot`" }, field: "parent", shows: "reboot" },
+];
+
+function merge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) {
+      delete out[key];
+    } else if (value && typeof value === "object" && !Array.isArray(value) && key === "connection") {
+      out[key] = merge(base[key] as Record<string, unknown>, value as Record<string, unknown>);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+/** The invalid input: the case's patch over a valid base for its resource. */
+export function invalidInput(c: InvalidCase, valid: Record<ResourceKind, Record<string, unknown>>): Record<string, unknown> {
+  return merge(valid[c.resource], c.patch);
+}

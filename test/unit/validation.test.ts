@@ -1,0 +1,90 @@
+import { strict as assert } from "node:assert";
+import { utils as sshUtils } from "ssh2";
+import { hostShimProvider } from "../../provider/resources/hostShim";
+import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
+import { UNKNOWN } from "../../provider/validate";
+import { INVALID_CASES, invalidInput, ResourceKind } from "../support/invalidInputs";
+
+const key = sshUtils.generateKeyPairSync("ed25519");
+const SECRET_PASSWORD = "correct-horse-battery-staple";
+
+const connection = {
+  host: "127.0.0.1",
+  port: 2222,
+  privateKey: key.private,
+  password: SECRET_PASSWORD,
+  hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+};
+
+const VALID: Record<ResourceKind, Record<string, unknown>> = {
+  MacvlanNetwork: {
+    connection,
+    name: "lan",
+    parent: "eth1",
+    subnet: "198.51.100.0/24",
+    gateway: "198.51.100.1",
+    ipRange: "198.51.100.128/26",
+    auxAddresses: { shim: "198.51.100.250" },
+  },
+  HostShim: { connection, name: "lanshim", parent: "eth1", address: "198.51.100.250/32", routes: ["198.51.100.128/26"] },
+};
+
+const PROVIDERS = { MacvlanNetwork: macvlanNetworkProvider, HostShim: hostShimProvider };
+
+describe("check(): input validation", () => {
+  it("accepts the valid bases and fills defaults", async () => {
+    const net = await macvlanNetworkProvider.check({}, VALID.MacvlanNetwork);
+    assert.deepEqual(net.failures, undefined);
+    assert.equal(net.inputs.mode, "bridge");
+    assert.equal(net.inputs.connection.user, "root");
+    const shim = await hostShimProvider.check({}, VALID.HostShim);
+    assert.deepEqual(shim.failures, undefined);
+  });
+
+  it(`has a table of at least 30 invalid inputs`, () => {
+    assert.ok(INVALID_CASES.length >= 30, `${INVALID_CASES.length} cases`);
+  });
+
+  for (const c of INVALID_CASES) {
+    it(`rejects ${c.resource}: ${c.title}`, async () => {
+      const result = await PROVIDERS[c.resource].check({}, invalidInput(c, VALID));
+      const failures = result.failures ?? [];
+      const named = failures.filter((f) => f.property === c.field);
+      assert.ok(named.length > 0, `expected a failure on "${c.field}", got ${JSON.stringify(failures)}`);
+      if (c.shows) {
+        assert.ok(
+          named.some((f) => f.reason.includes(c.shows ?? "")),
+          `expected "${c.shows}" in ${JSON.stringify(named)}`,
+        );
+      }
+      for (const f of failures) {
+        assert.ok(!f.reason.includes(SECRET_PASSWORD), "a secret leaked into a message");
+        assert.ok(!f.reason.includes("PRIVATE KEY"), "key material leaked into a message");
+      }
+    });
+  }
+
+  it("create() refuses invalid input with every failure listed, before any connection", async () => {
+    await assert.rejects(
+      macvlanNetworkProvider.create({ ...VALID.MacvlanNetwork, gateway: "203.0.113.1", parent: "eth/1" }),
+      (err: Error) => /gateway/.test(err.message) && /parent/.test(err.message) && !err.message.includes(SECRET_PASSWORD),
+    );
+  });
+
+  it("during preview checks known fields alone and waits for unknown ones", async () => {
+    const result = await macvlanNetworkProvider.check({}, { ...VALID.MacvlanNetwork, parent: UNKNOWN, subnet: "198.51.100.0/33" });
+    assert.deepEqual(result.failures?.map((f) => f.property), ["subnet"]);
+    const ok = await macvlanNetworkProvider.check({}, { ...VALID.MacvlanNetwork, parent: UNKNOWN });
+    assert.equal(ok.failures, undefined);
+    assert.equal(ok.inputs.parent, UNKNOWN);
+  });
+
+  it("canonicalises IPv6 so state compares by string", async () => {
+    const result = await macvlanNetworkProvider.check({}, {
+      ...VALID.MacvlanNetwork,
+      ipv6: { subnet: "FD18:0:0:1:0:0:0:0/64", gateway: "fd18:0:0:1:0:0:0:1" },
+    });
+    assert.equal(result.failures, undefined);
+    assert.deepEqual(result.inputs.ipv6, { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1", auxAddresses: {} });
+  });
+});
