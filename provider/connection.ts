@@ -137,6 +137,8 @@ export interface RunOptions {
    * (true), or only for the failures the predicate expects ("no such network").
    */
   allowFailure?: boolean | ((result: CommandResult) => boolean);
+  /** Sent to the command's standard input (a file's content for `tee`); stdin is closed either way. */
+  stdin?: string;
 }
 
 /** One host's SSH client and its command queue. */
@@ -190,12 +192,12 @@ class HostSession {
     const command = toRemoteCommand(argv, { sudo: this.connection.sudo });
     let result: CommandResult;
     try {
-      result = await this.exec(await this.connect(), command, argv);
+      result = await this.exec(await this.connect(), command, argv, options.stdin);
     } catch (err) {
       // A pooled connection the server dropped while idle fails at channel open, before the
       // command ran: reconnecting once is safe then, and only then.
       if (!(err instanceof ChannelOpenError)) throw err;
-      result = await this.exec(await this.connect(), command, argv);
+      result = await this.exec(await this.connect(), command, argv, options.stdin);
     }
     const allowed =
       typeof options.allowFailure === "function" ? options.allowFailure(result) : options.allowFailure === true;
@@ -205,7 +207,7 @@ class HostSession {
     return result;
   }
 
-  private exec(client: Client, command: string, argv: Argv): Promise<CommandResult> {
+  private exec(client: Client, command: string, argv: Argv, stdin: string | undefined): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
       client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
         if (err) {
@@ -222,6 +224,8 @@ class HostSession {
           channel.close();
         }, this.connection.commandTimeoutMs);
         timer.unref();
+        // EOF on stdin, so a command that reads it never waits for input nobody sends.
+        channel.end(stdin);
         channel.on("data", (chunk: Buffer) => stdout.push(chunk));
         channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
         channel.on("exit", (code: number | null, sig?: string) => {

@@ -6,6 +6,8 @@ import { RunCommand } from "./connection";
 
 export interface HostStep {
   argv: Argv;
+  /** Standard input for the command (a file's content). */
+  stdin?: string;
   /** How to take this step back; omitted when a later undo (deleting the link) covers it. */
   undo?: Argv;
 }
@@ -14,7 +16,7 @@ export async function applySteps(run: RunCommand, steps: readonly HostStep[]): P
   const done: HostStep[] = [];
   try {
     for (const step of steps) {
-      await run(step.argv);
+      await run(step.argv, { stdin: step.stdin });
       done.push(step);
     }
   } catch (err) {

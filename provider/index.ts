@@ -4,6 +4,8 @@ import type { InputsOf } from "./dynamic";
 import type { ConnectionArgs } from "./connection";
 
 export { MacvlanNetwork, MacvlanNetworkArgs, MacvlanNetworkState } from "./resources/macvlanNetwork";
+export { IpvlanNetwork, IpvlanNetworkArgs, IpvlanNetworkState } from "./resources/ipvlanNetwork";
+export { VlanSubinterface, VlanSubinterfaceArgs, VlanSubinterfaceState } from "./resources/vlanSubinterface";
 export { HostShim, HostShimArgs, HostShimState } from "./resources/hostShim";
 export { closeAllSessions } from "./connection";
 

@@ -30,8 +30,11 @@ export async function inspectNetwork(run: RunCommand, idOrName: string): Promise
   return network && (network.id === idOrName || network.name === idOrName) ? network : undefined;
 }
 
-async function listAllNetworks(run: RunCommand): Promise<InspectedNetwork[]> {
-  const ids = parseIdList((await run(buildNetworkListIds())).stdout);
+/** Every Docker network on the host; none when the host has no docker CLI at all. */
+export async function listAllNetworks(run: RunCommand): Promise<InspectedNetwork[]> {
+  // 127 is the shell's "command not found": a host without Docker has no networks to protect.
+  const listed = await run(buildNetworkListIds(), { allowFailure: (r) => r.exitCode === 127 });
+  const ids = parseIdList(listed.stdout);
   if (ids.length === 0) return [];
   return parseNetworkInspect((await run(buildNetworkInspect(...ids))).stdout);
 }
@@ -74,11 +77,19 @@ function sortKeys(record: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/** What is on a host already, for refusals that depend on it. */
+export interface HostInventory {
+  networks: InspectedNetwork[];
+  links: LinkInfo[];
+  /** The host, as error messages name it. */
+  target: string;
+}
+
 export interface CreateOptions {
   /** Take over an existing network of the same name when its settings match the spec. */
   adopt: boolean;
   /** Extra checks a driver needs against what is already on the host (ipvlan's parent rules). */
-  precheck?: (context: { networks: InspectedNetwork[]; links: LinkInfo[] }) => void;
+  precheck?: (context: HostInventory) => void;
 }
 
 /**
@@ -131,7 +142,7 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
         }
       }
     }
-    options.precheck?.({ networks, links });
+    options.precheck?.({ networks, links, target: host.target });
 
     const created = await run(buildNetworkCreate(spec));
     const id = created.stdout.trim();

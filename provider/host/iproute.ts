@@ -67,6 +67,16 @@ export function buildMacvlanAdd(name: string, parent: string, mode: string): Arg
   return ["ip", "link", "add", "link", parent, "name", name, "type", "macvlan", "mode", mode];
 }
 
+export function buildVlanAdd(name: string, parent: string, vlanId: number, mtu?: number): Argv {
+  const argv = ["ip", "link", "add", "link", parent, "name", name];
+  if (mtu !== undefined) argv.push("mtu", String(mtu));
+  return [...argv, "type", "vlan", "id", String(vlanId)];
+}
+
+export function buildLinkSetMtu(name: string, mtu: number): Argv {
+  return ["ip", "link", "set", "dev", name, "mtu", String(mtu)];
+}
+
 export function buildLinkDelete(name: string): Argv {
   return ["ip", "link", "delete", "dev", name];
 }

@@ -32,8 +32,10 @@ import {
   parseAddresses,
   parseRoutes,
 } from "../host/iproute";
+import { PersistentLink } from "../host/persistentLinks";
 import { applySteps, HostStep } from "../hostSteps";
 import { showLink } from "../networkOps";
+import { detectPersistMethod, isPersisted, persistSteps, PersistRecord, unpersistSteps } from "../persistence";
 import { interfaceAddress, interfaceName, macvlanMode, routeDestination } from "../validate";
 
 // ---------------------------------------------------------------------------------------------
@@ -52,6 +54,11 @@ export const HostShimArgsSchema = z
     routes: z.array(routeDestination).default([]),
     /** bridge reaches containers on a bridge-mode network; the others exist for symmetry with Docker. */
     mode: macvlanMode.default("bridge"),
+    /**
+     * Bring the shim, its address and routes back after a reboot (systemd-networkd files, or a
+     * systemd unit). Off by default: it needs systemd on the host.
+     */
+    persist: z.boolean().default(false),
   })
   .strict()
   .superRefine((args, ctx) => {
@@ -75,6 +82,8 @@ export type HostShimArgs = InputsOf<Omit<z.input<typeof HostShimArgsSchema>, "na
 // State
 
 export interface HostShimState extends Args {
+  /** How the shim is kept across reboots, when `persist` is set. */
+  persistence?: PersistRecord;
   /** The shim's MAC address, as the LAN's neighbours see it. */
   macAddress: string;
   /** Whether the link is administratively up. */
@@ -91,6 +100,7 @@ const FIELD_RULES: FieldRules<keyof Args> = {
   mode: "replace",
   address: "update",
   routes: "update",
+  persist: "update",
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -100,27 +110,37 @@ interface ObservedShim {
   link: LinkInfo;
   addresses: string[];
   routes: string[];
+  /** The persistence files are all there with the content the args need. */
+  persisted: boolean;
 }
 
-async function observeShim(run: RunCommand, name: string): Promise<ObservedShim | undefined> {
+function persistentLink(args: Args): PersistentLink {
+  return { kind: "macvlan", name: args.name, parent: args.parent, mode: args.mode, address: args.address, routes: args.routes };
+}
+
+async function observeShim(run: RunCommand, args: Args, persistence: PersistRecord | undefined): Promise<ObservedShim | undefined> {
+  const name = args.name;
   const link = await showLink(run, name);
   if (!link) return undefined;
+  const persisted = persistence !== undefined && (await isPersisted(run, persistentLink(args), persistence));
   const addresses = parseAddresses((await run(buildAddressShow(name))).stdout);
   const routes = [
     ...parseRoutes((await run(buildRouteShow(name, 4))).stdout),
     ...parseRoutes((await run(buildRouteShow(name, 6))).stdout),
   ];
-  return { link, addresses, routes };
+  return { link, addresses, routes, persisted };
 }
 
 /**
  * The state for what the host has. A missing address or route shows up as a changed
  * `address`/`routes`, which the diff turns into an in-place update that puts it back.
  */
-export function fromObserved(observed: ObservedShim, prior: Args): HostShimState {
+export function fromObserved(observed: ObservedShim, prior: Args, persistence?: PersistRecord): HostShimState {
   const addressKept = observed.addresses.includes(prior.address);
   return {
     connection: prior.connection,
+    persist: observed.persisted,
+    persistence,
     name: observed.link.name,
     parent: observed.link.parent ?? "",
     mode: (observed.link.kind === "macvlan" ? observed.link.data.mode ?? "bridge" : `not macvlan (${observed.link.kind ?? "plain"})`) as Args["mode"],
@@ -186,45 +206,63 @@ class HostShimProvider implements pulumi.dynamic.ResourceProvider {
       if (!(await showLink(run, args.parent))) {
         throw new Error(`${host.target}: parent interface "${args.parent}" does not exist`);
       }
+      const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
       // Deleting the link (the first step's undo) also removes its address and routes.
-      await applySteps(run, createSteps(args));
-      return observeShim(run, args.name);
+      await applySteps(run, [...createSteps(args), ...(persistence ? persistSteps(persistentLink(args), persistence) : [])]);
+      const shim = await observeShim(run, args, persistence);
+      return shim && fromObserved(shim, args, persistence);
     });
     if (!observed) throw new Error(`${host.target}: shim "${args.name}" vanished right after it was created`);
-    return { id: args.name, outs: fromObserved(observed, args) };
+    return { id: args.name, outs: observed };
   }
 
   async read(id: string, props: HostShimState): Promise<pulumi.dynamic.ReadResult<HostShimState>> {
     const connection = parseConnection(props.connection, RESOURCE);
-    const observed = await hostSession(connection).exclusive((run) => observeShim(run, props.name));
+    const prior = { ...props, connection };
+    const observed = await hostSession(connection).exclusive((run) => observeShim(run, prior, props.persistence));
     if (!observed) return {};
-    return { id, props: fromObserved(observed, { ...props, connection }) };
+    return { id, props: fromObserved(observed, prior, props.persistence) };
   }
 
   async update(id: string, olds: HostShimState, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult<HostShimState>> {
     const args = parseInputs(HostShimArgsSchema, news, RESOURCE);
     const host = hostSession(args.connection);
     const observed = await host.exclusive(async (run) => {
-      const before = await observeShim(run, args.name);
+      const before = await observeShim(run, { ...olds, connection: args.connection }, olds.persistence);
       if (!before) throw new Error(`${host.target}: shim "${args.name}" no longer exists; run \`pulumi refresh\``);
       const current = fromObserved(before, { ...args, address: olds.address });
-      await applySteps(run, updateSteps(current, args));
-      return observeShim(run, args.name);
+      const steps = updateSteps(current, args);
+      let persistence = olds.persistence;
+      if (!args.persist && persistence) {
+        steps.push(...unpersistSteps(persistentLink({ ...args, address: olds.address, routes: olds.routes }), persistence));
+        persistence = undefined;
+      } else if (args.persist) {
+        // Rewriting every file also repairs any that were removed or edited by hand.
+        persistence = persistence ?? (await detectPersistMethod(run, args.parent, host.target));
+        steps.push(...persistSteps(persistentLink(args), persistence));
+      }
+      await applySteps(run, steps);
+      const shim = await observeShim(run, args, persistence);
+      return shim && fromObserved(shim, args, persistence);
     });
     if (!observed) throw new Error(`${host.target}: shim "${args.name}" vanished during the update`);
-    return { outs: fromObserved(observed, args) };
+    return { outs: observed };
   }
 
   async delete(_id: string, props: HostShimState): Promise<void> {
     const host = hostSession(parseConnection(props.connection, RESOURCE));
     await host.exclusive(async (run) => {
       const link = await showLink(run, props.name);
-      if (!link) return;
+      if (!link) {
+        if (props.persistence) await applySteps(run, unpersistSteps(persistentLink(props), props.persistence));
+        return;
+      }
       if (link.kind !== "macvlan") {
         throw new Error(
           `${host.target}: interface "${props.name}" is now a ${link.kind ?? "plain"} link, not the macvlan shim this resource made; not deleting it`,
         );
       }
+      if (props.persistence) await applySteps(run, unpersistSteps(persistentLink(props), props.persistence));
       await run(buildLinkDelete(props.name), { allowFailure: (r) => isNoSuchDevice(r.stderr) });
     });
   }
@@ -248,6 +286,8 @@ export class HostShim extends pulumi.dynamic.Resource {
   declare readonly address: pulumi.Output<string>;
   declare readonly routes: pulumi.Output<string[]>;
   declare readonly mode: pulumi.Output<Args["mode"]>;
+  declare readonly persist: pulumi.Output<boolean>;
+  declare readonly persistence: pulumi.Output<PersistRecord | undefined>;
   declare readonly macAddress: pulumi.Output<string>;
   declare readonly up: pulumi.Output<boolean>;
 
@@ -255,7 +295,7 @@ export class HostShim extends pulumi.dynamic.Resource {
     super(
       serializableProvider(__filename, "hostShimProvider"),
       name,
-      registeredProps(HostShimArgsSchema, { ...args, name: args.name ?? defaultShimName(name) }, ["macAddress", "up"]),
+      registeredProps(HostShimArgsSchema, { ...args, name: args.name ?? defaultShimName(name) }, ["persistence", "macAddress", "up"]),
       withSecretConnection(opts),
       "pulumi-underlay",
       RESOURCE,

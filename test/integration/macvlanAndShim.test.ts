@@ -214,7 +214,7 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     await macvlanNetworkProvider.delete(id, outs);
   });
 
-  it("refuses an overlapping subnet, a missing parent and a taken name before changing anything", async () => {
+  it("refuses an overlapping subnet, a missing parent, a parent in use and a taken name before changing anything", async () => {
     const name = uniqueName("mv");
     await createNetwork(networkInputs(name));
     const other = uniqueName("mv");
@@ -223,6 +223,9 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
 
     const noParent = (await macvlanNetworkProvider.check({}, networkInputs(other, { parent: "eth9", subnet: "203.0.113.0/24", gateway: undefined, ipRange: undefined, auxAddresses: {} }))).inputs;
     await assert.rejects(macvlanNetworkProvider.create(noParent), /parent interface "eth9" does not exist/);
+
+    const sameParent = (await macvlanNetworkProvider.check({}, networkInputs(other, { subnet: "203.0.113.0/24", gateway: undefined, ipRange: undefined, auxAddresses: {} }))).inputs;
+    await assert.rejects(macvlanNetworkProvider.create(sameParent), new RegExp(`Docker network "${name}" already uses parent "${host.lanParent}"`));
 
     const taken = (await macvlanNetworkProvider.check({}, networkInputs(name))).inputs;
     await assert.rejects(macvlanNetworkProvider.create(taken), /already exists[\s\S]*adopt: true/);
