@@ -62,9 +62,10 @@ export function specDifferences(spec: NetworkSpec, actual: NetworkSpec): string[
   compare("ipv6", spec.enableIPv6, actual.enableIPv6);
   compare("internal", spec.internal, actual.internal);
   compare("labels", sortKeys(spec.labels), sortKeys(actual.labels));
+  compare("subnets", spec.ipam.map((c) => c.subnet).sort(), actual.ipam.map((c) => c.subnet).sort());
   for (const asked of spec.ipam) {
     const family = parsePrefix(asked.subnet)?.family;
-    const has = actual.ipam.find((c) => parsePrefix(c.subnet)?.family === family);
+    const has = actual.ipam.find((c) => c.subnet === asked.subnet);
     compare(`IPv${family} subnet`, asked.subnet, has?.subnet);
     if (asked.gateway) compare(`IPv${family} gateway`, asked.gateway, has?.gateway);
     compare(`IPv${family} ip range`, asked.ipRange, has?.ipRange);

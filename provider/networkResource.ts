@@ -14,6 +14,7 @@ import {
   withSecretConnection,
 } from "./dynamic";
 import { InspectedNetwork, ipamOfFamily, NetworkSpec } from "./host/docker";
+import { parsePrefix, prefixesOverlap } from "./ipnet";
 import { createNetwork, deleteNetwork, HostInventory, inspectNetwork } from "./networkOps";
 import {
   auxAddressName,
@@ -25,6 +26,16 @@ import {
   labelValue,
   subnet,
 } from "./validate";
+
+/** A further IPv4 subnet on the same network (a LAN with a secondary range; ipvlan l3 routing several). */
+export const SubnetConfigSchema = z
+  .object({
+    subnet: subnet(4),
+    gateway: ipAddress(4).optional(),
+    ipRange: subnet(4).optional(),
+    auxAddresses: z.record(auxAddressName, ipAddress(4)).default({}),
+  })
+  .strict();
 
 export const Ipv6ConfigSchema = z
   .object({
@@ -51,6 +62,8 @@ export const networkFields = {
   ipRange: subnet(4).optional(),
   /** Addresses Docker must never hand out (name -> address), e.g. the host shim's. */
   auxAddresses: z.record(auxAddressName, ipAddress(4)).default({}),
+  /** More IPv4 subnets on the same network, each with its own gateway, ip-range and aux addresses. */
+  additionalSubnets: z.array(SubnetConfigSchema).default([]),
   /** Dual stack: the LAN's IPv6 subnet. */
   ipv6: Ipv6ConfigSchema.optional(),
   /** No route out of the network (containers reach only each other). */
@@ -67,7 +80,26 @@ export type Ipv6Config = z.output<typeof Ipv6ConfigSchema>;
 /** Gateway, ip-range and aux addresses inside their subnets, for both families. */
 export function refineIpam(args: NetworkArgs, ctx: z.RefinementCtx): void {
   checkIpamMembership(ctx, [], args);
+  args.additionalSubnets.forEach((config, i) => checkIpamMembership(ctx, ["additionalSubnets", i], config));
   if (args.ipv6) checkIpamMembership(ctx, ["ipv6"], args.ipv6);
+  const seen: { subnet: string; at: (string | number)[] }[] = [{ subnet: args.subnet, at: ["subnet"] }];
+  args.additionalSubnets.forEach((config, i) => {
+    const clash = seen.find((s) => overlaps(s.subnet, config.subnet));
+    if (clash) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["additionalSubnets", i, "subnet"],
+        message: `subnet ${config.subnet} overlaps ${clash.subnet} (${clash.at.join(".")})`,
+      });
+    }
+    seen.push({ subnet: config.subnet, at: ["additionalSubnets", i, "subnet"] });
+  });
+}
+
+function overlaps(a: string, b: string): boolean {
+  const pa = parsePrefix(a);
+  const pb = parsePrefix(b);
+  return pa !== undefined && pb !== undefined && prefixesOverlap(pa, pb);
 }
 
 /**
@@ -83,6 +115,7 @@ export const NETWORK_FIELD_RULES: FieldRules<keyof NetworkArgs> = {
   gateway: "replace",
   ipRange: "replace",
   auxAddresses: "replace",
+  additionalSubnets: "replace",
   ipv6: "replace",
   internal: "replace",
   labels: "replace",
@@ -113,6 +146,7 @@ export function toNetworkSpec<A extends NetworkArgs>(mapping: DriverMapping<A>, 
     options: { parent: args.parent, ...mapping.options(args) },
     ipam: [
       { subnet: args.subnet, gateway: args.gateway, ipRange: args.ipRange, auxAddresses: args.auxAddresses },
+      ...args.additionalSubnets,
       ...(args.ipv6 ? [args.ipv6] : []),
     ],
     enableIPv6: args.ipv6 !== undefined,
@@ -130,8 +164,20 @@ export function fromInspected<A extends NetworkArgs>(
   network: InspectedNetwork,
   prior: A,
 ): A & NetworkState {
-  const v4 = ipamOfFamily(network.ipam, 4);
+  const v4s = network.ipam.filter((c) => parsePrefix(c.subnet)?.family === 4);
+  const v4 = v4s.find((c) => c.subnet === prior.subnet) ?? v4s[0];
   const v6 = ipamOfFamily(network.ipam, 6);
+  // The program's order for the subnets it has, then any the host has besides.
+  const others = v4s.filter((c) => c !== v4);
+  const additional = [
+    ...prior.additionalSubnets.flatMap((p) => others.filter((c) => c.subnet === p.subnet).map((c) => ({ c, p }))),
+    ...others.filter((c) => !prior.additionalSubnets.some((p) => p.subnet === c.subnet)).map((c) => ({ c, p: undefined })),
+  ].map(({ c, p }) => ({
+    subnet: c.subnet,
+    gateway: p?.gateway === undefined ? undefined : c.gateway,
+    ipRange: c.ipRange,
+    auxAddresses: c.auxAddresses,
+  }));
   const ipv6: Ipv6Config | undefined = v6
     ? {
         subnet: v6.subnet,
@@ -149,6 +195,7 @@ export function fromInspected<A extends NetworkArgs>(
     gateway: prior.gateway === undefined ? undefined : v4?.gateway,
     ipRange: v4?.ipRange,
     auxAddresses: v4?.auxAddresses ?? {},
+    additionalSubnets: additional,
     ipv6,
     internal: network.internal,
     labels: network.labels,
@@ -235,6 +282,7 @@ export abstract class DockerNetworkResource extends pulumi.dynamic.Resource {
   declare readonly gateway: pulumi.Output<string | undefined>;
   declare readonly ipRange: pulumi.Output<string | undefined>;
   declare readonly auxAddresses: pulumi.Output<Record<string, string>>;
+  declare readonly additionalSubnets: pulumi.Output<z.output<typeof SubnetConfigSchema>[]>;
   declare readonly ipv6: pulumi.Output<Ipv6Config | undefined>;
   declare readonly internal: pulumi.Output<boolean>;
   declare readonly labels: pulumi.Output<Record<string, string>>;

@@ -38,6 +38,9 @@ export const IpvlanNetworkArgsSchema = z
     if (args.mode !== "l2") {
       const why = `has no meaning in ipvlan ${args.mode} mode: containers route through the parent with no next hop, and Docker ignores it; remove it (the LAN reaches the containers through a route via the host)`;
       if (args.gateway !== undefined) ctx.addIssue({ code: "custom", path: ["gateway"], message: why });
+      args.additionalSubnets.forEach((config, i) => {
+        if (config.gateway !== undefined) ctx.addIssue({ code: "custom", path: ["additionalSubnets", i, "gateway"], message: why });
+      });
       if (args.ipv6?.gateway !== undefined) ctx.addIssue({ code: "custom", path: ["ipv6", "gateway"], message: why });
     }
   });

@@ -1,7 +1,7 @@
 // Inputs check() must refuse, each with the field it must name. Shared by the unit test (the
 // message) and the integration test (create() refuses too, and the host is left untouched).
 
-export type ResourceKind = "MacvlanNetwork" | "HostShim";
+export type ResourceKind = "MacvlanNetwork" | "HostShim" | "IpvlanNetwork" | "VlanSubinterface";
 
 export interface InvalidCase {
   title: string;
@@ -68,6 +68,18 @@ export const INVALID_CASES: InvalidCase[] = [
   { title: "shim route repeated", resource: "HostShim", patch: { routes: ["198.51.100.128/26", "198.51.100.128/26"] }, field: "routes.1", shows: "repeats" },
   { title: "shim mode unknown", resource: "HostShim", patch: { mode: "l3" }, field: "mode", shows: "l3" },
   { title: "shim parent with shell syntax", resource: "HostShim", patch: { parent: "`reboot`" }, field: "parent", shows: "reboot" },
+  // IpvlanNetwork
+  { title: "ipvlan gateway in l3 mode", resource: "IpvlanNetwork", patch: { mode: "l3" }, field: "gateway", shows: "no meaning in ipvlan l3 mode" },
+  { title: "ipvlan IPv6 gateway in l3s mode", resource: "IpvlanNetwork", patch: { mode: "l3s", gateway: undefined, ipv6: { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1" } }, field: "ipv6.gateway", shows: "l3s" },
+  { title: "ipvlan unknown mode", resource: "IpvlanNetwork", patch: { mode: "bridge" }, field: "mode", shows: "bridge" },
+  { title: "ipvlan unknown flag", resource: "IpvlanNetwork", patch: { flag: "passthru" }, field: "flag", shows: "passthru" },
+  { title: "additional subnet overlapping the first", resource: "IpvlanNetwork", patch: { additionalSubnets: [{ subnet: "198.51.100.128/25" }] }, field: "additionalSubnets.0.subnet", shows: "overlaps 198.51.100.0/24" },
+  // VlanSubinterface
+  { title: "VLAN id 0", resource: "VlanSubinterface", patch: { vlanId: 0 }, field: "vlanId", shows: "0" },
+  { title: "VLAN id 4095", resource: "VlanSubinterface", patch: { vlanId: 4095 }, field: "vlanId", shows: "4095" },
+  { title: "VLAN id not an integer", resource: "VlanSubinterface", patch: { vlanId: 50.5 }, field: "vlanId", shows: "50.5" },
+  { title: "default VLAN name longer than 15 bytes", resource: "VlanSubinterface", patch: { parent: "enp0s31f6np0x", vlanId: 4000, name: undefined }, field: "name", shows: "enp0s31f6np0x.4000" },
+  { title: "VLAN mtu below IPv4's minimum", resource: "VlanSubinterface", patch: { mtu: 60 }, field: "mtu", shows: "60" },
 ];
 
 function merge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {

@@ -1,7 +1,9 @@
 import { strict as assert } from "node:assert";
 import { utils as sshUtils } from "ssh2";
 import { hostShimProvider } from "../../provider/resources/hostShim";
+import { ipvlanNetworkProvider } from "../../provider/resources/ipvlanNetwork";
 import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
+import { vlanSubinterfaceProvider } from "../../provider/resources/vlanSubinterface";
 import { UNKNOWN } from "../../provider/validate";
 import { INVALID_CASES, invalidInput, ResourceKind } from "../support/invalidInputs";
 
@@ -27,9 +29,16 @@ const VALID: Record<ResourceKind, Record<string, unknown>> = {
     auxAddresses: { shim: "198.51.100.250" },
   },
   HostShim: { connection, name: "lanshim", parent: "eth1", address: "198.51.100.250/32", routes: ["198.51.100.128/26"] },
+  IpvlanNetwork: { connection, name: "ipv", parent: "eth1", subnet: "198.51.100.0/24", gateway: "198.51.100.1" },
+  VlanSubinterface: { connection, parent: "eth1", vlanId: 50 },
 };
 
-const PROVIDERS = { MacvlanNetwork: macvlanNetworkProvider, HostShim: hostShimProvider };
+const PROVIDERS = {
+  MacvlanNetwork: macvlanNetworkProvider,
+  HostShim: hostShimProvider,
+  IpvlanNetwork: ipvlanNetworkProvider,
+  VlanSubinterface: vlanSubinterfaceProvider,
+};
 
 describe("check(): input validation", () => {
   it("accepts the valid bases and fills defaults", async () => {
@@ -39,6 +48,14 @@ describe("check(): input validation", () => {
     assert.equal(net.inputs.connection.user, "root");
     const shim = await hostShimProvider.check({}, VALID.HostShim);
     assert.deepEqual(shim.failures, undefined);
+    const ipv = await ipvlanNetworkProvider.check({}, VALID.IpvlanNetwork);
+    assert.deepEqual(ipv.failures, undefined);
+    assert.equal(ipv.inputs.mode, "l2");
+    assert.equal(ipv.inputs.flag, "bridge");
+    const vlan = await vlanSubinterfaceProvider.check({}, VALID.VlanSubinterface);
+    assert.deepEqual(vlan.failures, undefined);
+    assert.equal(vlan.inputs.name, "eth1.50");
+    assert.equal(vlan.inputs.persist, true);
   });
 
   it(`has a table of at least 30 invalid inputs`, () => {

@@ -5,7 +5,8 @@
 #
 # Cache: /var/cache/ulab/vm/<first 16 hex of sha256(this script)>/ holding
 #   vmlinuz initrd.img rootfs.img (raw ext4)  lab_key lab_key.pub (root's client key)
-#   host_key.pub (the guest's ssh-ed25519 host key line)  build.log  READY
+#   host_key.pub (the guest's ssh-ed25519 host key line)  known_hosts ("ulab-vm <key>", for
+#   ssh -o HostKeyAlias=ulab-vm)  build.log  READY
 # Any edit to this script means a new hash, so a new image. Progress goes to stderr;
 # the only stdout line is the cache dir. Root only (mmdebstrap --mode=root, mkfs, chroot).
 #
@@ -300,8 +301,8 @@ mmdebstrap --mode=root --variant=minbase --include="$PKGS" \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \
   --aptopt='Acquire::Retries "3"' \
-  --essential-hook="\"$SELF\" essential-hook \"\$1\"" \
-  --customize-hook="\"$SELF\" customize-hook \"\$1\"" \
+  --essential-hook="bash \"$SELF\" essential-hook \"\$1\"" \
+  --customize-hook="bash \"$SELF\" customize-hook \"\$1\"" \
   "$SUITE" "$BUILD/root" "$MIRROR" >"$BUILD/build.log" 2>&1 \
   || { tail -40 "$BUILD/build.log" >&2; die "mmdebstrap failed"; }
 T1=$(date +%s)
@@ -321,7 +322,7 @@ SSH=(ssh -i "$BUILD/lab_key" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHos
   -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3)
 for try in 1 2 3 4 5; do
   PORT=$((20000 + RANDOM % 40000))
-  "$HERE/boot.sh" --image "$BUILD" --work "$BUILD" --index 1 --hosts 1 --port "$PORT" --base-rw \
+  bash "$HERE/boot.sh" --image "$BUILD" --work "$BUILD" --index 1 --hosts 1 --port "$PORT" --base-rw \
     >>"$BUILD/build.log" 2>&1 &
   QPID=$!
   sleep 2
@@ -366,7 +367,7 @@ QPID=
 grep -q 'reboot: Power down' "$BUILD/vm1.serial.log" || log "warning: no 'Power down' in serial log"
 e2fsck -fn "$BUILD/rootfs.img" >>"$BUILD/build.log" 2>&1 || die "rootfs.img not clean after poweroff"
 
-rm -f "$BUILD/host_key" "$BUILD/known_hosts" "$BUILD"/vm1.* "$BUILD"/*.sock
+rm -f "$BUILD/host_key" "$BUILD"/vm1.* "$BUILD"/*.sock
 T5=$(date +%s)
 log "build took $((T5 - T0))s (rootfs $((T1 - T0))s, mkfs $((T2 - T1))s, first boot $((T5 - T2))s)"
 echo "build took $((T5 - T0))s" >>"$BUILD/build.log"
