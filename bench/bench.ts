@@ -7,6 +7,7 @@ import { utils as sshUtils } from "ssh2";
 import { toRemoteCommand } from "../provider/command";
 import { closeAllSessions, ConnectionSchema, hostSession } from "../provider/connection";
 import { macvlanNetworkProvider } from "../provider/resources/macvlanNetwork";
+import { SAMPLE_LAN } from "../test/support/samples";
 
 function figure(label: string, value: number, unit: string): void {
   console.log(`${label.padEnd(48)} ${value.toFixed(value < 10 ? 3 : 1).padStart(12)} ${unit}`);
@@ -23,12 +24,7 @@ async function pureLogic(): Promise<void> {
   const key = sshUtils.generateKeyPairSync("ed25519");
   const inputs = {
     connection: { host: "198.51.100.11", privateKey: key.private, hostKey: key.public },
-    name: "lan",
-    parent: "eth1",
-    subnet: "198.51.100.0/24",
-    gateway: "198.51.100.1",
-    ipRange: "198.51.100.128/26",
-    auxAddresses: { shim: "198.51.100.250" },
+    ...SAMPLE_LAN,
     ipv6: { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1" },
   };
   const checked = (await macvlanNetworkProvider.check({}, inputs)).inputs;

@@ -2,17 +2,14 @@ import { strict as assert } from "node:assert";
 import { hostShimProvider } from "../../provider/resources/hostShim";
 import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
 import { UNKNOWN } from "../../provider/validate";
+import { SAMPLE_LAN } from "../support/samples";
 
 const connection = { host: "198.51.100.11", port: 22, user: "root", password: "x", insecureIgnoreHostKey: true, sudo: false };
 const network = {
   connection,
   adopt: false,
-  name: "lan",
-  parent: "eth1",
-  subnet: "198.51.100.0/24",
-  gateway: "198.51.100.1",
-  ipRange: "198.51.100.128/26",
-  auxAddresses: { shim: "198.51.100.250" },
+  ...SAMPLE_LAN,
+  additionalSubnets: [],
   mode: "bridge",
   internal: false,
   labels: {},

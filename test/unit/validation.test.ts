@@ -6,6 +6,7 @@ import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork"
 import { vlanSubinterfaceProvider } from "../../provider/resources/vlanSubinterface";
 import { UNKNOWN } from "../../provider/validate";
 import { INVALID_CASES, invalidInput, ResourceKind } from "../support/invalidInputs";
+import { SAMPLE_LAN } from "../support/samples";
 
 const key = sshUtils.generateKeyPairSync("ed25519");
 const SECRET_PASSWORD = "correct-horse-battery-staple";
@@ -21,12 +22,7 @@ const connection = {
 const VALID: Record<ResourceKind, Record<string, unknown>> = {
   MacvlanNetwork: {
     connection,
-    name: "lan",
-    parent: "eth1",
-    subnet: "198.51.100.0/24",
-    gateway: "198.51.100.1",
-    ipRange: "198.51.100.128/26",
-    auxAddresses: { shim: "198.51.100.250" },
+    ...SAMPLE_LAN,
   },
   HostShim: { connection, name: "lanshim", parent: "eth1", address: "198.51.100.250/32", routes: ["198.51.100.128/26"] },
   IpvlanNetwork: { connection, name: "ipv", parent: "eth1", subnet: "198.51.100.0/24", gateway: "198.51.100.1" },

@@ -126,7 +126,9 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     assert.ok(ok(await pingFrom(a60, "203.0.113.65")), "a VLAN 60 container cannot reach the peer tagged 60");
     assert.ok(ok(await arpFrom(a50, "203.0.113.11")), "ARP does not work inside VLAN 50");
     assert.ok(!ok(await arpFrom(a50, "203.0.113.70")), "a VLAN 60 container answered ARP on VLAN 50: the VLANs leak");
-    assert.ok(!ok(await arpFrom(a60, "203.0.113.1")), "the peer's VLAN 50 address answered ARP on VLAN 60");
+    // Container to container both ways (the peer's namespace answers ARP for all its addresses on
+    // any of its interfaces, so it cannot show a leak).
+    assert.ok(!ok(await arpFrom(a60, "203.0.113.10")), "a VLAN 50 container answered ARP on VLAN 60: the VLANs leak");
     assert.ok(!ok(await pingFrom(a50, "203.0.113.70")), "a VLAN 50 container reached a VLAN 60 container");
   });
 
