@@ -36,12 +36,13 @@ cleanup() {
 trap cleanup EXIT
 bash test/lab/netns-lab.sh up "$lab" 1
 labjson=$lab/lab.json
-field() { node -e 'const l = require(process.argv[1]); console.log(eval("l." + process.argv[2]))' "$labjson" "$1"; }
+# field hosts.0.ssh.port -> that value of lab.json
+field() { node -p 'process.argv[2].split(".").reduce((o, k) => o[k], require(process.argv[1]))' "$labjson" "$1"; }
 
-port=$(field 'hosts[0].sshPort')
-key=$(field 'hosts[0].privateKeyPath')
-hostkey=$(cat "$(field 'hosts[0].hostPublicKeyPath')")
-netns=$(field 'hosts[0].netns')
+port=$(field hosts.0.ssh.port)
+key=$(field hosts.0.ssh.privateKeyPath)
+hostkey=$(field hosts.0.ssh.hostPublicKey)
+netns=$(field hosts.0.ns)
 
 mkdir -p "$lab/state"
 export PULUMI_BACKEND_URL="file://$lab/state"

@@ -227,6 +227,11 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
   it("brings persisted VLAN links and shims back after a reboot, with no drift, and keeps the Docker networks", async () => {
     const v70 = await vlan(70, { persist: true, mtu: 1400 });
     assert.equal((v70.outs.persistence as { method: string }).method, "networkd", "the VM's eth1 is managed by systemd-networkd");
+    // A link on a parent networkd does not manage (eth1.70 stays unmanaged until networkd
+    // reloads) falls back to a systemd unit: 802.1q in 802.1q, tagged 7 inside 70.
+    links.unshift("eth1.70.7");
+    const v7 = await make(vlanSubinterfaceProvider, { connection: conn(), parent: v70.outs.name, vlanId: 7, persist: true });
+    assert.equal((v7.outs.persistence as { method: string }).method, "systemd-unit");
     const shimName = uniqueName("ps");
     links.push(shimName);
     const shim = await make(hostShimProvider, {
@@ -262,6 +267,9 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     assert.equal(l70.linkinfo.info_data.id, 70);
     assert.equal(l70.mtu, 1400);
     assert.ok(l70.flags.includes("UP"), "eth1.70 is down after the reboot");
+    const [l7] = JSON.parse((await host.exec(["ip", "-j", "-d", "link", "show", "dev", "eth1.70.7"])).stdout);
+    assert.equal(l7.linkinfo.info_data.id, 7, "the unit-persisted link is not back");
+    assert.equal(l7.link, "eth1.70");
     const shimAddrs = (await host.exec(["ip", "-br", "address", "show", "dev", shimName])).stdout;
     assert.ok(shimAddrs.includes("198.51.100.250/32"), `shim address missing after reboot: ${shimAddrs}`);
     await eventually("shim route after the reboot", async () =>
@@ -271,6 +279,9 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     const readVlan = await vlanSubinterfaceProvider.read(v70.id, v70.outs as never);
     assert.ok(readVlan.props);
     assert.equal((await vlanSubinterfaceProvider.diff(v70.id, readVlan.props, v70.inputs)).changes, false, "VLAN link drifted");
+    const read7 = await vlanSubinterfaceProvider.read(v7.id, v7.outs as never);
+    assert.ok(read7.props);
+    assert.equal((await vlanSubinterfaceProvider.diff(v7.id, read7.props, v7.inputs)).changes, false, "unit-persisted VLAN link drifted");
     const readShim = await hostShimProvider.read(shim.id, shim.outs as never);
     assert.ok(readShim.props);
     assert.equal((await hostShimProvider.diff(shim.id, readShim.props, shim.inputs)).changes, false, "shim drifted");
@@ -288,8 +299,9 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     await macvlanNetworkProvider.delete(onVlan.id, onVlan.outs as never);
     await macvlanNetworkProvider.delete(onLan.id, onLan.outs as never);
     await hostShimProvider.delete(shim.id, (readShim.props ?? shim.outs) as never);
+    await vlanSubinterfaceProvider.delete(v7.id, read7.props as never);
     await vlanSubinterfaceProvider.delete(v70.id, (readVlan.props ?? v70.outs) as never);
-    const leftovers = await host.exec(["sh", "-c", "ls /etc/systemd/network/ /etc/systemd/network/*.d 2>/dev/null | grep underlay || true"]);
+    const leftovers = await host.exec(["sh", "-c", "ls /etc/systemd/network/ /etc/systemd/network/*.d /etc/systemd/system /etc/systemd/system/*.wants 2>/dev/null | grep underlay || true"]);
     assert.equal(leftovers.stdout.trim(), "", `persistence files left: ${leftovers.stdout}`);
   });
 });

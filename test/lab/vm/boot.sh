@@ -85,9 +85,18 @@ if [ -n "$WATCH_PID" ]; then
   ) </dev/null >/dev/null 2>&1 &
 fi
 
+# KVM only where it really works: /dev/kvm present and the CPU offering vmx/svm. On these
+# machines /dev/kvm is PVM without them (a Debian kernel hangs there), so TCG it is; this test
+# costs nothing, unlike probing KVM by starting qemu (~17 s).
+if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+  ACCEL=(-accel kvm -cpu host)
+else
+  ACCEL=(-accel tcg,thread=multi)
+fi
+
 exec qemu-system-x86_64 \
   -name "ulab-vm$n" \
-  -accel tcg,thread=multi -smp 2 -m 2048 \
+  "${ACCEL[@]}" -smp 2 -m 2048 \
   -nodefaults -no-user-config -display none -vga none \
   -serial "file:$WORK/vm$n.serial.log" -monitor none \
   -pidfile "$WORK/vm$n.pid" \
