@@ -19,8 +19,6 @@ import {
 import { buildLinkShow, isNoSuchDevice, LinkInfo, parseLinks } from "./host/iproute";
 import { parsePrefix, prefixesOverlap } from "./ipnet";
 
-
-
 /** The network, or undefined when the host says it does not exist. Any other failure throws. */
 export async function inspectNetwork(run: RunCommand, idOrName: string): Promise<InspectedNetwork | undefined> {
   const result = await run(buildNetworkInspect(idOrName), { allowFailure: (r) => isNoSuchNetwork(r.stderr) });

@@ -104,3 +104,21 @@ export async function isPersisted(run: RunCommand, link: PersistentLink, record:
   }
   return true;
 }
+
+/**
+ * The steps an update needs: remove the persistence when `persist` was turned off, otherwise
+ * rewrite every file for the link as it now is (which also repairs files removed or edited by
+ * hand). Returns the record the state keeps afterwards.
+ */
+export async function updatePersistenceSteps(
+  run: RunCommand,
+  target: string,
+  before: { link: PersistentLink; record: PersistRecord | undefined },
+  after: { link: PersistentLink; persist: boolean },
+): Promise<{ steps: HostStep[]; record: PersistRecord | undefined }> {
+  if (!after.persist) {
+    return { steps: before.record ? unpersistSteps(before.link, before.record) : [], record: undefined };
+  }
+  const record = before.record ?? (await detectPersistMethod(run, after.link.parent, target));
+  return { steps: persistSteps(after.link, record), record };
+}

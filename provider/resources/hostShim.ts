@@ -34,8 +34,15 @@ import {
 } from "../host/iproute";
 import { PersistentLink } from "../host/persistentLinks";
 import { applySteps, HostStep } from "../hostSteps";
-import { showLink } from "../networkOps";
-import { detectPersistMethod, isPersisted, persistSteps, PersistRecord, unpersistSteps } from "../persistence";
+import { listAllNetworks, showLink } from "../networkOps";
+import {
+  detectPersistMethod,
+  isPersisted,
+  persistSteps,
+  PersistRecord,
+  unpersistSteps,
+  updatePersistenceSteps,
+} from "../persistence";
 import { interfaceAddress, interfaceName, macvlanMode, routeDestination } from "../validate";
 
 // ---------------------------------------------------------------------------------------------
@@ -206,6 +213,14 @@ class HostShimProvider implements pulumi.dynamic.ResourceProvider {
       if (!(await showLink(run, args.parent))) {
         throw new Error(`${host.target}: parent interface "${args.parent}" does not exist`);
       }
+      // The kernel refuses macvlan and ipvlan ports on one parent; Docker's ipvlan network may
+      // have no port yet, and would then fail at its next container attach instead of here.
+      const ipvlanNetwork = (await listAllNetworks(run)).find((n) => n.driver === "ipvlan" && n.options.parent === args.parent);
+      if (ipvlanNetwork) {
+        throw new Error(
+          `${host.target}: Docker ipvlan network "${ipvlanNetwork.name}" uses parent "${args.parent}"; the kernel cannot put macvlan and ipvlan ports on one parent`,
+        );
+      }
       const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
       // Deleting the link (the first step's undo) also removes its address and routes.
       await applySteps(run, [...createSteps(args), ...(persistence ? persistSteps(persistentLink(args), persistence) : [])]);
@@ -231,17 +246,13 @@ class HostShimProvider implements pulumi.dynamic.ResourceProvider {
       const before = await observeShim(run, { ...olds, connection: args.connection }, olds.persistence);
       if (!before) throw new Error(`${host.target}: shim "${args.name}" no longer exists; run \`pulumi refresh\``);
       const current = fromObserved(before, { ...args, address: olds.address });
-      const steps = updateSteps(current, args);
-      let persistence = olds.persistence;
-      if (!args.persist && persistence) {
-        steps.push(...unpersistSteps(persistentLink({ ...args, address: olds.address, routes: olds.routes }), persistence));
-        persistence = undefined;
-      } else if (args.persist) {
-        // Rewriting every file also repairs any that were removed or edited by hand.
-        persistence = persistence ?? (await detectPersistMethod(run, args.parent, host.target));
-        steps.push(...persistSteps(persistentLink(args), persistence));
-      }
-      await applySteps(run, steps);
+      const { steps: persistenceSteps, record: persistence } = await updatePersistenceSteps(
+        run,
+        host.target,
+        { link: persistentLink({ ...args, address: olds.address, routes: olds.routes }), record: olds.persistence },
+        { link: persistentLink(args), persist: args.persist },
+      );
+      await applySteps(run, [...updateSteps(current, args), ...persistenceSteps]);
       const shim = await observeShim(run, args, persistence);
       return shim && fromObserved(shim, args, persistence);
     });

@@ -19,7 +19,14 @@ import { buildLinkDelete, buildLinkUp, buildVlanAdd, buildLinkSetMtu, isNoSuchDe
 import { PersistentLink } from "../host/persistentLinks";
 import { applySteps, HostStep } from "../hostSteps";
 import { listAllNetworks, showLink } from "../networkOps";
-import { detectPersistMethod, isPersisted, persistSteps, PersistRecord, unpersistSteps } from "../persistence";
+import {
+  detectPersistMethod,
+  isPersisted,
+  persistSteps,
+  PersistRecord,
+  unpersistSteps,
+  updatePersistenceSteps,
+} from "../persistence";
 import { interfaceName, UNKNOWN } from "../validate";
 
 // ---------------------------------------------------------------------------------------------
@@ -172,16 +179,13 @@ class VlanSubinterfaceProvider implements pulumi.dynamic.ResourceProvider {
       if (args.mtu !== undefined && args.mtu !== link.mtu) {
         steps.push({ argv: buildLinkSetMtu(args.name, args.mtu), undo: buildLinkSetMtu(args.name, link.mtu) });
       }
-      let persistence = olds.persistence;
-      if (!args.persist && persistence) {
-        steps.push(...unpersistSteps(persistentLink({ ...args, mtu: olds.mtu }), persistence));
-        persistence = undefined;
-      } else if (args.persist) {
-        // Rewriting every file also repairs any that were removed or edited by hand.
-        persistence = persistence ?? (await detectPersistMethod(run, args.parent, host.target));
-        steps.push(...persistSteps(persistentLink(args), persistence));
-      }
-      await applySteps(run, steps);
+      const { steps: persistenceSteps, record: persistence } = await updatePersistenceSteps(
+        run,
+        host.target,
+        { link: persistentLink({ ...args, mtu: olds.mtu }), record: olds.persistence },
+        { link: persistentLink(args), persist: args.persist },
+      );
+      await applySteps(run, [...steps, ...persistenceSteps]);
       return observe(run, args, persistence);
     });
     if (!state) throw new Error(`${host.target}: "${args.name}" vanished during the update`);

@@ -224,6 +224,40 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     assert.ok(!names.includes(name), "the refused ipvlan network exists");
   });
 
+  it("refuses a macvlan shim on a parent that an ipvlan network uses, naming it, and creates nothing", async () => {
+    const net = await network(ipvlanNetworkProvider, { parent: host.lanParent, subnet: "203.0.113.0/24" });
+    const shimName = uniqueName("vs");
+    links.push(shimName);
+    const checked = await hostShimProvider.check({}, { connection: conn(), name: shimName, parent: host.lanParent, address: "203.0.113.250/32" });
+    await assert.rejects(hostShimProvider.create(checked.inputs), new RegExp(`ipvlan network "${net.inputs.name}" uses parent "${host.lanParent}"`));
+    assert.ok(!ok(await host.exec(["ip", "link", "show", "dev", shimName], { allowFail: true })), "the refused shim exists");
+  });
+
+  it("reads a persistence file removed by hand as drift, writes it back in place, and removes it all when persist is turned off", async () => {
+    const v90 = await vlan(90, { persist: true });
+    const netdev = "/etc/systemd/network/60-underlay-eth1.90.netdev";
+    assert.ok(ok(await host.exec(["test", "-s", netdev], { allowFail: true })), "no .netdev was written");
+    await host.exec(["rm", "-f", netdev]);
+    const drifted = await vlanSubinterfaceProvider.read(v90.id, v90.outs as never);
+    assert.ok(drifted.props);
+    assert.equal(drifted.props.persist, false, "a missing persistence file was not noticed");
+    const diff = await vlanSubinterfaceProvider.diff(v90.id, drifted.props, v90.inputs);
+    assert.equal(diff.changes, true);
+    assert.deepEqual(diff.replaces, [], "repairing persistence must not replace the link");
+    const before = JSON.parse((await host.exec(["ip", "-j", "link", "show", "dev", "eth1.90"])).stdout)[0].ifindex;
+    const repaired = await vlanSubinterfaceProvider.update(v90.id, drifted.props, v90.inputs);
+    assert.equal(repaired.outs?.persist, true);
+    assert.ok(ok(await host.exec(["test", "-s", netdev], { allowFail: true })), "the .netdev was not written back");
+
+    const off = (await vlanSubinterfaceProvider.check({}, { ...v90.inputs, persist: false })).inputs ?? {};
+    const updated = await vlanSubinterfaceProvider.update(v90.id, repaired.outs as never, off);
+    assert.equal(updated.outs?.persistence, undefined);
+    const leftovers = await host.exec(["sh", "-c", "ls /etc/systemd/network/ /etc/systemd/network/*.d 2>/dev/null | grep eth1.90 || true"]);
+    assert.equal(leftovers.stdout.trim(), "", `persistence files left: ${leftovers.stdout}`);
+    const after = JSON.parse((await host.exec(["ip", "-j", "link", "show", "dev", "eth1.90"])).stdout)[0].ifindex;
+    assert.equal(after, before, "the link was recreated");
+  });
+
   it("brings persisted VLAN links and shims back after a reboot, with no drift, and keeps the Docker networks", async () => {
     const v70 = await vlan(70, { persist: true, mtu: 1400 });
     assert.equal((v70.outs.persistence as { method: string }).method, "networkd", "the VM's eth1 is managed by systemd-networkd");
