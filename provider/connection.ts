@@ -208,11 +208,15 @@ class HostSession {
   }
 
   private exec(client: Client, command: string, argv: Argv, stdin: string | undefined): Promise<CommandResult> {
+    const shown = `\`${argv.join(" ")}\``;
     return new Promise((resolve, reject) => {
-      client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
+      const cannotStart = (err: Error) => {
+        this.close();
+        reject(new ChannelOpenError(`${this.target}: cannot start ${shown}: ${err.message}`));
+      };
+      const onChannel = (err: Error | undefined, channel: ClientChannel) => {
         if (err) {
-          this.close();
-          reject(new ChannelOpenError(`${this.target}: cannot start \`${argv.join(" ")}\`: ${err.message}`));
+          cannotStart(err);
           return;
         }
         const stdout: Buffer[] = [];
@@ -234,25 +238,23 @@ class HostSession {
         });
         channel.on("close", () => {
           clearTimeout(timer);
-          const out = Buffer.concat(stdout).toString("utf8");
           const errText = Buffer.concat(stderr).toString("utf8");
           if (signal === "timeout") {
-            reject(
-              new TransportError(
-                `${this.target}: \`${argv.join(" ")}\` did not finish within ${this.connection.commandTimeoutMs} ms`,
-              ),
-            );
+            reject(new TransportError(`${this.target}: ${shown} did not finish within ${this.connection.commandTimeoutMs} ms`));
           } else if (exitCode === undefined) {
-            reject(
-              new TransportError(
-                `${this.target}: \`${argv.join(" ")}\` ended without an exit status${signal ? ` (signal ${signal})` : ""}${errText ? `: ${errText.trim()}` : ""}`,
-              ),
-            );
+            const why = `${signal ? ` (signal ${signal})` : ""}${errText ? `: ${errText.trim()}` : ""}`;
+            reject(new TransportError(`${this.target}: ${shown} ended without an exit status${why}`));
           } else {
-            resolve({ exitCode, stdout: out, stderr: errText });
+            resolve({ exitCode, stdout: Buffer.concat(stdout).toString("utf8"), stderr: errText });
           }
         });
-      });
+      };
+      // ssh2 throws ("Not connected") instead of calling back when the connection is gone.
+      try {
+        client.exec(command, onChannel);
+      } catch (err) {
+        cannotStart(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 

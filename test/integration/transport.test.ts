@@ -89,4 +89,12 @@ describe("SSH transport on a lab host", function () {
     }
     assert.equal(sessions.size, 1, `commands used ${sessions.size} connections`);
   });
+
+  it("reconnects when the host drops a pooled connection (sshd restarted, host rebooted)", async () => {
+    const session = hostSession(ConnectionSchema.parse(connectionFor(host)));
+    const first = (await session.run(["sh", "-c", "echo $PPID"])).stdout.trim();
+    await host.exec(["kill", "-9", first]);
+    const second = (await session.run(["sh", "-c", "echo $PPID"])).stdout.trim();
+    assert.notEqual(second, first, "the command ran over the killed connection");
+  });
 });
