@@ -27,24 +27,23 @@ import {
   subnet,
 } from "./validate";
 
-/** A further IPv4 subnet on the same network (a LAN with a secondary range; ipvlan l3 routing several). */
-export const SubnetConfigSchema = z
-  .object({
-    subnet: subnet(4),
-    gateway: ipAddress(4).optional(),
-    ipRange: subnet(4).optional(),
-    auxAddresses: z.record(auxAddressName, ipAddress(4)).default({}),
-  })
-  .strict();
+/** One IPAM entry of a family: a subnet with its own gateway, ip-range and reserved addresses. */
+function ipamConfigSchema(family: 4 | 6) {
+  return z
+    .object({
+      subnet: subnet(family),
+      gateway: ipAddress(family).optional(),
+      ipRange: subnet(family).optional(),
+      auxAddresses: z.record(auxAddressName, ipAddress(family)).default({}),
+    })
+    .strict();
+}
 
-export const Ipv6ConfigSchema = z
-  .object({
-    subnet: subnet(6),
-    gateway: ipAddress(6).optional(),
-    ipRange: subnet(6).optional(),
-    auxAddresses: z.record(auxAddressName, ipAddress(6)).default({}),
-  })
-  .strict();
+/** A further IPv4 subnet on the same network (a LAN with a secondary range; ipvlan l3 routing several). */
+export const SubnetConfigSchema = ipamConfigSchema(4);
+
+/** Dual stack: the LAN's IPv6 subnet. */
+export const Ipv6ConfigSchema = ipamConfigSchema(6);
 
 /** The inputs every Docker network resource has, besides its driver's own. */
 export const networkFields = {
