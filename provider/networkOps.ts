@@ -16,7 +16,8 @@ import {
   parseIdList,
   parseNetworkInspect,
 } from "./host/docker";
-import { buildLinkShow, isNoSuchDevice, LinkInfo, parseLinks } from "./host/iproute";
+import { LinkInfo } from "./host/iproute";
+import { listLinks } from "./linkOps";
 import { parsePrefix, prefixesOverlap } from "./ipnet";
 
 /** The network, or undefined when the host says it does not exist. Any other failure throws. */
@@ -35,17 +36,6 @@ export async function listAllNetworks(run: RunCommand): Promise<InspectedNetwork
   const ids = parseIdList(listed.stdout);
   if (ids.length === 0) return [];
   return parseNetworkInspect((await run(buildNetworkInspect(...ids))).stdout);
-}
-
-/** The link, or undefined when the host has no such device. */
-export async function showLink(run: RunCommand, name: string): Promise<LinkInfo | undefined> {
-  const result = await run(buildLinkShow(name), { allowFailure: (r) => isNoSuchDevice(r.stderr) });
-  if (result.exitCode !== 0) return undefined;
-  return parseLinks(result.stdout)[0];
-}
-
-export async function listLinks(run: RunCommand): Promise<LinkInfo[]> {
-  return parseLinks((await run(buildLinkShow())).stdout);
 }
 
 /** Differences between what was asked and what a host has, as "field: asked X, host has Y". */
@@ -84,6 +74,38 @@ export interface HostInventory {
   target: string;
 }
 
+/** Every Docker network and every link on the host. */
+export async function hostInventory(run: RunCommand, target: string): Promise<HostInventory> {
+  return { links: await listLinks(run), networks: await listAllNetworks(run), target };
+}
+
+/**
+ * The kernel refuses macvlan and ipvlan ports on one parent ("device or resource busy", which
+ * Docker reports only at the first container attach). Found here first, naming what is in the way.
+ */
+export function kernelParentConflicts(parent: string, driver: NetworkSpec["driver"], host: HostInventory): void {
+  const other = driver === "macvlan" ? "ipvlan" : "macvlan";
+  for (const n of host.networks) {
+    if (n.options.parent === parent && n.driver === other) {
+      throw new Error(`${host.target}: Docker ${other} network "${n.name}" uses parent "${parent}"; the kernel cannot put ${driver} and ${other} ports on one parent`);
+    }
+  }
+  for (const l of host.links) {
+    if (l.parent === parent && l.kind === other) {
+      throw new Error(`${host.target}: ${other} interface "${l.name}" (a host shim?) already sits on parent "${parent}"; the kernel cannot put ${driver} and ${other} ports on one parent`);
+    }
+  }
+}
+
+/** Docker allows one network of a driver per parent; besides, the kernel's rule above. */
+export function parentConflicts(parent: string, driver: NetworkSpec["driver"], host: HostInventory): void {
+  const same = host.networks.find((n) => n.options.parent === parent && n.driver === driver);
+  if (same) {
+    throw new Error(`${host.target}: Docker network "${same.name}" already uses parent "${parent}" with the ${driver} driver; Docker allows one ${driver} network per parent`);
+  }
+  kernelParentConflicts(parent, driver, host);
+}
+
 export interface CreateOptions {
   /** Take over an existing network of the same name when its settings match the spec. */
   adopt: boolean;
@@ -115,7 +137,8 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
       return existing;
     }
 
-    const links = await listLinks(run);
+    const inventory = await hostInventory(run, host.target);
+    const { links, networks } = inventory;
     const parent = spec.options.parent;
     if (parent && !links.some((l) => l.name === parent)) {
       // Docker creates "<base>.<vlan id>" itself when the base exists (and removes it again).
@@ -127,7 +150,6 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
       }
     }
 
-    const networks = await listAllNetworks(run);
     for (const asked of spec.ipam) {
       const askedPrefix = parsePrefix(asked.subnet);
       for (const other of networks) {
@@ -141,7 +163,7 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
         }
       }
     }
-    options.precheck?.({ networks, links, target: host.target });
+    options.precheck?.(inventory);
 
     const created = await run(buildNetworkCreate(spec));
     const id = created.stdout.trim();

@@ -248,30 +248,6 @@ export class DockerNetworkProvider<A extends NetworkArgs> implements pulumi.dyna
   }
 }
 
-/**
- * The kernel refuses macvlan and ipvlan ports on one parent ("device or resource busy", at the
- * first container attach for Docker), and Docker refuses two networks of one driver on one
- * parent. Both are found here first, naming what is in the way.
- */
-export function parentConflicts(parent: string, driver: NetworkSpec["driver"], host: HostInventory): void {
-  const target = host.target;
-  const other = driver === "macvlan" ? "ipvlan" : "macvlan";
-  for (const n of host.networks) {
-    if (n.options.parent !== parent) continue;
-    if (n.driver === driver) {
-      throw new Error(`${target}: Docker network "${n.name}" already uses parent "${parent}" with the ${driver} driver; Docker allows one ${driver} network per parent`);
-    }
-    if (n.driver === other) {
-      throw new Error(`${target}: Docker ${other} network "${n.name}" already uses parent "${parent}"; the kernel cannot put ${driver} and ${other} ports on one parent`);
-    }
-  }
-  for (const l of host.links) {
-    if (l.parent === parent && l.kind === other) {
-      throw new Error(`${target}: ${other} interface "${l.name}" (a host shim?) already sits on parent "${parent}"; the kernel cannot put ${driver} and ${other} ports on one parent`);
-    }
-  }
-}
-
 /** The outputs every Docker network resource has; subclasses add their driver's own. */
 export abstract class DockerNetworkResource extends pulumi.dynamic.Resource {
   declare readonly networkId: pulumi.Output<string>;

@@ -27,14 +27,14 @@ import {
   buildRouteAdd,
   buildRouteDelete,
   buildRouteShow,
-  isNoSuchDevice,
   LinkInfo,
   parseAddresses,
   parseRoutes,
 } from "../host/iproute";
 import { PersistentLink } from "../host/persistentLinks";
 import { applySteps, HostStep } from "../hostSteps";
-import { listAllNetworks, showLink } from "../networkOps";
+import { deleteOwnLink, requireNewLink, showLink } from "../linkOps";
+import { hostInventory, kernelParentConflicts } from "../networkOps";
 import {
   detectPersistMethod,
   isPersisted,
@@ -207,20 +207,10 @@ class HostShimProvider implements pulumi.dynamic.ResourceProvider {
     const args = parseInputs(HostShimArgsSchema, inputs, RESOURCE);
     const host = hostSession(args.connection);
     const observed = await host.exclusive(async (run) => {
-      if (await showLink(run, args.name)) {
-        throw new Error(`${host.target}: interface "${args.name}" already exists; choose another name for the shim`);
-      }
-      if (!(await showLink(run, args.parent))) {
-        throw new Error(`${host.target}: parent interface "${args.parent}" does not exist`);
-      }
-      // The kernel refuses macvlan and ipvlan ports on one parent; Docker's ipvlan network may
-      // have no port yet, and would then fail at its next container attach instead of here.
-      const ipvlanNetwork = (await listAllNetworks(run)).find((n) => n.driver === "ipvlan" && n.options.parent === args.parent);
-      if (ipvlanNetwork) {
-        throw new Error(
-          `${host.target}: Docker ipvlan network "${ipvlanNetwork.name}" uses parent "${args.parent}"; the kernel cannot put macvlan and ipvlan ports on one parent`,
-        );
-      }
+      await requireNewLink(run, host.target, args.name, args.parent);
+      // Docker's ipvlan network may have no port on the parent yet; the kernel's refusal would
+      // then come at its next container attach instead of here.
+      kernelParentConflicts(args.parent, "macvlan", await hostInventory(run, host.target));
       const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
       // Deleting the link (the first step's undo) also removes its address and routes.
       await applySteps(run, [...createSteps(args), ...(persistence ? persistSteps(persistentLink(args), persistence) : [])]);
@@ -262,20 +252,9 @@ class HostShimProvider implements pulumi.dynamic.ResourceProvider {
 
   async delete(_id: string, props: HostShimState): Promise<void> {
     const host = hostSession(parseConnection(props.connection, RESOURCE));
-    await host.exclusive(async (run) => {
-      const link = await showLink(run, props.name);
-      if (!link) {
-        if (props.persistence) await applySteps(run, unpersistSteps(persistentLink(props), props.persistence));
-        return;
-      }
-      if (link.kind !== "macvlan") {
-        throw new Error(
-          `${host.target}: interface "${props.name}" is now a ${link.kind ?? "plain"} link, not the macvlan shim this resource made; not deleting it`,
-        );
-      }
-      if (props.persistence) await applySteps(run, unpersistSteps(persistentLink(props), props.persistence));
-      await run(buildLinkDelete(props.name), { allowFailure: (r) => isNoSuchDevice(r.stderr) });
-    });
+    await host.exclusive((run) =>
+      deleteOwnLink(run, host.target, props.name, "macvlan", props.persistence ? unpersistSteps(persistentLink(props), props.persistence) : []),
+    );
   }
 }
 

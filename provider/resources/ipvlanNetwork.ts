@@ -12,9 +12,9 @@ import {
   NETWORK_FIELD_RULES,
   networkFields,
   NetworkState,
-  parentConflicts,
   refineIpam,
 } from "../networkResource";
+import { parentConflicts } from "../networkOps";
 
 // ---------------------------------------------------------------------------------------------
 // Args

@@ -11,9 +11,9 @@ import {
   NETWORK_FIELD_RULES,
   networkFields,
   NetworkState,
-  parentConflicts,
   refineIpam,
 } from "../networkResource";
+import { parentConflicts } from "../networkOps";
 import { macvlanMode } from "../validate";
 
 // ---------------------------------------------------------------------------------------------

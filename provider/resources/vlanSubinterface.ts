@@ -15,10 +15,11 @@ import {
   serializableProvider,
   withSecretConnection,
 } from "../dynamic";
-import { buildLinkDelete, buildLinkUp, buildVlanAdd, buildLinkSetMtu, isNoSuchDevice, LinkInfo } from "../host/iproute";
+import { buildLinkDelete, buildLinkUp, buildVlanAdd, buildLinkSetMtu, LinkInfo } from "../host/iproute";
 import { PersistentLink } from "../host/persistentLinks";
 import { applySteps, HostStep } from "../hostSteps";
-import { listAllNetworks, showLink } from "../networkOps";
+import { deleteOwnLink, requireNewLink, showLink } from "../linkOps";
+import { listAllNetworks } from "../networkOps";
 import {
   detectPersistMethod,
   isPersisted,
@@ -142,11 +143,7 @@ class VlanSubinterfaceProvider implements pulumi.dynamic.ResourceProvider {
     const args = parseInputs(VlanSubinterfaceArgsSchema, withDefaultName(inputs), RESOURCE);
     const host = hostSession(args.connection);
     const state = await host.exclusive(async (run) => {
-      if (await showLink(run, args.name)) {
-        throw new Error(`${host.target}: interface "${args.name}" already exists; remove it or choose another name`);
-      }
-      const parent = await showLink(run, args.parent);
-      if (!parent) throw new Error(`${host.target}: parent interface "${args.parent}" does not exist`);
+      const parent = await requireNewLink(run, host.target, args.name, args.parent);
       if (args.mtu !== undefined && args.mtu > parent.mtu) {
         throw new Error(`${host.target}: mtu ${args.mtu} is larger than parent "${args.parent}"'s mtu ${parent.mtu}`);
       }
@@ -201,13 +198,7 @@ class VlanSubinterfaceProvider implements pulumi.dynamic.ResourceProvider {
           `${host.target}: "${props.name}" is still the parent of Docker network(s) ${users.map((n) => `"${n.name}"`).join(", ")}; delete them first`,
         );
       }
-      const link = await showLink(run, props.name);
-      if (link && link.kind !== "vlan") {
-        throw new Error(`${host.target}: "${props.name}" is now a ${link.kind ?? "plain"} link, not the VLAN link this resource made; not deleting it`);
-      }
-      const steps = props.persistence ? unpersistSteps(persistentLink(props), props.persistence) : [];
-      await applySteps(run, steps);
-      if (link) await run(buildLinkDelete(props.name), { allowFailure: (r) => isNoSuchDevice(r.stderr) });
+      await deleteOwnLink(run, host.target, props.name, "vlan", props.persistence ? unpersistSteps(persistentLink(props), props.persistence) : []);
     });
   }
 }
