@@ -10,6 +10,7 @@ import { ConnectionSchema, hostSession, parseConnection, RunCommand } from "../c
 import {
   checkInputs,
   diffByRules,
+  engineSafe,
   FieldRules,
   InputsOf,
   parseInputs,
@@ -258,7 +259,7 @@ class HostShimProvider implements pulumi.dynamic.ResourceProvider {
   }
 }
 
-export const hostShimProvider = new HostShimProvider();
+export const hostShimProvider = engineSafe(new HostShimProvider());
 
 // ---------------------------------------------------------------------------------------------
 // Resource

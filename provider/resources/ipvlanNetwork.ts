@@ -4,7 +4,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { FieldRules, InputsOf, serializableProvider } from "../dynamic";
+import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../dynamic";
 import {
   DockerNetworkProvider,
   DockerNetworkResource,
@@ -81,7 +81,7 @@ const MAPPING: DriverMapping<Args> = {
   precheck: (args, host) => parentConflicts(args.parent, "ipvlan", host),
 };
 
-export const ipvlanNetworkProvider = new DockerNetworkProvider(MAPPING);
+export const ipvlanNetworkProvider = engineSafe(new DockerNetworkProvider(MAPPING));
 
 // ---------------------------------------------------------------------------------------------
 // Resource

@@ -3,7 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { FieldRules, InputsOf, serializableProvider } from "../dynamic";
+import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../dynamic";
 import {
   DockerNetworkProvider,
   DockerNetworkResource,
@@ -62,7 +62,7 @@ const MAPPING: DriverMapping<Args> = {
 };
 
 /** The implementation the serialized provider loads at run time (see dynamic.ts). */
-export const macvlanNetworkProvider = new DockerNetworkProvider(MAPPING);
+export const macvlanNetworkProvider = engineSafe(new DockerNetworkProvider(MAPPING));
 
 // ---------------------------------------------------------------------------------------------
 // Resource

@@ -8,6 +8,7 @@ import { ConnectionSchema, hostSession, parseConnection, RunCommand } from "../c
 import {
   checkInputs,
   diffByRules,
+  engineSafe,
   FieldRules,
   InputsOf,
   parseInputs,
@@ -203,7 +204,7 @@ class VlanSubinterfaceProvider implements pulumi.dynamic.ResourceProvider {
   }
 }
 
-export const vlanSubinterfaceProvider = new VlanSubinterfaceProvider();
+export const vlanSubinterfaceProvider = engineSafe(new VlanSubinterfaceProvider());
 
 // ---------------------------------------------------------------------------------------------
 // Resource
