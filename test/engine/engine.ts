@@ -21,7 +21,6 @@ import {
 
 export const REPO = path.resolve(__dirname, "..", "..", "..");
 export const ENGINE_ROOT = path.join(REPO, ".engine");
-const PROGRAMS = path.join(REPO, "test", "engine", "programs");
 
 /** Counts every connection anything in the engine's process tree opens through HTTP(S)_PROXY. */
 export class NetworkCanary {
@@ -71,7 +70,7 @@ function shadowNodeModules(root: string): string {
 }
 
 export interface StackOptions {
-  /** A folder under test/engine/programs. */
+  /** The program's folder, relative to the repo (test/engine/programs/x, examples/x). */
   program: string;
   /** Where the program's node_modules comes from: the repo (default) or a folder given here. */
   nodeModules?: string;
@@ -111,8 +110,9 @@ function engineEnv(home: string, backend: string, canary: NetworkCanary): Record
 
 function copyProgram(program: string, into: string, nodeModules: string): void {
   fs.mkdirSync(into, { recursive: true });
-  for (const f of fs.readdirSync(path.join(PROGRAMS, program))) {
-    fs.copyFileSync(path.join(PROGRAMS, program, f), path.join(into, f));
+  const from = path.join(REPO, program);
+  for (const f of fs.readdirSync(from)) {
+    if (f.endsWith(".ts") || f === "Pulumi.yaml" || f === "package.json") fs.copyFileSync(path.join(from, f), path.join(into, f));
   }
   fs.symlinkSync(nodeModules, path.join(into, "node_modules"));
 }
@@ -125,7 +125,7 @@ export async function pulumiCommand(): Promise<PulumiCommand> {
 }
 
 export async function openStack(opts: StackOptions): Promise<EngineStack> {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), `underlay-engine-${opts.program}-`));
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `underlay-engine-${path.basename(opts.program)}-`));
   const home = path.join(root, "pulumi-home");
   const backend = path.join(root, "state");
   fs.mkdirSync(home);
