@@ -84,7 +84,8 @@ export function engineSafe<P extends ResourceProvider>(provider: P): P {
     },
     read: async (id, props) => {
       const r = await provider.read!(id, props);
-      return { ...r, props: wire(r.props), ...(r.inputs ? { inputs: wire(r.inputs) } : {}) };
+      // A read of something gone returns no id and no props: pass that through unchanged.
+      return { ...r, ...(r.props ? { props: wire(r.props) } : {}), ...(r.inputs ? { inputs: wire(r.inputs) } : {}) };
     },
     update: async (id, olds, news) => {
       const r = await provider.update!(id, olds, news);

@@ -326,6 +326,10 @@ describe("the real Pulumi engine: preview, up, refresh, destroy on a lab host", 
       fs.renameSync(path.join(scratch, "node_modules"), path.join(elsewhere, "node_modules"));
       fs.rmSync(scratch, { recursive: true, force: true });
       const other = await moved.reopenFrom(path.join(elsewhere, "node_modules"));
+      // The program's new folder changes the serialized provider text (`__provider`): that
+      // alone must not show as a change (pulumi#12401).
+      const preview = await other.stack.preview({ onOutput: (s) => other.output.push(s) });
+      assert.deepEqual(changesIn(preview.changeSummary), {});
       await host.exec(["ip", "route", "del", RANGE, "dev", shim]);
       const refreshed = await other.stack.refresh({ onOutput: (s) => other.output.push(s) });
       assert.deepEqual(changesIn(refreshed.summary.resourceChanges), { update: 1 });
