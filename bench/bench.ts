@@ -4,9 +4,9 @@
 
 import { performance } from "node:perf_hooks";
 import { utils as sshUtils } from "ssh2";
-import { toRemoteCommand } from "../provider/command";
-import { closeAllSessions, ConnectionSchema, hostSession } from "../provider/connection";
-import { macvlanNetworkProvider } from "../provider/resources/macvlanNetwork";
+import { toRemoteCommand } from "../provider/host/command";
+import { closeAllSessions, ConnectionSchema, hostSession } from "../provider/ssh/connection";
+import { macvlanNetworkProvider } from "../provider/resources/network/macvlan";
 import { SAMPLE_LAN } from "../test/support/samples";
 
 function figure(label: string, value: number, unit: string): void {

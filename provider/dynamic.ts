@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { CONNECTION_SECRET_PATHS } from "./connection";
+import { CONNECTION_SECRET_PATHS } from "./ssh/connection";
 import { containsUnknown, describeIssues, FieldFailure, InputValidationError } from "./validate";
 
 type ResourceProvider = pulumi.dynamic.ResourceProvider;

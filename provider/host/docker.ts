@@ -2,7 +2,7 @@
 // what `docker network inspect` prints. Nothing here knows about Pulumi or a resource.
 
 import { z } from "zod";
-import { Argv } from "../command";
+import { Argv } from "./command";
 import { canonicalAddress, canonicalPrefix, parsePrefix } from "../ipnet";
 
 export interface IpamConfig {

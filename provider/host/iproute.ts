@@ -2,7 +2,7 @@
 // for its JSON output (`ip -j`), never its text output.
 
 import { z } from "zod";
-import { Argv } from "../command";
+import { Argv } from "./command";
 import { canonicalPrefix, parsePrefix } from "../ipnet";
 
 // Some iproute2 versions print nothing at all (not "[]") when a listing is empty.

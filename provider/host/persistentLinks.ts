@@ -3,7 +3,7 @@
 // commands (any other systemd host). Pure text builders and parsers; no I/O here.
 
 import { z } from "zod";
-import { Argv } from "../command";
+import { Argv } from "./command";
 import { parsePrefix } from "../ipnet";
 
 /** A link to recreate at boot, with what it carries. */

@@ -2,8 +2,8 @@
 // Every assertion reads the host's own state (docker network inspect, ip -j, a ping).
 
 import { strict as assert } from "node:assert";
-import { hostShimProvider, HostShimState } from "../../provider/resources/hostShim";
-import { macvlanNetworkProvider, MacvlanNetworkState } from "../../provider/resources/macvlanNetwork";
+import { hostShimProvider, HostShimState } from "../../provider/resources/link/hostShim";
+import { macvlanNetworkProvider, MacvlanNetworkState } from "../../provider/resources/network/macvlan";
 import type { Lab, LabHost } from "../lab/types";
 import { connectionFor, lab, uniqueName } from "./fixture";
 

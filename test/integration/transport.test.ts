@@ -3,8 +3,8 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { utils as sshUtils } from "ssh2";
-import { closeAllSessions, ConnectionSchema, hostSession } from "../../provider/connection";
-import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
+import { closeAllSessions, ConnectionSchema, hostSession } from "../../provider/ssh/connection";
+import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import type { LabHost } from "../lab/types";
 import { connectionFor, lab, snapshotHost, uniqueName } from "./fixture";
 

@@ -5,8 +5,8 @@ import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { utils as sshUtils } from "ssh2";
-import { hostShimProvider } from "../../provider/resources/hostShim";
-import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
+import { hostShimProvider } from "../../provider/resources/link/hostShim";
+import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { unwrapSecrets } from "../support/engineValues";
 
 interface Registered {

@@ -3,11 +3,11 @@
 // (LAB_KIND=vm) and fail loudly anywhere else. Every assertion reads the VM's real state.
 
 import { strict as assert } from "node:assert";
-import { closeAllSessions } from "../../../provider/connection";
-import { hostShimProvider } from "../../../provider/resources/hostShim";
-import { ipvlanNetworkProvider } from "../../../provider/resources/ipvlanNetwork";
-import { macvlanNetworkProvider } from "../../../provider/resources/macvlanNetwork";
-import { vlanSubinterfaceProvider } from "../../../provider/resources/vlanSubinterface";
+import { closeAllSessions } from "../../../provider/ssh/connection";
+import { hostShimProvider } from "../../../provider/resources/link/hostShim";
+import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvlan";
+import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
+import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
 import type { ExecResult, Lab, LabHost } from "../../lab/types";
 import { connectionFor, lab, uniqueName } from "../fixture";
 

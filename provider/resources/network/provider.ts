@@ -4,7 +4,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ConnectionSchema, hostSession, parseConnection } from "./connection";
+import { ConnectionSchema, hostSession, parseConnection } from "../../ssh/connection";
 import {
   checkInputs,
   diffByRules,
@@ -12,10 +12,10 @@ import {
   parseInputs,
   registeredProps,
   withSecretConnection,
-} from "./dynamic";
-import { InspectedNetwork, ipamOfFamily, NetworkSpec } from "./host/docker";
-import { parsePrefix, prefixesOverlap } from "./ipnet";
-import { createNetwork, deleteNetwork, HostInventory, inspectNetwork } from "./networkOps";
+} from "../../dynamic";
+import { InspectedNetwork, ipamOfFamily, NetworkSpec } from "../../host/docker";
+import { parsePrefix, prefixesOverlap } from "../../ipnet";
+import { createNetwork, deleteNetwork, HostInventory, inspectNetwork } from "../../ops/network";
 import {
   auxAddressName,
   checkIpamMembership,
@@ -25,7 +25,7 @@ import {
   labelKey,
   labelValue,
   subnet,
-} from "./validate";
+} from "../../validate";
 
 /** One IPAM entry of a family: a subnet with its own gateway, ip-range and reserved addresses. */
 function ipamConfigSchema(family: 4 | 6) {

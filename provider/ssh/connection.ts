@@ -9,8 +9,8 @@ import { createHash } from "node:crypto";
 import { connect as tcpConnect, Socket } from "node:net";
 import { Client, ClientChannel, ConnectConfig, utils as sshUtils } from "ssh2";
 import { z } from "zod";
-import { Argv, CommandResult, RemoteCommandError, toRemoteCommand, TransportError } from "./command";
-import { describeIssues, hostName, InputValidationError } from "./validate";
+import { Argv, CommandResult, RemoteCommandError, toRemoteCommand, TransportError } from "../host/command";
+import { describeIssues, hostName, InputValidationError } from "../validate";
 
 const OPENSSH_KEY_LINE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) ([A-Za-z0-9+/]+={0,2})(?: .*)?$/;
 const SHA256_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;

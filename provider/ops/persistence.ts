@@ -2,8 +2,8 @@
 // detected on the host, never assumed, and every file written is read back by `read` so a
 // file removed or edited by hand shows as drift.
 
-import { RunCommand } from "./connection";
-import { HostStep } from "./hostSteps";
+import { RunCommand } from "../ssh/connection";
+import { HostStep } from "./steps";
 import {
   buildMakeDirectory,
   buildNetworkctlList,
@@ -22,7 +22,7 @@ import {
   PersistMethod,
   systemdUnitFiles,
   unitName,
-} from "./host/persistentLinks";
+} from "../host/persistentLinks";
 
 /** What the state records about how a link is persisted. */
 export interface PersistRecord {

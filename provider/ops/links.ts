@@ -1,9 +1,9 @@
 // Links a resource owns on a host (a shim, a VLAN subinterface): finding them, the checks before
 // making one, and deleting one only while it is still what the resource made.
 
-import { RunCommand } from "./connection";
-import { buildLinkDelete, buildLinkShow, isNoSuchDevice, LinkInfo, parseLinks } from "./host/iproute";
-import { applySteps, HostStep } from "./hostSteps";
+import { RunCommand } from "../ssh/connection";
+import { buildLinkDelete, buildLinkShow, isNoSuchDevice, LinkInfo, parseLinks } from "../host/iproute";
+import { applySteps, HostStep } from "./steps";
 
 /** The link, or undefined when the host has no such device. */
 export async function showLink(run: RunCommand, name: string): Promise<LinkInfo | undefined> {

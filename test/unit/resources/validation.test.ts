@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
 import { utils as sshUtils } from "ssh2";
-import { hostShimProvider } from "../../provider/resources/hostShim";
-import { ipvlanNetworkProvider } from "../../provider/resources/ipvlanNetwork";
-import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
-import { vlanSubinterfaceProvider } from "../../provider/resources/vlanSubinterface";
-import { UNKNOWN } from "../../provider/validate";
-import { INVALID_CASES, invalidInput, ResourceKind } from "../support/invalidInputs";
-import { SAMPLE_LAN } from "../support/samples";
+import { hostShimProvider } from "../../../provider/resources/link/hostShim";
+import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvlan";
+import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
+import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
+import { UNKNOWN } from "../../../provider/validate";
+import { INVALID_CASES, invalidInput, ResourceKind } from "../../support/invalidInputs";
+import { SAMPLE_LAN } from "../../support/samples";
 
 const key = sshUtils.generateKeyPairSync("ed25519");
 const SECRET_PASSWORD = "correct-horse-battery-staple";

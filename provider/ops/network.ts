@@ -2,7 +2,7 @@
 // the resource files decide what the network is (a NetworkSpec); this module makes, finds and
 // removes it, with the checks an operator would do by hand first.
 
-import { HostRunner, RunCommand } from "./connection";
+import { HostRunner, RunCommand } from "../ssh/connection";
 import {
   buildContainersOnNetwork,
   buildNetworkCreate,
@@ -15,10 +15,10 @@ import {
   parseContainerLines,
   parseIdList,
   parseNetworkInspect,
-} from "./host/docker";
-import { LinkInfo } from "./host/iproute";
-import { listLinks } from "./linkOps";
-import { parsePrefix, prefixesOverlap } from "./ipnet";
+} from "../host/docker";
+import { LinkInfo } from "../host/iproute";
+import { listLinks } from "./links";
+import { parsePrefix, prefixesOverlap } from "../ipnet";
 
 /** The network, or undefined when the host says it does not exist. Any other failure throws. */
 export async function inspectNetwork(run: RunCommand, idOrName: string): Promise<InspectedNetwork | undefined> {

@@ -1,8 +1,8 @@
 // Multi-command changes to a host as one unit: each step knows how to undo itself, and a failure
 // undoes what was done, newest first, so the host is left as it was.
 
-import { Argv } from "./command";
-import { RunCommand } from "./connection";
+import { Argv } from "../host/command";
+import { RunCommand } from "../ssh/connection";
 
 export interface HostStep {
   argv: Argv;

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { deviceUnitName, networkdFiles, parseNetworkFileOf, systemdUnitFiles } from "../../provider/host/persistentLinks";
+import { deviceUnitName, networkdFiles, parseNetworkFileOf, systemdUnitFiles } from "../../../provider/host/persistentLinks";
 
 describe("persistent link files", () => {
   it("escapes device unit names the way systemd-escape --path does", () => {
