@@ -7,7 +7,7 @@ export { MacvlanNetwork, MacvlanNetworkArgs, MacvlanNetworkState } from "./resou
 export { IpvlanNetwork, IpvlanNetworkArgs, IpvlanNetworkState } from "./resources/network/ipvlan";
 export { VlanSubinterface, VlanSubinterfaceArgs, VlanSubinterfaceState } from "./resources/link/vlanSubinterface";
 export { HostShim, HostShimArgs, HostShimState } from "./resources/link/hostShim";
-export { closeAllSessions } from "./ssh/connection";
+export { closeAllSessions } from "./ssh/pool";
 
 /** How a resource reaches its Docker host over SSH (every field may be a Pulumi Output). */
 export type Connection = InputsOf<ConnectionArgs>;

@@ -1,28 +1,17 @@
-// Links a resource owns on a host (a shim, a VLAN subinterface): finding them, the checks before
-// making one, and deleting one only while it is still what the resource made.
+// Links a resource owns on a host (a shim, a VLAN subinterface): the checks before making one,
+// and deleting one only while it is still what the resource made.
 
-import { RunCommand } from "../ssh/connection";
-import { buildLinkDelete, buildLinkShow, isNoSuchDevice, LinkInfo, parseLinks } from "../host/iproute";
+import { RefusalError } from "../errors";
+import { buildLinkDelete, isNoSuchDevice, LinkInfo } from "../host/iproute";
+import { RunCommand } from "../ssh/pool";
+import { showLink } from "./inventory";
 import { applySteps, HostStep } from "./steps";
-
-/** The link, or undefined when the host has no such device. */
-export async function showLink(run: RunCommand, name: string): Promise<LinkInfo | undefined> {
-  const result = await run(buildLinkShow(name), { allowFailure: (r) => isNoSuchDevice(r.stderr) });
-  if (result.exitCode !== 0) return undefined;
-  return parseLinks(result.stdout)[0];
-}
-
-export async function listLinks(run: RunCommand): Promise<LinkInfo[]> {
-  return parseLinks((await run(buildLinkShow())).stdout);
-}
 
 /** Refuses a name already taken (never adopting someone else's link) or a missing parent; returns the parent. */
 export async function requireNewLink(run: RunCommand, target: string, name: string, parent: string): Promise<LinkInfo> {
-  if (await showLink(run, name)) {
-    throw new Error(`${target}: interface "${name}" already exists; remove it or choose another name`);
-  }
+  if (await showLink(run, name)) throw new RefusalError(target, { kind: "nameTaken", object: "interface", name });
   const parentLink = await showLink(run, parent);
-  if (!parentLink) throw new Error(`${target}: parent interface "${parent}" does not exist`);
+  if (!parentLink) throw new RefusalError(target, { kind: "parentMissing", parent });
   return parentLink;
 }
 
@@ -39,7 +28,7 @@ export async function deleteOwnLink(
 ): Promise<void> {
   const link = await showLink(run, name);
   if (link && link.kind !== kind) {
-    throw new Error(`${target}: "${name}" is now a ${link.kind ?? "plain"} link, not the ${kind} link this resource made; not deleting it`);
+    throw new RefusalError(target, { kind: "notOurs", name, expected: kind, actual: link.kind });
   }
   await applySteps(run, beforeDelete);
   if (link) await run(buildLinkDelete(name), { allowFailure: (r) => isNoSuchDevice(r.stderr) });

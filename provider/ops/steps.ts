@@ -1,8 +1,9 @@
 // Multi-command changes to a host as one unit: each step knows how to undo itself, and a failure
 // undoes what was done, newest first, so the host is left as it was.
 
+import { StepsFailedError } from "../errors";
 import { Argv } from "../host/command";
-import { RunCommand } from "../ssh/connection";
+import { RunCommand } from "../ssh/pool";
 
 export interface HostStep {
   argv: Argv;
@@ -20,21 +21,12 @@ export async function applySteps(run: RunCommand, steps: readonly HostStep[]): P
       done.push(step);
     }
   } catch (err) {
-    const undoFailures: string[] = [];
-    for (const step of done.reverse()) {
+    const undoFailures: { argv: Argv; stderr: string }[] = [];
+    for (const step of [...done].reverse()) {
       if (!step.undo) continue;
-      const result = await run(step.undo, { allowFailure: true }).catch((e: Error) => ({
-        exitCode: -1,
-        stdout: "",
-        stderr: e.message,
-      }));
-      if (result.exitCode !== 0) undoFailures.push(`\`${step.undo.join(" ")}\`: ${result.stderr.trim()}`);
+      const result = await run(step.undo, { allowFailure: true }).catch((e: Error) => ({ exitCode: -1, stdout: "", stderr: e.message }));
+      if (result.exitCode !== 0) undoFailures.push({ argv: step.undo, stderr: result.stderr });
     }
-    const message = err instanceof Error ? err.message : String(err);
-    const outcome =
-      undoFailures.length === 0
-        ? `the ${done.length} step(s) already done were undone`
-        : `undoing failed too, check the host by hand: ${undoFailures.join("; ")}`;
-    throw new Error(`${message}\n(${outcome})`);
+    throw new StepsFailedError(err, done.length, undoFailures);
   }
 }

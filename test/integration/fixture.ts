@@ -2,7 +2,7 @@
 // after it, even when tests fail. LAB_KIND=netns (default) or vm picks the kind; the tests are
 // the same for both.
 
-import { closeAllSessions } from "../../provider/ssh/connection";
+import { closeAllSessions } from "../../provider/ssh/pool";
 import type { Lab, LabHost } from "../lab/types";
 
 let started: Promise<Lab> | undefined;

@@ -2,8 +2,9 @@
 
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import { utils as sshUtils } from "ssh2";
-import { closeAllSessions, ConnectionSchema, hostSession } from "../../provider/ssh/connection";
+import { ed25519KeyPair } from "../support/keys";
+import { ConnectionSchema } from "../../provider/ssh/connection";
+import { closeAllSessions, hostSession } from "../../provider/ssh/pool";
 import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import type { LabHost } from "../lab/types";
 import { connectionFor, lab, snapshotHost, uniqueName } from "./fixture";
@@ -36,7 +37,7 @@ describe("SSH transport on a lab host", function () {
 
   it("refuses an unknown host key, saying what the host presented, and changes nothing", async () => {
     const before = await snapshotHost(host);
-    const stranger = sshUtils.generateKeyPairSync("ed25519").public;
+    const stranger = ed25519KeyPair().public;
     const name = uniqueName("mv");
     const inputs = (
       await macvlanNetworkProvider.check({}, {
@@ -57,7 +58,7 @@ describe("SSH transport on a lab host", function () {
   });
 
   it("refuses a mismatched pinned key even when insecureIgnoreHostKey is set", async () => {
-    const stranger = sshUtils.generateKeyPairSync("ed25519").public;
+    const stranger = ed25519KeyPair().public;
     await assert.rejects(whoami(connectionFor(host, { hostKey: stranger, insecureIgnoreHostKey: true })), /host key verification failed/);
   });
 
@@ -68,7 +69,7 @@ describe("SSH transport on a lab host", function () {
   });
 
   it("keeps secrets out of errors: a wrong key, a wrong password", async () => {
-    const wrongKey = sshUtils.generateKeyPairSync("ed25519").private;
+    const wrongKey = ed25519KeyPair().private;
     const password = "not-the-password-7f3a";
     await assert.rejects(
       whoami(connectionFor(host, { privateKey: wrongKey })),

@@ -4,7 +4,7 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { utils as sshUtils } from "ssh2";
+import { ed25519KeyPair } from "../support/keys";
 import { hostShimProvider } from "../../provider/resources/link/hostShim";
 import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { unwrapSecrets } from "../support/engineValues";
@@ -21,7 +21,7 @@ describe("examples/quickstart under mocks", () => {
   const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
   before(async () => {
-    const key = sshUtils.generateKeyPairSync("ed25519");
+    const key = ed25519KeyPair();
     pulumi.runtime.setAllConfig(
       {
         "underlay:host": "198.51.100.11",

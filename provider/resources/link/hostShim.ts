@@ -6,44 +6,23 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ConnectionSchema, hostSession, parseConnection, RunCommand } from "../../ssh/connection";
-import {
-  checkInputs,
-  diffByRules,
-  FieldRules,
-  InputsOf,
-  parseInputs,
-  registeredProps,
-  serializableProvider,
-  withSecretConnection,
-} from "../../dynamic";
+import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
 import {
   buildAddressAdd,
   buildAddressDelete,
   buildAddressShow,
-  buildLinkDelete,
-  buildLinkUp,
-  buildMacvlanAdd,
   buildRouteAdd,
   buildRouteDelete,
   buildRouteShow,
-  LinkInfo,
   parseAddresses,
   parseRoutes,
 } from "../../host/iproute";
-import { PersistentLink } from "../../host/persistentLinks";
-import { applySteps, HostStep } from "../../ops/steps";
-import { deleteOwnLink, requireNewLink, showLink } from "../../ops/links";
-import { hostInventory, kernelParentConflicts } from "../../ops/network";
-import {
-  detectPersistMethod,
-  isPersisted,
-  persistSteps,
-  PersistRecord,
-  unpersistSteps,
-  updatePersistenceSteps,
-} from "../../ops/persistence";
+import { hostInventory, kernelParentConflicts } from "../../ops/inventory";
+import { HostStep } from "../../ops/steps";
+import { ConnectionSchema } from "../../ssh/connection";
 import { interfaceAddress, interfaceName, macvlanMode, routeDestination } from "../../validate";
+import { OutputsOf, UnderlayResource } from "../resource";
+import { LinkMapping, LinkOutputs, linkOutputs, LinkProvider, Observed } from "./provider";
 
 // ---------------------------------------------------------------------------------------------
 // Args
@@ -86,16 +65,9 @@ export type HostShimArgs = InputsOf<Omit<z.input<typeof HostShimArgsSchema>, "na
 };
 
 // ---------------------------------------------------------------------------------------------
-// State
+// State: the args as the host reports them, how the shim is persisted, its MAC, whether it is up.
 
-export interface HostShimState extends Args {
-  /** How the shim is kept across reboots, when `persist` is set. */
-  persistence?: PersistRecord;
-  /** The shim's MAC address, as the LAN's neighbours see it. */
-  macAddress: string;
-  /** Whether the link is administratively up. */
-  up: boolean;
-}
+export type HostShimState = Args & LinkOutputs;
 
 // ---------------------------------------------------------------------------------------------
 // Diff rules: the link's identity needs a new link; its address and routes change in place.
@@ -113,65 +85,30 @@ const FIELD_RULES: FieldRules<keyof Args> = {
 // ---------------------------------------------------------------------------------------------
 // Mapping between the args and what iproute2 reports.
 
-interface ObservedShim {
-  link: LinkInfo;
+export interface ShimAddressing {
   addresses: string[];
   routes: string[];
-  /** The persistence files are all there with the content the args need. */
-  persisted: boolean;
-}
-
-function persistentLink(args: Args): PersistentLink {
-  return { kind: "macvlan", name: args.name, parent: args.parent, mode: args.mode, address: args.address, routes: args.routes };
-}
-
-async function observeShim(run: RunCommand, args: Args, persistence: PersistRecord | undefined): Promise<ObservedShim | undefined> {
-  const name = args.name;
-  const link = await showLink(run, name);
-  if (!link) return undefined;
-  const persisted = persistence !== undefined && (await isPersisted(run, persistentLink(args), persistence));
-  const addresses = parseAddresses((await run(buildAddressShow(name))).stdout);
-  const routes = [
-    ...parseRoutes((await run(buildRouteShow(name, 4))).stdout),
-    ...parseRoutes((await run(buildRouteShow(name, 6))).stdout),
-  ];
-  return { link, addresses, routes, persisted };
 }
 
 /**
- * The state for what the host has. A missing address or route shows up as a changed
- * `address`/`routes`, which the diff turns into an in-place update that puts it back.
+ * A missing address or route shows up as a changed `address`/`routes`, which the diff turns
+ * into an in-place update that puts it back.
  */
-export function fromObserved(observed: ObservedShim, prior: Args, persistence?: PersistRecord): HostShimState {
-  const addressKept = observed.addresses.includes(prior.address);
+function shimFromObserved({ link, more }: Observed<ShimAddressing>, prior: Args): Args {
   return {
     connection: prior.connection,
-    persist: observed.persisted,
-    persistence,
-    name: observed.link.name,
-    parent: observed.link.parent ?? "",
-    mode: (observed.link.kind === "macvlan" ? observed.link.data.mode ?? "bridge" : `not macvlan (${observed.link.kind ?? "plain"})`) as Args["mode"],
-    address: addressKept ? prior.address : observed.addresses[0] ?? "",
+    persist: prior.persist,
+    name: link.name,
+    parent: link.parent ?? "",
+    mode: (link.kind === "macvlan" ? link.data.mode ?? "bridge" : `not macvlan (${link.kind ?? "plain"})`) as Args["mode"],
+    address: more.addresses.includes(prior.address) ? prior.address : more.addresses[0] ?? "",
     // Keep the program's order for routes it has, so a reordering is not drift.
-    routes: [
-      ...prior.routes.filter((r) => observed.routes.includes(r)),
-      ...observed.routes.filter((r) => !prior.routes.includes(r)),
-    ],
-    macAddress: observed.link.mac ?? "",
-    up: observed.link.up,
+    routes: [...prior.routes.filter((r) => more.routes.includes(r)), ...more.routes.filter((r) => !prior.routes.includes(r))],
   };
 }
 
-function createSteps(args: Args): HostStep[] {
-  return [
-    { argv: buildMacvlanAdd(args.name, args.parent, args.mode), undo: buildLinkDelete(args.name) },
-    { argv: buildAddressAdd(args.address, args.name) },
-    { argv: buildLinkUp(args.name) },
-    ...args.routes.map((route) => ({ argv: buildRouteAdd(route, args.name) })),
-  ];
-}
-
-function updateSteps(current: { address: string; routes: string[] }, args: Args): HostStep[] {
+/** Address first (so routes have a source), then routes added and removed, then the old address. */
+export function shimUpdateSteps(current: { address: string; routes: string[] }, args: Args): HostStep[] {
   const steps: HostStep[] = [];
   const addressChanged = current.address !== args.address;
   if (addressChanged) {
@@ -189,76 +126,25 @@ function updateSteps(current: { address: string; routes: string[] }, args: Args)
   return steps;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Provider
+export const shimMapping: LinkMapping<Args, ShimAddressing> = {
+  resource: "HostShim",
+  kind: "macvlan",
+  schema: HostShimArgsSchema,
+  rules: FIELD_RULES,
+  withDefaults: (news) => news,
+  persistentLink: (args) => ({ kind: "macvlan", name: args.name, parent: args.parent, mode: args.mode, address: args.address, routes: args.routes }),
+  observeMore: async (run, name) => ({
+    addresses: parseAddresses((await run(buildAddressShow(name))).stdout),
+    routes: [...parseRoutes((await run(buildRouteShow(name, 4))).stdout), ...parseRoutes((await run(buildRouteShow(name, 6))).stdout)],
+  }),
+  fromObserved: shimFromObserved,
+  // Docker's ipvlan network may have no port on the parent yet; the kernel's refusal would
+  // then come at its next container attach instead of here.
+  precheck: async (run, target, args) => kernelParentConflicts(args.parent, "macvlan", await hostInventory(run, target)),
+  updateSteps: (before, olds, args) => shimUpdateSteps(shimFromObserved(before, { ...args, address: olds.address }), args),
+};
 
-const RESOURCE = "HostShim";
-
-class HostShimProvider implements pulumi.dynamic.ResourceProvider {
-  async check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
-    return checkInputs(HostShimArgsSchema, news);
-  }
-
-  async diff(_id: string, olds: object, news: object): Promise<pulumi.dynamic.DiffResult> {
-    return diffByRules(olds, news, FIELD_RULES);
-  }
-
-  async create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult<HostShimState>> {
-    const args = parseInputs(HostShimArgsSchema, inputs, RESOURCE);
-    const host = hostSession(args.connection);
-    const observed = await host.exclusive(async (run) => {
-      await requireNewLink(run, host.target, args.name, args.parent);
-      // Docker's ipvlan network may have no port on the parent yet; the kernel's refusal would
-      // then come at its next container attach instead of here.
-      kernelParentConflicts(args.parent, "macvlan", await hostInventory(run, host.target));
-      const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
-      // Deleting the link (the first step's undo) also removes its address and routes.
-      await applySteps(run, [...createSteps(args), ...(persistence ? persistSteps(persistentLink(args), persistence) : [])]);
-      const shim = await observeShim(run, args, persistence);
-      return shim && fromObserved(shim, args, persistence);
-    });
-    if (!observed) throw new Error(`${host.target}: shim "${args.name}" vanished right after it was created`);
-    return { id: args.name, outs: observed };
-  }
-
-  async read(id: string, props: HostShimState): Promise<pulumi.dynamic.ReadResult<HostShimState>> {
-    const connection = parseConnection(props.connection, RESOURCE);
-    const prior = { ...props, connection };
-    const observed = await hostSession(connection).exclusive((run) => observeShim(run, prior, props.persistence));
-    if (!observed) return {};
-    return { id, props: fromObserved(observed, prior, props.persistence) };
-  }
-
-  async update(id: string, olds: HostShimState, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult<HostShimState>> {
-    const args = parseInputs(HostShimArgsSchema, news, RESOURCE);
-    const host = hostSession(args.connection);
-    const observed = await host.exclusive(async (run) => {
-      const before = await observeShim(run, { ...olds, connection: args.connection }, olds.persistence);
-      if (!before) throw new Error(`${host.target}: shim "${args.name}" no longer exists; run \`pulumi refresh\``);
-      const current = fromObserved(before, { ...args, address: olds.address });
-      const { steps: persistenceSteps, record: persistence } = await updatePersistenceSteps(
-        run,
-        host.target,
-        { link: persistentLink({ ...args, address: olds.address, routes: olds.routes }), record: olds.persistence },
-        { link: persistentLink(args), persist: args.persist },
-      );
-      await applySteps(run, [...updateSteps(current, args), ...persistenceSteps]);
-      const shim = await observeShim(run, args, persistence);
-      return shim && fromObserved(shim, args, persistence);
-    });
-    if (!observed) throw new Error(`${host.target}: shim "${args.name}" vanished during the update`);
-    return { outs: observed };
-  }
-
-  async delete(_id: string, props: HostShimState): Promise<void> {
-    const host = hostSession(parseConnection(props.connection, RESOURCE));
-    await host.exclusive((run) =>
-      deleteOwnLink(run, host.target, props.name, "macvlan", props.persistence ? unpersistSteps(persistentLink(props), props.persistence) : []),
-    );
-  }
-}
-
-export const hostShimProvider = new HostShimProvider();
+export const hostShimProvider = new LinkProvider(shimMapping);
 
 // ---------------------------------------------------------------------------------------------
 // Resource
@@ -270,25 +156,17 @@ export function defaultShimName(resourceName: string): string {
 }
 
 /** A host-side macvlan interface so the Docker host can reach its own macvlan containers. */
-export class HostShim extends pulumi.dynamic.Resource {
-  declare readonly name: pulumi.Output<string>;
-  declare readonly parent: pulumi.Output<string>;
-  declare readonly address: pulumi.Output<string>;
-  declare readonly routes: pulumi.Output<string[]>;
-  declare readonly mode: pulumi.Output<Args["mode"]>;
-  declare readonly persist: pulumi.Output<boolean>;
-  declare readonly persistence: pulumi.Output<PersistRecord | undefined>;
-  declare readonly macAddress: pulumi.Output<string>;
-  declare readonly up: pulumi.Output<boolean>;
-
+export interface HostShim extends OutputsOf<Omit<HostShimState, "connection">> {}
+export class HostShim extends UnderlayResource {
   constructor(name: string, args: HostShimArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       serializableProvider(__filename, "hostShimProvider"),
+      shimMapping.resource,
       name,
-      registeredProps(HostShimArgsSchema, { ...args, name: args.name ?? defaultShimName(name) }, ["persistence", "macAddress", "up"]),
-      withSecretConnection(opts),
-      "pulumi-underlay",
-      RESOURCE,
+      HostShimArgsSchema,
+      { ...args, name: args.name ?? defaultShimName(name) },
+      linkOutputs,
+      opts,
     );
   }
 }

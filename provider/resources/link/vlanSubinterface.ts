@@ -4,31 +4,14 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ConnectionSchema, hostSession, parseConnection, RunCommand } from "../../ssh/connection";
-import {
-  checkInputs,
-  diffByRules,
-  FieldRules,
-  InputsOf,
-  parseInputs,
-  registeredProps,
-  serializableProvider,
-  withSecretConnection,
-} from "../../dynamic";
-import { buildLinkDelete, buildLinkUp, buildVlanAdd, buildLinkSetMtu, LinkInfo } from "../../host/iproute";
-import { PersistentLink } from "../../host/persistentLinks";
-import { applySteps, HostStep } from "../../ops/steps";
-import { deleteOwnLink, requireNewLink, showLink } from "../../ops/links";
-import { listAllNetworks } from "../../ops/network";
-import {
-  detectPersistMethod,
-  isPersisted,
-  persistSteps,
-  PersistRecord,
-  unpersistSteps,
-  updatePersistenceSteps,
-} from "../../ops/persistence";
+import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
+import { RefusalError } from "../../errors";
+import { buildLinkSetMtu } from "../../host/iproute";
+import { listAllNetworks } from "../../ops/inventory";
+import { ConnectionSchema } from "../../ssh/connection";
 import { interfaceName, UNKNOWN } from "../../validate";
+import { OutputsOf, UnderlayResource } from "../resource";
+import { LinkMapping, LinkOutputs, linkOutputs, LinkProvider } from "./provider";
 
 // ---------------------------------------------------------------------------------------------
 // Args
@@ -70,15 +53,9 @@ function withDefaultName(news: Record<string, unknown>): Record<string, unknown>
 }
 
 // ---------------------------------------------------------------------------------------------
-// State
+// State: the args as the host reports them, how the link is persisted, its MAC, whether it is up.
 
-export interface VlanSubinterfaceState extends Args {
-  /** How the link is kept across reboots, when `persist` is set. */
-  persistence?: PersistRecord;
-  macAddress: string;
-  /** Whether the link is administratively up. */
-  up: boolean;
-}
+export type VlanSubinterfaceState = Args & LinkOutputs;
 
 // ---------------------------------------------------------------------------------------------
 // Diff rules: a VLAN link cannot be re-parented or re-tagged; its MTU and persistence change in place.
@@ -93,140 +70,59 @@ const FIELD_RULES: FieldRules<keyof Args> = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Mapping between the args and what the host reports.
+// Mapping and provider
 
-function persistentLink(args: Args): PersistentLink {
-  return { kind: "vlan", name: args.name, parent: args.parent, vlanId: args.vlanId, mtu: args.mtu };
-}
-
-/**
- * The state for what the host has. An MTU the program left out is the kernel's choice, not
- * drift; persistence files missing or edited by hand read as `persist: false`.
- */
-function fromObserved(link: LinkInfo, persisted: boolean, prior: Args, persistence: PersistRecord | undefined): VlanSubinterfaceState {
-  const vlanId = typeof link.data.id === "number" ? link.data.id : -1;
-  return {
+export const vlanMapping: LinkMapping<Args, undefined> = {
+  resource: "VlanSubinterface",
+  kind: "vlan",
+  schema: VlanSubinterfaceArgsSchema,
+  rules: FIELD_RULES,
+  withDefaults: withDefaultName,
+  persistentLink: (args) => ({ kind: "vlan", name: args.name, parent: args.parent, vlanId: args.vlanId, mtu: args.mtu }),
+  observeMore: async () => undefined,
+  // An MTU the program left out is the kernel's choice, not drift.
+  fromObserved: ({ link }, prior) => ({
     connection: prior.connection,
+    persist: prior.persist,
     name: link.name,
     parent: link.parent ?? "",
-    vlanId: link.kind === "vlan" ? vlanId : -1,
+    vlanId: link.kind === "vlan" && typeof link.data.id === "number" ? link.data.id : -1,
     mtu: prior.mtu === undefined ? undefined : link.mtu,
-    persist: persisted,
-    persistence,
-    macAddress: link.mac ?? "",
-    up: link.up,
-  };
-}
+  }),
+  precheck: async (_run, target, args, parent) => {
+    if (args.mtu !== undefined && args.mtu > parent.mtu) {
+      throw new RefusalError(target, { kind: "mtuTooLarge", parent: args.parent, mtu: args.mtu, parentMtu: parent.mtu });
+    }
+  },
+  updateSteps: ({ link }, _olds, args) =>
+    args.mtu !== undefined && args.mtu !== link.mtu
+      ? [{ argv: buildLinkSetMtu(args.name, args.mtu), undo: buildLinkSetMtu(args.name, link.mtu) }]
+      : [],
+  beforeDelete: async (run, target, props) => {
+    const users = (await listAllNetworks(run)).filter((n) => n.options.parent === props.name);
+    if (users.length > 0) {
+      throw new RefusalError(target, { kind: "inUse", object: "link", name: props.name, networks: users.map((n) => n.name) });
+    }
+  },
+};
 
-async function observe(run: RunCommand, prior: Args, persistence: PersistRecord | undefined): Promise<VlanSubinterfaceState | undefined> {
-  const link = await showLink(run, prior.name);
-  if (!link) return undefined;
-  const persisted = persistence !== undefined && (await isPersisted(run, persistentLink(prior), persistence));
-  return fromObserved(link, persisted, prior, persistence);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Provider
-
-const RESOURCE = "VlanSubinterface";
-
-class VlanSubinterfaceProvider implements pulumi.dynamic.ResourceProvider {
-  async check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
-    return checkInputs(VlanSubinterfaceArgsSchema, withDefaultName(news));
-  }
-
-  async diff(_id: string, olds: object, news: object): Promise<pulumi.dynamic.DiffResult> {
-    return diffByRules(olds, news, FIELD_RULES);
-  }
-
-  async create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult<VlanSubinterfaceState>> {
-    const args = parseInputs(VlanSubinterfaceArgsSchema, withDefaultName(inputs), RESOURCE);
-    const host = hostSession(args.connection);
-    const state = await host.exclusive(async (run) => {
-      const parent = await requireNewLink(run, host.target, args.name, args.parent);
-      if (args.mtu !== undefined && args.mtu > parent.mtu) {
-        throw new Error(`${host.target}: mtu ${args.mtu} is larger than parent "${args.parent}"'s mtu ${parent.mtu}`);
-      }
-      const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
-      const steps: HostStep[] = [
-        { argv: buildVlanAdd(args.name, args.parent, args.vlanId, args.mtu), undo: buildLinkDelete(args.name) },
-        { argv: buildLinkUp(args.name) },
-        ...(persistence ? persistSteps(persistentLink(args), persistence) : []),
-      ];
-      await applySteps(run, steps);
-      return observe(run, args, persistence);
-    });
-    if (!state) throw new Error(`${host.target}: "${args.name}" vanished right after it was created`);
-    return { id: args.name, outs: state };
-  }
-
-  async read(id: string, props: VlanSubinterfaceState): Promise<pulumi.dynamic.ReadResult<VlanSubinterfaceState>> {
-    const connection = parseConnection(props.connection, RESOURCE);
-    const state = await hostSession(connection).exclusive((run) => observe(run, { ...props, connection }, props.persistence));
-    return state ? { id, props: state } : {};
-  }
-
-  async update(id: string, olds: VlanSubinterfaceState, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult<VlanSubinterfaceState>> {
-    const args = parseInputs(VlanSubinterfaceArgsSchema, withDefaultName(news), RESOURCE);
-    const host = hostSession(args.connection);
-    const state = await host.exclusive(async (run) => {
-      const link = await showLink(run, args.name);
-      if (!link) throw new Error(`${host.target}: "${args.name}" no longer exists; run \`pulumi refresh\``);
-      const steps: HostStep[] = [];
-      if (args.mtu !== undefined && args.mtu !== link.mtu) {
-        steps.push({ argv: buildLinkSetMtu(args.name, args.mtu), undo: buildLinkSetMtu(args.name, link.mtu) });
-      }
-      const { steps: persistenceSteps, record: persistence } = await updatePersistenceSteps(
-        run,
-        host.target,
-        { link: persistentLink({ ...args, mtu: olds.mtu }), record: olds.persistence },
-        { link: persistentLink(args), persist: args.persist },
-      );
-      await applySteps(run, [...steps, ...persistenceSteps]);
-      return observe(run, args, persistence);
-    });
-    if (!state) throw new Error(`${host.target}: "${args.name}" vanished during the update`);
-    return { outs: state };
-  }
-
-  async delete(_id: string, props: VlanSubinterfaceState): Promise<void> {
-    const host = hostSession(parseConnection(props.connection, RESOURCE));
-    await host.exclusive(async (run) => {
-      const users = (await listAllNetworks(run)).filter((n) => n.options.parent === props.name);
-      if (users.length > 0) {
-        throw new Error(
-          `${host.target}: "${props.name}" is still the parent of Docker network(s) ${users.map((n) => `"${n.name}"`).join(", ")}; delete them first`,
-        );
-      }
-      await deleteOwnLink(run, host.target, props.name, "vlan", props.persistence ? unpersistSteps(persistentLink(props), props.persistence) : []);
-    });
-  }
-}
-
-export const vlanSubinterfaceProvider = new VlanSubinterfaceProvider();
+export const vlanSubinterfaceProvider = new LinkProvider(vlanMapping);
 
 // ---------------------------------------------------------------------------------------------
 // Resource
 
 /** An 802.1q VLAN subinterface on a remote host, kept across reboots unless `persist: false`. */
-export class VlanSubinterface extends pulumi.dynamic.Resource {
-  declare readonly name: pulumi.Output<string>;
-  declare readonly parent: pulumi.Output<string>;
-  declare readonly vlanId: pulumi.Output<number>;
-  declare readonly mtu: pulumi.Output<number | undefined>;
-  declare readonly persist: pulumi.Output<boolean>;
-  declare readonly persistence: pulumi.Output<PersistRecord | undefined>;
-  declare readonly macAddress: pulumi.Output<string>;
-  declare readonly up: pulumi.Output<boolean>;
-
+export interface VlanSubinterface extends OutputsOf<Omit<VlanSubinterfaceState, "connection">> {}
+export class VlanSubinterface extends UnderlayResource {
   constructor(name: string, args: VlanSubinterfaceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       serializableProvider(__filename, "vlanSubinterfaceProvider"),
+      vlanMapping.resource,
       name,
-      registeredProps(VlanSubinterfaceArgsSchema, args, ["persistence", "macAddress", "up"]),
-      withSecretConnection(opts),
-      "pulumi-underlay",
-      RESOURCE,
+      VlanSubinterfaceArgsSchema,
+      args,
+      linkOutputs,
+      opts,
     );
   }
 }

@@ -5,16 +5,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
-import {
-  DockerNetworkProvider,
-  DockerNetworkResource,
-  DriverMapping,
-  NETWORK_FIELD_RULES,
-  networkFields,
-  NetworkState,
-  refineIpam,
-} from "./provider";
-import { parentConflicts } from "../../ops/network";
+import { parentConflicts } from "../../ops/inventory";
+import { OutputsOf } from "../resource";
+import { NETWORK_FIELD_RULES, networkFields, NetworkOutputs, refineIpam } from "./fields";
+import { DriverMapping } from "./mapping";
+import { DockerNetworkProvider, DockerNetworkResource, NetworkDefinition } from "./provider";
 
 // ---------------------------------------------------------------------------------------------
 // Args
@@ -55,7 +50,7 @@ export type IpvlanNetworkArgs = InputsOf<Omit<z.input<typeof IpvlanNetworkArgsSc
 // ---------------------------------------------------------------------------------------------
 // State
 
-export type IpvlanNetworkState = Args & NetworkState;
+export type IpvlanNetworkState = Args & NetworkOutputs;
 
 // ---------------------------------------------------------------------------------------------
 // Diff rules: Docker cannot change a network in place.
@@ -63,35 +58,35 @@ export type IpvlanNetworkState = Args & NetworkState;
 const FIELD_RULES: FieldRules<keyof Args> = { ...NETWORK_FIELD_RULES, mode: "replace", flag: "replace" };
 
 // ---------------------------------------------------------------------------------------------
-// Provider
+// Mapping and provider
 
-const RESOURCE = "IpvlanNetwork";
-
-const MAPPING: DriverMapping<Args> = {
-  resource: RESOURCE,
+export const ipvlanMapping: DriverMapping<Args> = {
   driver: "ipvlan",
-  schema: IpvlanNetworkArgsSchema,
-  rules: FIELD_RULES,
   options: (args) => ({ ipvlan_mode: args.mode, ipvlan_flag: args.flag }),
   // Docker omits options that were left at the driver's defaults (l2, bridge).
   readOptions: (options) => ({
     mode: (options.ipvlan_mode ?? "l2") as Args["mode"],
     flag: (options.ipvlan_flag ?? "bridge") as Args["flag"],
   }),
+};
+
+const DEFINITION: NetworkDefinition<Args> = {
+  resource: "IpvlanNetwork",
+  schema: IpvlanNetworkArgsSchema,
+  rules: FIELD_RULES,
+  mapping: ipvlanMapping,
   precheck: (args, host) => parentConflicts(args.parent, "ipvlan", host),
 };
 
-export const ipvlanNetworkProvider = new DockerNetworkProvider(MAPPING);
+export const ipvlanNetworkProvider = new DockerNetworkProvider(DEFINITION);
 
 // ---------------------------------------------------------------------------------------------
 // Resource
 
 /** A Docker ipvlan network on a remote host. */
+export interface IpvlanNetwork extends OutputsOf<Omit<IpvlanNetworkState, "connection">> {}
 export class IpvlanNetwork extends DockerNetworkResource {
-  declare readonly mode: pulumi.Output<Args["mode"]>;
-  declare readonly flag: pulumi.Output<Args["flag"]>;
-
   constructor(name: string, args: IpvlanNetworkArgs, opts?: pulumi.CustomResourceOptions) {
-    super(serializableProvider(__filename, "ipvlanNetworkProvider"), IpvlanNetworkArgsSchema, RESOURCE, name, args, opts);
+    super(serializableProvider(__filename, "ipvlanNetworkProvider"), DEFINITION, name, args, opts);
   }
 }

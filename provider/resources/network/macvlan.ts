@@ -4,17 +4,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
-import {
-  DockerNetworkProvider,
-  DockerNetworkResource,
-  DriverMapping,
-  NETWORK_FIELD_RULES,
-  networkFields,
-  NetworkState,
-  refineIpam,
-} from "./provider";
-import { parentConflicts } from "../../ops/network";
+import { parentConflicts } from "../../ops/inventory";
 import { macvlanMode } from "../../validate";
+import { OutputsOf } from "../resource";
+import { NETWORK_FIELD_RULES, networkFields, NetworkOutputs, refineIpam } from "./fields";
+import { DriverMapping } from "./mapping";
+import { DockerNetworkProvider, DockerNetworkResource, NetworkDefinition } from "./provider";
 
 // ---------------------------------------------------------------------------------------------
 // Args
@@ -38,7 +33,7 @@ export type MacvlanNetworkArgs = InputsOf<Omit<z.input<typeof MacvlanNetworkArgs
 // ---------------------------------------------------------------------------------------------
 // State: the args as the host reports them, plus the Docker network id.
 
-export type MacvlanNetworkState = Args & NetworkState;
+export type MacvlanNetworkState = Args & NetworkOutputs;
 
 // ---------------------------------------------------------------------------------------------
 // Diff rules: Docker cannot change a network in place.
@@ -46,23 +41,25 @@ export type MacvlanNetworkState = Args & NetworkState;
 const FIELD_RULES: FieldRules<keyof Args> = { ...NETWORK_FIELD_RULES, mode: "replace" };
 
 // ---------------------------------------------------------------------------------------------
-// Provider
+// Mapping and provider
 
-const RESOURCE = "MacvlanNetwork";
-
-const MAPPING: DriverMapping<Args> = {
-  resource: RESOURCE,
+export const macvlanMapping: DriverMapping<Args> = {
   driver: "macvlan",
-  schema: MacvlanNetworkArgsSchema,
-  rules: FIELD_RULES,
   options: (args) => ({ macvlan_mode: args.mode }),
   // Docker omits macvlan_mode when the driver default (bridge) was used.
   readOptions: (options) => ({ mode: (options.macvlan_mode ?? "bridge") as Args["mode"] }),
+};
+
+const DEFINITION: NetworkDefinition<Args> = {
+  resource: "MacvlanNetwork",
+  schema: MacvlanNetworkArgsSchema,
+  rules: FIELD_RULES,
+  mapping: macvlanMapping,
   precheck: (args, host) => parentConflicts(args.parent, "macvlan", host),
 };
 
 /** The implementation the serialized provider loads at run time (see dynamic.ts). */
-export const macvlanNetworkProvider = new DockerNetworkProvider(MAPPING);
+export const macvlanNetworkProvider = new DockerNetworkProvider(DEFINITION);
 
 // ---------------------------------------------------------------------------------------------
 // Resource
@@ -71,10 +68,9 @@ export const macvlanNetworkProvider = new DockerNetworkProvider(MAPPING);
  * A Docker macvlan network on a remote host. Containers attached to it (for example with
  * @pulumi/docker's Container `networksAdvanced`) sit directly on the parent NIC's LAN.
  */
+export interface MacvlanNetwork extends OutputsOf<Omit<MacvlanNetworkState, "connection">> {}
 export class MacvlanNetwork extends DockerNetworkResource {
-  declare readonly mode: pulumi.Output<Args["mode"]>;
-
   constructor(name: string, args: MacvlanNetworkArgs, opts?: pulumi.CustomResourceOptions) {
-    super(serializableProvider(__filename, "macvlanNetworkProvider"), MacvlanNetworkArgsSchema, RESOURCE, name, args, opts);
+    super(serializableProvider(__filename, "macvlanNetworkProvider"), DEFINITION, name, args, opts);
   }
 }

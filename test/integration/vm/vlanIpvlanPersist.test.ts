@@ -3,7 +3,7 @@
 // (LAB_KIND=vm) and fail loudly anywhere else. Every assertion reads the VM's real state.
 
 import { strict as assert } from "node:assert";
-import { closeAllSessions } from "../../../provider/ssh/connection";
+import { closeAllSessions } from "../../../provider/ssh/pool";
 import { hostShimProvider } from "../../../provider/resources/link/hostShim";
 import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvlan";
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";

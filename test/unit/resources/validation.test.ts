@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { utils as sshUtils } from "ssh2";
+import { ed25519KeyPair } from "../../support/keys";
 import { hostShimProvider } from "../../../provider/resources/link/hostShim";
 import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvlan";
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
@@ -8,7 +8,7 @@ import { UNKNOWN } from "../../../provider/validate";
 import { INVALID_CASES, invalidInput, ResourceKind } from "../../support/invalidInputs";
 import { SAMPLE_LAN } from "../../support/samples";
 
-const key = sshUtils.generateKeyPairSync("ed25519");
+const key = ed25519KeyPair();
 const SECRET_PASSWORD = "correct-horse-battery-staple";
 
 const connection = {
