@@ -82,7 +82,7 @@ export function fromInspected<A extends NetworkArgs>(
 }
 
 /** Differences between what was asked and what a host has, as "field: asked X, host has Y". */
-export function specDifferences(spec: NetworkSpec, actual: NetworkSpec): string[] {
+export function specDifferences(spec: NetworkSpec, actual: Omit<InspectedNetwork, "id" | "containers">): string[] {
   const differences: string[] = [];
   const show = (v: unknown) => (v === undefined ? "nothing" : stableJson(v));
   const compare = (field: string, asked: unknown, has: unknown) => {
