@@ -2,6 +2,8 @@
 // after it, even when tests fail. LAB_KIND=netns (default) or vm picks the kind; the tests are
 // the same for both.
 
+import { strict as assert } from "node:assert";
+import type * as pulumi from "@pulumi/pulumi";
 import { closeAllSessions } from "../../provider/ssh/pool";
 import type { Lab, LabHost } from "../lab/types";
 
@@ -40,6 +42,22 @@ export async function snapshotHost(host: LabHost): Promise<string> {
     host.exec(["ip", "-6", "route"]),
   ]);
   return parts.map((p) => p.stdout.split("\n").sort().join("\n")).join("\n--\n");
+}
+
+/**
+ * A read right after a create returns what the host has, mapped as the inputs were written: its
+ * diff against those inputs must be empty, or every `pulumi refresh` would show drift.
+ */
+export async function assertReadsBackAsAsked(
+  provider: Pick<pulumi.dynamic.ResourceProvider, "read" | "diff">,
+  id: string,
+  outs: object,
+  inputs: Record<string, unknown>,
+): Promise<void> {
+  const read = await provider.read!(id, outs);
+  assert.equal(read.id, id, "the object just created reads as gone");
+  const diff = await provider.diff!(id, read.props, inputs);
+  assert.equal(diff.changes, false, `read after create differs from the inputs: ${JSON.stringify(diff)}`);
 }
 
 let unique = 0;

@@ -91,6 +91,19 @@ describe("SSH transport on a lab host", function () {
     assert.equal(sessions.size, 1, `commands used ${sessions.size} connections`);
   });
 
+  it("runs two connections' sequences to one host one after the other, even with different settings", async () => {
+    const a = hostSession(ConnectionSchema.parse(connectionFor(host)));
+    const b = hostSession(ConnectionSchema.parse(connectionFor(host, { commandTimeoutMs: 60_000 })));
+    const span = (session: typeof a) =>
+      session.exclusive(async (run) => {
+        const start = BigInt((await run(["date", "+%s%N"])).stdout.trim());
+        await run(["sleep", "0.3"]);
+        return [start, BigInt((await run(["date", "+%s%N"])).stdout.trim())];
+      });
+    const [x, y] = await Promise.all([span(a), span(b)]);
+    assert.ok(x[1] <= y[0] || y[1] <= x[0], `the sequences overlapped on the host: ${x} and ${y}`);
+  });
+
   it("reconnects when the host drops a pooled connection (sshd restarted, host rebooted)", async () => {
     const session = hostSession(ConnectionSchema.parse(connectionFor(host)));
     const first = (await session.run(["sh", "-c", "echo $PPID"])).stdout.trim();

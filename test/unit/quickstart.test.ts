@@ -55,8 +55,12 @@ describe("examples/quickstart under mocks", () => {
       false,
     );
     require(path.resolve(__dirname, "..", "..", "examples", "quickstart", "index.js"));
-    // Let every registration reach the mock monitor.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Registrations reach the mock monitor asynchronously: wait for all four, with a deadline.
+    const deadline = Date.now() + 10_000;
+    while (registered.length < 4) {
+      if (Date.now() > deadline) throw new Error(`only ${registered.length} of 4 resources registered within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   });
 
   it("declares the network, the shim and the container", () => {

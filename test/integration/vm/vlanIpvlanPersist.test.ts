@@ -9,11 +9,13 @@ import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvla
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
 import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
 import type { ExecResult, Lab, LabHost } from "../../lab/types";
-import { connectionFor, lab, uniqueName } from "../fixture";
+import { assertReadsBackAsAsked, connectionFor, lab, uniqueName } from "../fixture";
 
 type Provider = {
   check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs?: Record<string, unknown>; failures?: unknown[] }>;
   create(inputs: Record<string, unknown>): Promise<{ id: string; outs?: unknown }>;
+  read(id: string, props: never): Promise<{ id?: string; props?: unknown }>;
+  diff(id: string, olds: object, news: object): Promise<{ changes?: boolean }>;
 };
 
 interface Made {
@@ -27,6 +29,7 @@ async function make(provider: Provider, raw: Record<string, unknown>): Promise<M
   assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
   assert.ok(checked.inputs);
   const created = await provider.create(checked.inputs);
+  await assertReadsBackAsAsked(provider as never, created.id, created.outs as object, checked.inputs);
   return { id: created.id, inputs: checked.inputs, outs: created.outs as Record<string, unknown> };
 }
 

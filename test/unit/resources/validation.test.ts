@@ -4,7 +4,9 @@ import { hostShimProvider } from "../../../provider/resources/link/hostShim";
 import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvlan";
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
 import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
-import { UNKNOWN } from "../../../provider/validate";
+import { z } from "zod";
+import { CONNECTION_SECRET_PATHS } from "../../../provider/ssh/connection";
+import { describeIssues, UNKNOWN } from "../../../provider/validate";
 import { INVALID_CASES, invalidInput, ResourceKind } from "../../support/invalidInputs";
 import { SAMPLE_LAN } from "../../support/samples";
 
@@ -76,6 +78,16 @@ describe("check(): input validation", () => {
       }
     });
   }
+
+  it("never shows the value of a secret field, whatever the issue on it", () => {
+    for (const path of CONNECTION_SECRET_PATHS) {
+      const [, field] = path.split(".");
+      const issue = { code: "custom", path: ["connection", field], message: "is wrong", input: SECRET_PASSWORD } as unknown as z.core.$ZodIssue;
+      const [failure] = describeIssues([issue], { connection: { [field]: SECRET_PASSWORD } }, CONNECTION_SECRET_PATHS);
+      assert.deepEqual(failure, { property: path, reason: `${path}: is wrong (value hidden: secret)` });
+    }
+    assert.deepEqual(CONNECTION_SECRET_PATHS, ["connection.privateKey", "connection.privateKeyPassphrase", "connection.password"]);
+  });
 
   it("create() refuses invalid input with every failure listed, before any connection", async () => {
     await assert.rejects(
