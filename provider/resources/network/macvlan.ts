@@ -4,7 +4,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
-import { parentConflicts } from "../../ops/inventory";
 import { macvlanMode } from "../../validate";
 import { OutputsOf } from "../resource";
 import { NETWORK_FIELD_RULES, networkFields, NetworkOutputs, refineIpam } from "./fields";
@@ -55,7 +54,6 @@ const DEFINITION: NetworkDefinition<Args> = {
   schema: MacvlanNetworkArgsSchema,
   rules: FIELD_RULES,
   mapping: macvlanMapping,
-  precheck: (args, host) => parentConflicts(args.parent, "macvlan", host),
 };
 
 /** The implementation the serialized provider loads at run time (see dynamic.ts). */
