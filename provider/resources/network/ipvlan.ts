@@ -4,7 +4,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
+import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dynamic";
 import { OutputsOf } from "../resource";
 import { NETWORK_FIELD_RULES, networkFields, NetworkOutputs, refineIpam } from "./fields";
 import { DriverMapping } from "./mapping";
@@ -76,7 +76,7 @@ const DEFINITION: NetworkDefinition<Args> = {
   mapping: ipvlanMapping,
 };
 
-export const ipvlanNetworkProvider = new DockerNetworkProvider(DEFINITION);
+export const ipvlanNetworkProvider = engineSafe(new DockerNetworkProvider(DEFINITION));
 
 // ---------------------------------------------------------------------------------------------
 // Resource

@@ -3,7 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
+import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dynamic";
 import { macvlanMode } from "../../validate";
 import { OutputsOf } from "../resource";
 import { NETWORK_FIELD_RULES, networkFields, NetworkOutputs, refineIpam } from "./fields";
@@ -57,7 +57,7 @@ const DEFINITION: NetworkDefinition<Args> = {
 };
 
 /** The implementation the serialized provider loads at run time (see dynamic.ts). */
-export const macvlanNetworkProvider = new DockerNetworkProvider(DEFINITION);
+export const macvlanNetworkProvider = engineSafe(new DockerNetworkProvider(DEFINITION));
 
 // ---------------------------------------------------------------------------------------------
 // Resource
