@@ -3,10 +3,11 @@
 // transport: a fresh connection against a pooled one.
 
 import { performance } from "node:perf_hooks";
-import { utils as sshUtils } from "ssh2";
-import { toRemoteCommand } from "../provider/command";
-import { closeAllSessions, ConnectionSchema, hostSession } from "../provider/connection";
-import { macvlanNetworkProvider } from "../provider/resources/macvlanNetwork";
+import { ed25519KeyPair } from "../test/support/keys";
+import { toRemoteCommand } from "../provider/host/command";
+import { ConnectionSchema } from "../provider/ssh/connection";
+import { closeAllSessions, hostSession } from "../provider/ssh/pool";
+import { macvlanNetworkProvider } from "../provider/resources/network/macvlan";
 import { SAMPLE_LAN } from "../test/support/samples";
 
 function figure(label: string, value: number, unit: string): void {
@@ -21,7 +22,7 @@ async function timePerOp(iterations: number, op: () => unknown | Promise<unknown
 }
 
 async function pureLogic(): Promise<void> {
-  const key = sshUtils.generateKeyPairSync("ed25519");
+  const key = ed25519KeyPair();
   const inputs = {
     connection: { host: "198.51.100.11", privateKey: key.private, hostKey: key.public },
     ...SAMPLE_LAN,

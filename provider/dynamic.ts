@@ -5,8 +5,9 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { CONNECTION_SECRET_PATHS } from "./connection";
-import { containsUnknown, describeIssues, FieldFailure, InputValidationError } from "./validate";
+import { FieldFailure, InputValidationError } from "./errors";
+import { CONNECTION_SECRET_PATHS } from "./ssh/connection";
+import { containsUnknown, describeIssues } from "./validate";
 
 type ResourceProvider = pulumi.dynamic.ResourceProvider;
 
@@ -96,7 +97,7 @@ export function engineSafe<P extends ResourceProvider>(provider: P): P {
   return Object.assign(Object.create(Object.getPrototypeOf(provider) as object) as P, provider, wrapped);
 }
 
-type ObjectSchema = z.ZodObject<z.core.$ZodLooseShape>;
+export type ObjectSchema = z.ZodObject<z.core.$ZodLooseShape>;
 
 function withoutProviderKey(props: Record<string, unknown>): Record<string, unknown> {
   const { __provider: _ignored, ...rest } = props;
@@ -144,7 +145,8 @@ export function parseInputs<S extends ObjectSchema>(schema: S, props: Record<str
  */
 export type FieldRules<K extends string> = Record<K, "replace" | "update">;
 
-function stableJson(value: unknown): string {
+/** JSON with object keys sorted at every depth, so maps compare regardless of key order. */
+export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === "object" && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))

@@ -152,3 +152,10 @@ export function canonicalPrefix(text: string): string {
   const address = parseAddress(text);
   return address ? `${formatAddress(address)}/${BITS[address.family]}` : text;
 }
+
+/** True when two CIDR texts share any address; false when either does not parse. */
+export function subnetsOverlap(a: string, b: string): boolean {
+  const pa = parsePrefix(a);
+  const pb = parsePrefix(b);
+  return pa !== undefined && pb !== undefined && prefixesOverlap(pa, pb);
+}

@@ -1,8 +1,9 @@
 // Shared zod pieces. Every resource schema is built from these, and every value that reaches
-// a host has passed one of them: the argv quoting in command.ts is the safety net, these are
+// a host has passed one of them: the argv quoting in host/command.ts is the safety net, these are
 // the first line (a name Linux or Docker would refuse never gets as far as the host).
 
 import { z } from "zod";
+import type { FieldFailure } from "./errors";
 import {
   canonicalAddress,
   canonicalPrefix,
@@ -172,12 +173,6 @@ export function checkIpamMembership(
 // ---------------------------------------------------------------------------------------------
 // Turning zod issues into messages an operator can act on: the field path, the value, the rule.
 
-export interface FieldFailure {
-  /** Dotted path as Pulumi's CheckFailure.property expects ("ipv6.gateway"). */
-  property: string;
-  reason: string;
-}
-
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let current: unknown = input;
   for (const key of path) {
@@ -219,17 +214,6 @@ export function describeIssues(
     const shown = secret ? " (value hidden: secret)" : value === null || typeof value !== "object" ? ` (got ${showValue(value)})` : "";
     return { property, reason: `${field}: ${issue.message}${shown}` };
   });
-}
-
-/** Thrown by create/update when inputs fail validation; the message lists every failure. */
-export class InputValidationError extends Error {
-  constructor(
-    readonly resource: string,
-    readonly failures: FieldFailure[],
-  ) {
-    super(`invalid ${resource} inputs:\n${failures.map((f) => `  - ${f.reason}`).join("\n")}`);
-    this.name = "InputValidationError";
-  }
 }
 
 /** True when Pulumi has not resolved some value inside `value` yet. */

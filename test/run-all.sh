@@ -24,8 +24,19 @@ timed setup bash -c 'bash test/lab/netns-lab.sh deps && npm ci --no-audit --no-f
 timed engine-build bash tools/engine/build.sh
 set +e
 
-# Whatever happens to mocha, leave no netns lab behind (VM labs have their own watchdog).
-trap 'bash test/lab/netns-lab.sh down-all >/dev/null 2>&1 || true' EXIT
+# Whatever happens to mocha, leave no netns lab of this run behind (VM labs have their own
+# watchdog). Each lab this run starts registers its dir in ULAB_RUN_REGISTRY (netns-lab.sh
+# up); only those are torn down, never the labs of another run on the same machine.
+ULAB_RUN_REGISTRY=$(mktemp /tmp/ulab-run-XXXXXX)
+export ULAB_RUN_REGISTRY
+down_this_runs_labs() {
+  local dir
+  while read -r dir; do
+    [[ -n "$dir" ]] && bash test/lab/netns-lab.sh down "$dir" >/dev/null 2>&1
+  done <"$ULAB_RUN_REGISTRY"
+  rm -f "$ULAB_RUN_REGISTRY"
+}
+trap down_this_runs_labs EXIT
 
 summary=$(mktemp)
 run_suite() {

@@ -2,7 +2,7 @@
 // what `docker network inspect` prints. Nothing here knows about Pulumi or a resource.
 
 import { z } from "zod";
-import { Argv } from "../command";
+import { Argv } from "./command";
 import { canonicalAddress, canonicalPrefix, parsePrefix } from "../ipnet";
 
 export interface IpamConfig {
@@ -25,7 +25,9 @@ export interface NetworkSpec {
 }
 
 /** A network as `docker network inspect` reports it, mapped to the spec's vocabulary. */
-export interface InspectedNetwork extends NetworkSpec {
+export interface InspectedNetwork extends Omit<NetworkSpec, "driver"> {
+  /** Any driver: the host's other networks (bridge, overlay, ...) are inspected too. */
+  driver: string;
   id: string;
   /** Containers attached right now: name and id. */
   containers: { id: string; name: string }[];
@@ -122,7 +124,7 @@ export function parseNetworkInspect(stdout: string): InspectedNetwork[] {
   return InspectJson.parse(JSON.parse(stdout)).map((n) => ({
     id: n.Id,
     name: n.Name,
-    driver: n.Driver as NetworkSpec["driver"],
+    driver: n.Driver,
     options: n.Options ?? {},
     enableIPv6: n.EnableIPv6,
     internal: n.Internal,

@@ -2,7 +2,7 @@
 // for its JSON output (`ip -j`), never its text output.
 
 import { z } from "zod";
-import { Argv } from "../command";
+import { Argv } from "./command";
 import { canonicalPrefix, parsePrefix } from "../ipnet";
 
 // Some iproute2 versions print nothing at all (not "[]") when a listing is empty.
@@ -12,7 +12,6 @@ function parseJsonOrEmpty(stdout: string): unknown {
 
 export interface LinkInfo {
   name: string;
-  index: number;
   /** Parent link name for stacked links (macvlan, vlan), when in the same namespace. */
   parent?: string;
   kind?: string;
@@ -22,7 +21,6 @@ export interface LinkInfo {
   mac?: string;
   /** Administratively up (IFF_UP), which is what `ip link set X up` controls. */
   up: boolean;
-  operState: string;
 }
 
 export function buildLinkShow(name?: string): Argv {
@@ -31,12 +29,10 @@ export function buildLinkShow(name?: string): Argv {
 
 const LinkJson = z.array(
   z.object({
-    ifindex: z.number(),
     ifname: z.string(),
     link: z.string().nullish(),
     flags: z.array(z.string()).default([]),
     mtu: z.number().default(0),
-    operstate: z.string().default("UNKNOWN"),
     address: z.string().optional(),
     linkinfo: z
       .object({ info_kind: z.string().optional(), info_data: z.record(z.string(), z.unknown()).optional() })
@@ -47,14 +43,12 @@ const LinkJson = z.array(
 export function parseLinks(stdout: string): LinkInfo[] {
   return LinkJson.parse(parseJsonOrEmpty(stdout)).map((l) => ({
     name: l.ifname,
-    index: l.ifindex,
     parent: l.link ?? undefined,
     kind: l.linkinfo?.info_kind,
     data: l.linkinfo?.info_data ?? {},
     mtu: l.mtu,
     mac: l.address,
     up: l.flags.includes("UP"),
-    operState: l.operstate,
   }));
 }
 

@@ -3,8 +3,8 @@
 // commands (any other systemd host). Pure text builders and parsers; no I/O here.
 
 import { z } from "zod";
-import { Argv } from "../command";
-import { parsePrefix } from "../ipnet";
+import { Argv } from "./command";
+import { buildAddressAdd, buildLinkUp, buildMacvlanAdd, buildRouteAdd, buildVlanAdd } from "./iproute";
 
 /** A link to recreate at boot, with what it carries. */
 export type PersistentLink =
@@ -89,26 +89,49 @@ export function unitName(link: PersistentLink): string {
   return `underlay-link-${link.name}.service`;
 }
 
-function bootCommands(link: PersistentLink): string[] {
+/**
+ * The `ip` commands that make the link as it is meant to be, in order: the same argv a create
+ * runs live and a systemd unit replays at boot.
+ */
+export function linkSetupCommands(link: PersistentLink): Argv[] {
   if (link.kind === "vlan") {
-    return [
-      `ip link add link ${link.parent} name ${link.name} type vlan id ${link.vlanId}${link.mtu ? ` mtu ${link.mtu}` : ""}`,
-      `ip link set dev ${link.name} up`,
-    ];
+    return [buildVlanAdd(link.name, link.parent, link.vlanId, link.mtu), buildLinkUp(link.name)];
   }
-  const family = (cidr: string) => (parsePrefix(cidr)?.family === 6 ? "-6" : "-4");
   return [
-    `ip link add link ${link.parent} name ${link.name} type macvlan mode ${link.mode}`,
-    `ip address add ${link.address} dev ${link.name}`,
-    `ip link set dev ${link.name} up`,
-    ...link.routes.map((r) => `ip ${family(r)} route add ${r} dev ${link.name}`),
+    buildMacvlanAdd(link.name, link.parent, link.mode),
+    buildAddressAdd(link.address, link.name),
+    buildLinkUp(link.name),
+    ...link.routes.map((route) => buildRouteAdd(route, link.name)),
   ];
+}
+
+const SYSTEMD_PLAIN_WORD = /^[A-Za-z0-9_@+=:,./-]+$/;
+
+/**
+ * One word of a systemd command line (ExecStart=): plain when it is safe, otherwise double-
+ * quoted with C escapes, and with `%` (specifiers) and `$` (environment) doubled.
+ */
+export function quoteSystemdWord(word: string): string {
+  if (SYSTEMD_PLAIN_WORD.test(word)) return word;
+  const escaped = [...word]
+    .map((ch) => {
+      if (ch === "\\" || ch === '"') return `\\${ch}`;
+      if (ch === "%") return "%%";
+      if (ch === "$") return "$$";
+      const code = ch.charCodeAt(0);
+      return code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, "0")}` : ch;
+    })
+    .join("");
+  return `"${escaped}"`;
+}
+
+export function systemdCommand(argv: Argv): string {
+  return argv.map(quoteSystemdWord).join(" ");
 }
 
 /**
  * A oneshot unit that replays the link's `ip` commands once its parent exists, before Docker
- * starts (so Docker networks find their parent). Every word in it passed the schemas' strict
- * name and address rules, so nothing needs quoting in systemd's command syntax.
+ * starts (so Docker networks find their parent).
  */
 export function systemdUnitFiles(link: PersistentLink): HostFile[] {
   const device = deviceUnitName(link.parent);
@@ -116,8 +139,8 @@ export function systemdUnitFiles(link: PersistentLink): HostFile[] {
     `[Unit]\nDescription=pulumi-underlay ${link.kind} link ${link.name} on ${link.parent}\n` +
     `BindsTo=${device}\nAfter=${device}\nBefore=docker.service network-online.target\n\n` +
     `[Service]\nType=oneshot\nRemainAfterExit=yes\n` +
-    bootCommands(link)
-      .map((c) => `ExecStart=${c}\n`)
+    linkSetupCommands(link)
+      .map((argv) => `ExecStart=${systemdCommand(argv)}\n`)
       .join("") +
     `\n[Install]\nWantedBy=multi-user.target\n`;
   return [{ path: `${SYSTEMD_DIR}/${unitName(link)}`, content: HEADER + unit }];
@@ -129,6 +152,10 @@ export function buildSystemdRunning(): Argv {
 
 export function buildUnitEnable(link: PersistentLink): Argv[] {
   return [["systemctl", "daemon-reload"], ["systemctl", "enable", unitName(link)]];
+}
+
+export function buildUnitIsEnabled(link: PersistentLink): Argv {
+  return ["systemctl", "is-enabled", "--quiet", unitName(link)];
 }
 
 export function buildUnitDisable(link: PersistentLink): Argv[] {

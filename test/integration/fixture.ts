@@ -2,7 +2,10 @@
 // after it, even when tests fail. LAB_KIND=netns (default) or vm picks the kind; the tests are
 // the same for both.
 
-import { closeAllSessions } from "../../provider/connection";
+import { strict as assert } from "node:assert";
+import type * as pulumi from "@pulumi/pulumi";
+import { RefusalError, RefusalKind, TransportError, TransportReason } from "../../provider/errors";
+import { closeAllSessions } from "../../provider/ssh/pool";
 import type { Lab, LabHost } from "../lab/types";
 
 let started: Promise<Lab> | undefined;
@@ -40,6 +43,43 @@ export async function snapshotHost(host: LabHost): Promise<string> {
     host.exec(["ip", "-6", "route"]),
   ]);
   return parts.map((p) => p.stdout.split("\n").sort().join("\n")).join("\n--\n");
+}
+
+/**
+ * A read right after a create returns what the host has, mapped as the inputs were written: its
+ * diff against those inputs must be empty, or every `pulumi refresh` would show drift.
+ */
+export async function assertReadsBackAsAsked(
+  provider: Pick<pulumi.dynamic.ResourceProvider, "read" | "diff">,
+  id: string,
+  outs: object,
+  inputs: Record<string, unknown>,
+): Promise<void> {
+  const read = await provider.read!(id, outs);
+  assert.equal(read.id, id, "the object just created reads as gone");
+  const diff = await provider.diff!(id, read.props, inputs);
+  assert.equal(diff.changes, false, `read after create differs from the inputs: ${JSON.stringify(diff)}`);
+}
+
+/** An assert.rejects check: a RefusalError of this kind, naming these objects, saying this. */
+export function refused(kind: RefusalKind, names: string[] | undefined, text: RegExp) {
+  return (err: unknown): true => {
+    assert.ok(err instanceof RefusalError, `expected a RefusalError, got ${String(err)}`);
+    assert.equal(err.kind, kind, err.message);
+    if (names) assert.deepEqual(err.names, names);
+    assert.match(err.message, text);
+    return true;
+  };
+}
+
+/** An assert.rejects check: a TransportError for this reason, saying this. */
+export function transportFailed(reason: TransportReason, text: RegExp) {
+  return (err: unknown): true => {
+    assert.ok(err instanceof TransportError, `expected a TransportError, got ${String(err)}`);
+    assert.equal(err.reason, reason, err.message);
+    assert.match(err.message, text);
+    return true;
+  };
 }
 
 let unique = 0;

@@ -2,11 +2,12 @@
 
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import { utils as sshUtils } from "ssh2";
-import { closeAllSessions, ConnectionSchema, hostSession } from "../../provider/connection";
-import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
+import { ed25519KeyPair } from "../support/keys";
+import { ConnectionSchema } from "../../provider/ssh/connection";
+import { closeAllSessions, hostSession } from "../../provider/ssh/pool";
+import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import type { LabHost } from "../lab/types";
-import { connectionFor, lab, snapshotHost, uniqueName } from "./fixture";
+import { connectionFor, lab, snapshotHost, transportFailed, uniqueName } from "./fixture";
 
 function fingerprint(publicKeyLine: string): string {
   const blob = Buffer.from(publicKeyLine.split(" ")[1], "base64");
@@ -36,7 +37,7 @@ describe("SSH transport on a lab host", function () {
 
   it("refuses an unknown host key, saying what the host presented, and changes nothing", async () => {
     const before = await snapshotHost(host);
-    const stranger = sshUtils.generateKeyPairSync("ed25519").public;
+    const stranger = ed25519KeyPair().public;
     const name = uniqueName("mv");
     const inputs = (
       await macvlanNetworkProvider.check({}, {
@@ -49,7 +50,7 @@ describe("SSH transport on a lab host", function () {
     await assert.rejects(
       macvlanNetworkProvider.create(inputs),
       (err: Error) =>
-        /host key verification failed/.test(err.message) &&
+        transportFailed("hostKey", /host key verification failed/)(err) &&
         err.message.includes(fingerprint(host.ssh.hostPublicKey)) &&
         /does not match connection\.hostKey/.test(err.message),
     );
@@ -57,8 +58,8 @@ describe("SSH transport on a lab host", function () {
   });
 
   it("refuses a mismatched pinned key even when insecureIgnoreHostKey is set", async () => {
-    const stranger = sshUtils.generateKeyPairSync("ed25519").public;
-    await assert.rejects(whoami(connectionFor(host, { hostKey: stranger, insecureIgnoreHostKey: true })), /host key verification failed/);
+    const stranger = ed25519KeyPair().public;
+    await assert.rejects(whoami(connectionFor(host, { hostKey: stranger, insecureIgnoreHostKey: true })), transportFailed("hostKey", /host key verification failed/));
   });
 
   it("accepts any host key only with insecureIgnoreHostKey, and requires one of the two", async () => {
@@ -68,15 +69,15 @@ describe("SSH transport on a lab host", function () {
   });
 
   it("keeps secrets out of errors: a wrong key, a wrong password", async () => {
-    const wrongKey = sshUtils.generateKeyPairSync("ed25519").private;
+    const wrongKey = ed25519KeyPair().private;
     const password = "not-the-password-7f3a";
     await assert.rejects(
       whoami(connectionFor(host, { privateKey: wrongKey })),
-      (err: Error) => /authentication as root failed/.test(err.message) && !err.message.includes("PRIVATE KEY"),
+      (err: Error) => transportFailed("auth", /authentication as root failed/)(err) && !err.message.includes("PRIVATE KEY"),
     );
     await assert.rejects(
       whoami(connectionFor(host, { privateKey: undefined, password })),
-      (err: Error) => /authentication as root failed/.test(err.message) && !err.message.includes(password),
+      (err: Error) => transportFailed("auth", /authentication as root failed/)(err) && !err.message.includes(password),
     );
   });
 
@@ -88,6 +89,19 @@ describe("SSH transport on a lab host", function () {
       sessions.add((await session.run(["sh", "-c", "echo $PPID"])).stdout.trim());
     }
     assert.equal(sessions.size, 1, `commands used ${sessions.size} connections`);
+  });
+
+  it("runs two connections' sequences to one host one after the other, even with different settings", async () => {
+    const a = hostSession(ConnectionSchema.parse(connectionFor(host)));
+    const b = hostSession(ConnectionSchema.parse(connectionFor(host, { commandTimeoutMs: 60_000 })));
+    const span = (session: typeof a) =>
+      session.exclusive(async (run) => {
+        const start = BigInt((await run(["date", "+%s%N"])).stdout.trim());
+        await run(["sleep", "0.3"]);
+        return [start, BigInt((await run(["date", "+%s%N"])).stdout.trim())];
+      });
+    const [x, y] = await Promise.all([span(a), span(b)]);
+    assert.ok(x[1] <= y[0] || y[1] <= x[0], `the sequences overlapped on the host: ${x} and ${y}`);
   });
 
   it("reconnects when the host drops a pooled connection (sshd restarted, host rebooted)", async () => {

@@ -56,6 +56,8 @@ export const INVALID_CASES: InvalidCase[] = [
   { title: "port out of range", resource: "MacvlanNetwork", patch: { connection: { port: 70000 } }, field: "connection.port", shows: "70000" },
   { title: "user with shell syntax", resource: "MacvlanNetwork", patch: { connection: { user: "root;id" } }, field: "connection.user", shows: "root;id" },
   { title: "no credentials", resource: "MacvlanNetwork", patch: { connection: { privateKey: undefined, password: undefined } }, field: "connection.privateKey", shows: "no credentials" },
+  { title: "empty password (its value stays hidden)", resource: "MacvlanNetwork", patch: { connection: { password: "" } }, field: "connection.password", shows: "hidden" },
+  { title: "empty key passphrase (its value stays hidden)", resource: "MacvlanNetwork", patch: { connection: { privateKeyPassphrase: "" } }, field: "connection.privateKeyPassphrase", shows: "hidden" },
   { title: "private key that is not a key", resource: "MacvlanNetwork", patch: { connection: { privateKey: "-----BEGIN NOTHING-----" } }, field: "connection.privateKey", shows: "hidden" },
   { title: "host key that is neither a key line nor a fingerprint", resource: "MacvlanNetwork", patch: { connection: { hostKey: "MD5:aa:bb" } }, field: "connection.hostKey", shows: "MD5:aa:bb" },
   { title: "no host key and no explicit opt-out", resource: "MacvlanNetwork", patch: { connection: { hostKey: undefined } }, field: "connection.hostKey", shows: "insecureIgnoreHostKey" },

@@ -4,9 +4,9 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { utils as sshUtils } from "ssh2";
-import { hostShimProvider } from "../../provider/resources/hostShim";
-import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
+import { ed25519KeyPair } from "../support/keys";
+import { hostShimProvider } from "../../provider/resources/link/hostShim";
+import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { unwrapSecrets } from "../support/engineValues";
 
 interface Registered {
@@ -21,7 +21,7 @@ describe("examples/quickstart under mocks", () => {
   const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
   before(async () => {
-    const key = sshUtils.generateKeyPairSync("ed25519");
+    const key = ed25519KeyPair();
     pulumi.runtime.setAllConfig(
       {
         "underlay:host": "198.51.100.11",
@@ -55,8 +55,12 @@ describe("examples/quickstart under mocks", () => {
       false,
     );
     require(path.resolve(__dirname, "..", "..", "examples", "quickstart", "index.js"));
-    // Let every registration reach the mock monitor.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Registrations reach the mock monitor asynchronously: wait for all four, with a deadline.
+    const deadline = Date.now() + 10_000;
+    while (registered.length < 4) {
+      if (Date.now() > deadline) throw new Error(`only ${registered.length} of 4 resources registered within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   });
 
   it("declares the network, the shim and the container", () => {

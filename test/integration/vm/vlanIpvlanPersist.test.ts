@@ -3,17 +3,19 @@
 // (LAB_KIND=vm) and fail loudly anywhere else. Every assertion reads the VM's real state.
 
 import { strict as assert } from "node:assert";
-import { closeAllSessions } from "../../../provider/connection";
-import { hostShimProvider } from "../../../provider/resources/hostShim";
-import { ipvlanNetworkProvider } from "../../../provider/resources/ipvlanNetwork";
-import { macvlanNetworkProvider } from "../../../provider/resources/macvlanNetwork";
-import { vlanSubinterfaceProvider } from "../../../provider/resources/vlanSubinterface";
+import { closeAllSessions } from "../../../provider/ssh/pool";
+import { hostShimProvider } from "../../../provider/resources/link/hostShim";
+import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvlan";
+import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
+import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
 import type { ExecResult, Lab, LabHost } from "../../lab/types";
-import { connectionFor, lab, uniqueName } from "../fixture";
+import { assertReadsBackAsAsked, connectionFor, lab, refused, uniqueName } from "../fixture";
 
 type Provider = {
   check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs?: Record<string, unknown>; failures?: unknown[] }>;
   create(inputs: Record<string, unknown>): Promise<{ id: string; outs?: unknown }>;
+  read(id: string, props: never): Promise<{ id?: string; props?: unknown }>;
+  diff(id: string, olds: object, news: object): Promise<{ changes?: boolean }>;
 };
 
 interface Made {
@@ -27,6 +29,7 @@ async function make(provider: Provider, raw: Record<string, unknown>): Promise<M
   assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
   assert.ok(checked.inputs);
   const created = await provider.create(checked.inputs);
+  await assertReadsBackAsAsked(provider as never, created.id, created.outs as object, checked.inputs);
   return { id: created.id, inputs: checked.inputs, outs: created.outs as Record<string, unknown> };
 }
 
@@ -137,7 +140,7 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     const net = await network(macvlanNetworkProvider, { parent: v80.outs.name, subnet: "203.0.113.128/26" });
     await assert.rejects(
       vlanSubinterfaceProvider.delete(v80.id, v80.outs as never),
-      new RegExp(`parent of Docker network\\(s\\) "${net.inputs.name}"`),
+      refused("inUse", [net.inputs.name as string], new RegExp(`parent of Docker network\\(s\\) "${net.inputs.name}"`)),
     );
     assert.ok(ok(await host.exec(["ip", "link", "show", "dev", "eth1.80"], { allowFail: true })), "the link was deleted anyway");
     await macvlanNetworkProvider.delete(net.id, net.outs as never);
@@ -218,7 +221,7 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     const checked = await ipvlanNetworkProvider.check({}, { connection: conn(), name, parent: host.lanParent, subnet: "203.0.113.0/24" });
     await assert.rejects(
       ipvlanNetworkProvider.create(checked.inputs),
-      new RegExp(`macvlan interface "${shimName}" .*already sits on parent "${host.lanParent}"`),
+      refused("parentConflict", [shimName], new RegExp(`macvlan interface "${shimName}" .*already sits on parent "${host.lanParent}"`)),
     );
     const names = (await host.docker(["network", "ls", "--format", "{{.Name}}"])).stdout.split("\n");
     assert.ok(!names.includes(name), "the refused ipvlan network exists");
@@ -229,7 +232,7 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     const shimName = uniqueName("vs");
     links.push(shimName);
     const checked = await hostShimProvider.check({}, { connection: conn(), name: shimName, parent: host.lanParent, address: "203.0.113.250/32" });
-    await assert.rejects(hostShimProvider.create(checked.inputs), new RegExp(`ipvlan network "${net.inputs.name}" uses parent "${host.lanParent}"`));
+    await assert.rejects(hostShimProvider.create(checked.inputs), refused("parentConflict", [net.inputs.name as string], new RegExp(`ipvlan network "${net.inputs.name}" uses parent "${host.lanParent}"`)));
     assert.ok(!ok(await host.exec(["ip", "link", "show", "dev", shimName], { allowFail: true })), "the refused shim exists");
   });
 

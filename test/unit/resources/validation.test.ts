@@ -1,14 +1,16 @@
 import { strict as assert } from "node:assert";
-import { utils as sshUtils } from "ssh2";
-import { hostShimProvider } from "../../provider/resources/hostShim";
-import { ipvlanNetworkProvider } from "../../provider/resources/ipvlanNetwork";
-import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
-import { vlanSubinterfaceProvider } from "../../provider/resources/vlanSubinterface";
-import { UNKNOWN } from "../../provider/validate";
-import { INVALID_CASES, invalidInput, ResourceKind } from "../support/invalidInputs";
-import { SAMPLE_LAN } from "../support/samples";
+import { ed25519KeyPair } from "../../support/keys";
+import { hostShimProvider } from "../../../provider/resources/link/hostShim";
+import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvlan";
+import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
+import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
+import { z } from "zod";
+import { CONNECTION_SECRET_PATHS } from "../../../provider/ssh/connection";
+import { describeIssues, UNKNOWN } from "../../../provider/validate";
+import { INVALID_CASES, invalidInput, ResourceKind } from "../../support/invalidInputs";
+import { SAMPLE_LAN } from "../../support/samples";
 
-const key = sshUtils.generateKeyPairSync("ed25519");
+const key = ed25519KeyPair();
 const SECRET_PASSWORD = "correct-horse-battery-staple";
 
 const connection = {
@@ -76,6 +78,16 @@ describe("check(): input validation", () => {
       }
     });
   }
+
+  it("never shows the value of a secret field, whatever the issue on it", () => {
+    for (const path of CONNECTION_SECRET_PATHS) {
+      const [, field] = path.split(".");
+      const issue = { code: "custom", path: ["connection", field], message: "is wrong", input: SECRET_PASSWORD } as unknown as z.core.$ZodIssue;
+      const [failure] = describeIssues([issue], { connection: { [field]: SECRET_PASSWORD } }, CONNECTION_SECRET_PATHS);
+      assert.deepEqual(failure, { property: path, reason: `${path}: is wrong (value hidden: secret)` });
+    }
+    assert.deepEqual(CONNECTION_SECRET_PATHS, ["connection.privateKey", "connection.privateKeyPassphrase", "connection.password"]);
+  });
 
   it("create() refuses invalid input with every failure listed, before any connection", async () => {
     await assert.rejects(

@@ -2,8 +2,7 @@
 // detected on the host, never assumed, and every file written is read back by `read` so a
 // file removed or edited by hand shows as drift.
 
-import { RunCommand } from "./connection";
-import { HostStep } from "./hostSteps";
+import { RefusalError } from "../errors";
 import {
   buildMakeDirectory,
   buildNetworkctlList,
@@ -14,6 +13,7 @@ import {
   buildSystemdRunning,
   buildUnitDisable,
   buildUnitEnable,
+  buildUnitIsEnabled,
   buildWriteFile,
   HostFile,
   networkdFiles,
@@ -21,8 +21,9 @@ import {
   PersistentLink,
   PersistMethod,
   systemdUnitFiles,
-  unitName,
-} from "./host/persistentLinks";
+} from "../host/persistentLinks";
+import { RunCommand } from "../ssh/pool";
+import { HostStep } from "./steps";
 
 /** What the state records about how a link is persisted. */
 export interface PersistRecord {
@@ -45,9 +46,7 @@ export async function detectPersistMethod(run: RunCommand, parent: string, targe
   }
   const systemd = await run(buildSystemdRunning(), { allowFailure: true });
   if (systemd.exitCode === 0) return { method: "systemd-unit" };
-  throw new Error(
-    `${target}: persist: true needs systemd on the host (systemd-networkd managing "${parent}", or systemd to run a unit); neither was found, so set persist: false`,
-  );
+  throw new RefusalError(target, { kind: "persistUnsupported", parent });
 }
 
 function filesFor(link: PersistentLink, record: PersistRecord): HostFile[] {
@@ -99,7 +98,7 @@ export async function isPersisted(run: RunCommand, link: PersistentLink, record:
     if (read.exitCode !== 0 || read.stdout !== file.content) return false;
   }
   if (record.method === "systemd-unit") {
-    const enabled = await run(["systemctl", "is-enabled", "--quiet", unitName(link)], { allowFailure: true });
+    const enabled = await run(buildUnitIsEnabled(link), { allowFailure: true });
     if (enabled.exitCode !== 0) return false;
   }
   return true;

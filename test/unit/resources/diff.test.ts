@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
-import { hostShimProvider } from "../../provider/resources/hostShim";
-import { macvlanNetworkProvider } from "../../provider/resources/macvlanNetwork";
-import { UNKNOWN } from "../../provider/validate";
-import { SAMPLE_LAN } from "../support/samples";
+import { hostShimProvider } from "../../../provider/resources/link/hostShim";
+import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
+import { UNKNOWN } from "../../../provider/validate";
+import { SAMPLE_LAN } from "../../support/samples";
 
 const connection = { host: "198.51.100.11", port: 22, user: "root", password: "x", insecureIgnoreHostKey: true, sudo: false };
 const network = {

@@ -1,5 +1,14 @@
 import { strict as assert } from "node:assert";
-import { deviceUnitName, networkdFiles, parseNetworkFileOf, systemdUnitFiles } from "../../provider/host/persistentLinks";
+import { buildLinkUp, buildVlanAdd } from "../../../provider/host/iproute";
+import {
+  deviceUnitName,
+  linkSetupCommands,
+  networkdFiles,
+  parseNetworkFileOf,
+  quoteSystemdWord,
+  systemdCommand,
+  systemdUnitFiles,
+} from "../../../provider/host/persistentLinks";
 
 describe("persistent link files", () => {
   it("escapes device unit names the way systemd-escape --path does", () => {
@@ -46,5 +55,40 @@ describe("persistent link files", () => {
     const out = JSON.stringify({ Interfaces: [{ Index: 3, Name: "eth1", NetworkFile: "/etc/systemd/network/10-eth1.network" }, { Index: 4, Name: "eth2" }] });
     assert.equal(parseNetworkFileOf(out, "eth1"), "/etc/systemd/network/10-eth1.network");
     assert.equal(parseNetworkFileOf(out, "eth2"), undefined);
+  });
+});
+
+describe("persistent link commands", () => {
+  it("are the live create argv: the unit replays exactly linkSetupCommands", () => {
+    const vlan = { kind: "vlan" as const, name: "eth1.50", parent: "eth1", vlanId: 50, mtu: 1400 };
+    assert.deepEqual(linkSetupCommands(vlan), [
+      buildVlanAdd("eth1.50", "eth1", 50, 1400),
+      buildLinkUp("eth1.50"),
+    ]);
+    const [unit] = systemdUnitFiles(vlan);
+    assert.match(unit.content, /\nExecStart=ip link add link eth1 name eth1\.50 mtu 1400 type vlan id 50\nExecStart=ip link set dev eth1\.50 up\n/);
+    assert.deepEqual(linkSetupCommands({ kind: "vlan", name: "v", parent: "eth1", vlanId: 7 })[0], ["ip", "link", "add", "link", "eth1", "name", "v", "type", "vlan", "id", "7"]);
+    const shim = { kind: "macvlan" as const, name: "shim0", parent: "eth1", mode: "bridge", address: "198.51.100.250/32", routes: ["198.51.100.128/26", "fd18:0:0:1::/64"] };
+    assert.deepEqual(linkSetupCommands(shim), [
+      ["ip", "link", "add", "link", "eth1", "name", "shim0", "type", "macvlan", "mode", "bridge"],
+      ["ip", "address", "add", "198.51.100.250/32", "dev", "shim0"],
+      ["ip", "link", "set", "dev", "shim0", "up"],
+      ["ip", "-4", "route", "add", "198.51.100.128/26", "dev", "shim0"],
+      ["ip", "-6", "route", "add", "fd18:0:0:1::/64", "dev", "shim0"],
+    ]);
+  });
+
+  it("quote a word for systemd's command line only when it needs it", () => {
+    assert.equal(quoteSystemdWord("eth1.50"), "eth1.50");
+    assert.equal(quoteSystemdWord("fd18:0:0:1::/64"), "fd18:0:0:1::/64");
+    assert.equal(quoteSystemdWord(""), '""');
+    assert.equal(quoteSystemdWord("a b"), '"a b"');
+    assert.equal(quoteSystemdWord('say "hi"\\'), '"say \\"hi\\"\\\\"');
+    assert.equal(quoteSystemdWord("100%"), '"100%%"');
+    assert.equal(quoteSystemdWord("$HOME"), '"$$HOME"');
+    assert.equal(quoteSystemdWord("a;b"), '"a;b"');
+    assert.equal(quoteSystemdWord("tab\there\n"), '"tab\\x09here\\x0a"');
+    assert.equal(quoteSystemdWord("del\u007f"), '"del\\x7f"');
+    assert.equal(systemdCommand(["echo", "a b", "c"]), 'echo "a b" c');
   });
 });

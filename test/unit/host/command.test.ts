@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { quoteWord, toRemoteCommand } from "../../provider/command";
+import { quoteWord, toRemoteCommand } from "../../../provider/host/command";
 
 describe("command quoting", () => {
   it("leaves safe words alone and single-quotes the rest", () => {

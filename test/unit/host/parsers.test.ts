@@ -7,8 +7,8 @@ import {
   parseContainerLines,
   parseIdList,
   parseNetworkInspect,
-} from "../../provider/host/docker";
-import { isNoSuchDevice, parseAddresses, parseLinks, parseRoutes } from "../../provider/host/iproute";
+} from "../../../provider/host/docker";
+import { isNoSuchDevice, parseAddresses, parseLinks, parseRoutes } from "../../../provider/host/iproute";
 
 const INSPECT = JSON.stringify([
   {

@@ -1,0 +1,94 @@
+// The lifecycle of a Docker network on one host, shared by MacvlanNetwork and IpvlanNetwork:
+// the resources decide what the network is (a NetworkSpec); this module makes and removes it,
+// with the checks an operator would do by hand first.
+
+import { RefusalError } from "../errors";
+import { buildContainersOnNetwork, buildNetworkCreate, buildNetworkRemove, InspectedNetwork, isNoSuchNetwork, NetworkSpec, parseContainerLines } from "../host/docker";
+import { subnetsOverlap } from "../ipnet";
+import { HostRunner } from "../ssh/pool";
+import { HostInventory, hostInventory, inspectNetwork } from "./inventory";
+
+export interface CreateOptions {
+  /**
+   * Take over an existing network of the same name when `differences` (what the spec asks
+   * against what the host has) finds none.
+   */
+  adopt: boolean;
+  differences: (existing: InspectedNetwork) => string[];
+  /** Extra checks a driver needs against what is already on the host (parent rules). */
+  precheck?: (context: HostInventory) => void;
+}
+
+/** Refusals that need only the spec and the inventory: a missing parent, an overlapping subnet. */
+export function networkRefusals(spec: NetworkSpec, inventory: HostInventory): void {
+  const { links, networks, target } = inventory;
+  const parent = spec.options.parent;
+  if (parent && !links.some((l) => l.name === parent)) {
+    // Docker creates "<base>.<vlan id>" itself when the base exists (and removes it again).
+    const vlanBase = /^(.+)\.(\d{1,4})$/.exec(parent)?.[1];
+    if (!vlanBase || !links.some((l) => l.name === vlanBase)) {
+      throw new RefusalError(target, { kind: "parentMissing", parent, hostHas: links.map((l) => l.name) });
+    }
+  }
+  for (const asked of spec.ipam) {
+    for (const other of networks) {
+      const clash = other.ipam.find((config) => subnetsOverlap(asked.subnet, config.subnet));
+      if (clash) {
+        throw new RefusalError(target, {
+          kind: "subnetOverlap",
+          subnet: asked.subnet,
+          network: other.name,
+          networkSubnet: clash.subnet,
+          networkId: other.id,
+        });
+      }
+    }
+  }
+}
+
+/**
+ * Creates the network, or adopts an identical existing one. Everything that can be checked is
+ * checked before `docker network create`, the only step that changes the host, so a refusal
+ * leaves the host exactly as it was.
+ */
+export function createNetwork(host: HostRunner, spec: NetworkSpec, options: CreateOptions): Promise<InspectedNetwork> {
+  return host.exclusive(async (run) => {
+    const existing = await inspectNetwork(run, spec.name);
+    if (existing) {
+      if (!options.adopt) {
+        throw new RefusalError(host.target, { kind: "nameTaken", object: "network", name: spec.name, id: existing.id });
+      }
+      const differences = options.differences(existing);
+      if (differences.length > 0) {
+        throw new RefusalError(host.target, { kind: "adoptMismatch", name: spec.name, differences });
+      }
+      return existing;
+    }
+    const inventory = await hostInventory(run, host.target);
+    networkRefusals(spec, inventory);
+    options.precheck?.(inventory);
+
+    const created = await run(buildNetworkCreate(spec));
+    const id = created.stdout.trim();
+    const network = await inspectNetwork(run, id);
+    if (!network) throw new RefusalError(host.target, { kind: "vanished", object: "Docker network", name: id, during: "create" });
+    return network;
+  });
+}
+
+/**
+ * Removes the network. Refuses, naming them, while containers (running or stopped) still use
+ * it; a network that is already gone counts as deleted.
+ */
+export function deleteNetwork(host: HostRunner, id: string, name: string): Promise<void> {
+  return host.exclusive(async (run) => {
+    const network = await inspectNetwork(run, id);
+    if (!network) return;
+    const users = parseContainerLines((await run(buildContainersOnNetwork(id))).stdout);
+    const attached = [...new Set([...users.map((c) => c.name), ...network.containers.map((c) => c.name)])];
+    if (attached.length > 0) {
+      throw new RefusalError(host.target, { kind: "inUse", object: "network", name, containers: attached });
+    }
+    await run(buildNetworkRemove(id), { allowFailure: (r) => isNoSuchNetwork(r.stderr) });
+  });
+}

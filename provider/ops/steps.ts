@@ -1,0 +1,32 @@
+// Multi-command changes to a host as one unit: each step knows how to undo itself, and a failure
+// undoes what was done, newest first, so the host is left as it was.
+
+import { StepsFailedError } from "../errors";
+import { Argv } from "../host/command";
+import { RunCommand } from "../ssh/pool";
+
+export interface HostStep {
+  argv: Argv;
+  /** Standard input for the command (a file's content). */
+  stdin?: string;
+  /** How to take this step back; omitted when a later undo (deleting the link) covers it. */
+  undo?: Argv;
+}
+
+export async function applySteps(run: RunCommand, steps: readonly HostStep[]): Promise<void> {
+  const done: HostStep[] = [];
+  try {
+    for (const step of steps) {
+      await run(step.argv, { stdin: step.stdin });
+      done.push(step);
+    }
+  } catch (err) {
+    const undoFailures: { argv: Argv; stderr: string }[] = [];
+    for (const step of [...done].reverse()) {
+      if (!step.undo) continue;
+      const result = await run(step.undo, { allowFailure: true }).catch((e: Error) => ({ exitCode: -1, stdout: "", stderr: e.message }));
+      if (result.exitCode !== 0) undoFailures.push({ argv: step.undo, stderr: result.stderr });
+    }
+    throw new StepsFailedError(err, done.length, undoFailures);
+  }
+}

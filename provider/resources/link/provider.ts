@@ -1,0 +1,165 @@
+// The provider both link resources (VlanSubinterface, HostShim) share. A LinkMapping says what
+// differs (its schema, the link it describes, what besides the link it reads, its refusals and
+// in-place changes); the lifecycle is the same: refuse a taken name, make the link and its
+// persistence as one unit, read it back, and delete it only while it is still ours.
+
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { checkInputs, diffByRules, FieldRules, ObjectSchema, parseInputs } from "../../dynamic";
+import { RefusalError } from "../../errors";
+import { buildLinkDelete, LinkInfo } from "../../host/iproute";
+import { linkSetupCommands, PersistentLink } from "../../host/persistentLinks";
+import { showLink } from "../../ops/inventory";
+import { deleteOwnLink, requireNewLink } from "../../ops/links";
+import { detectPersistMethod, isPersisted, persistSteps, PersistRecord, unpersistSteps, updatePersistenceSteps } from "../../ops/persistence";
+import { applySteps, HostStep } from "../../ops/steps";
+import { ConnectionConfig, parseConnection } from "../../ssh/connection";
+import { hostSession, RunCommand } from "../../ssh/pool";
+
+/** The inputs every link resource has. */
+export interface LinkArgs {
+  connection: ConnectionConfig;
+  name: string;
+  parent: string;
+  persist: boolean;
+}
+
+const PersistRecordSchema = z.object({
+  method: z.enum(["networkd", "systemd-unit"]),
+  /** networkd only: the parent's .network file that the drop-in extends. */
+  parentNetworkFile: z.string().optional(),
+});
+
+/** The state fields only the provider sets. */
+export const linkOutputs = {
+  /** How the link is kept across reboots, when `persist` is set. */
+  persistence: PersistRecordSchema.optional(),
+  /** The link's MAC address, as the LAN's neighbours see it. */
+  macAddress: z.string(),
+  /** Whether the link is administratively up. */
+  up: z.boolean(),
+};
+export type LinkOutputs = z.output<z.ZodObject<typeof linkOutputs>>;
+
+/** A link as the host reports it, with what else the resource reads about it (`more`). */
+export interface Observed<M> {
+  link: LinkInfo;
+  more: M;
+}
+
+export interface LinkMapping<A extends LinkArgs, M> {
+  resource: string;
+  /** The kernel's link kind (`ip -d link` info_kind) this resource makes. */
+  kind: "vlan" | "macvlan";
+  schema: ObjectSchema;
+  rules: FieldRules<string>;
+  /** Defaults that depend on other inputs (a VLAN's "<parent>.<id>" name). */
+  withDefaults(news: Record<string, unknown>): Record<string, unknown>;
+  /** The link as created live and replayed at boot (the same `ip` commands). */
+  persistentLink(args: A): PersistentLink;
+  /** What else the state needs besides the link itself (a shim's addresses and routes). */
+  observeMore(run: RunCommand, name: string): Promise<M>;
+  /** The args as the host has them; persist and connection are the provider's to set. */
+  fromObserved(observed: Observed<M>, prior: A): A;
+  /** Refusals before anything is made, given the parent link. */
+  precheck(run: RunCommand, target: string, args: A, parent: LinkInfo): Promise<void>;
+  /** Steps that change the link in place from what the host has to what the args ask. */
+  updateSteps(before: Observed<M>, olds: A & LinkOutputs, args: A): HostStep[];
+  /** Refusals before deleting (a VLAN link still a network's parent). */
+  beforeDelete?(run: RunCommand, target: string, props: A & LinkOutputs): Promise<void>;
+}
+
+/** The live steps that make a link: its `ip` commands, undone as one by deleting the link. */
+export function createLinkSteps(link: PersistentLink): HostStep[] {
+  // Deleting the link (the first step's undo) also removes its addresses and routes.
+  return linkSetupCommands(link).map((argv, i) => (i === 0 ? { argv, undo: buildLinkDelete(link.name) } : { argv }));
+}
+
+export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.ResourceProvider {
+  constructor(private readonly mapping: LinkMapping<A, M>) {}
+
+  async check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+    return checkInputs(this.mapping.schema, this.mapping.withDefaults(news));
+  }
+
+  async diff(_id: string, olds: object, news: object): Promise<pulumi.dynamic.DiffResult> {
+    return diffByRules(olds, news, this.mapping.rules);
+  }
+
+  async create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult<A & LinkOutputs>> {
+    const m = this.mapping;
+    const args = this.parse(inputs);
+    const host = hostSession(args.connection);
+    const state = await host.exclusive(async (run) => {
+      const parent = await requireNewLink(run, host.target, args.name, args.parent);
+      await m.precheck(run, host.target, args, parent);
+      const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
+      const link = m.persistentLink(args);
+      await applySteps(run, [...createLinkSteps(link), ...(persistence ? persistSteps(link, persistence) : [])]);
+      return this.observe(run, args, persistence);
+    });
+    if (!state) throw new RefusalError(host.target, { kind: "vanished", object: "interface", name: args.name, during: "create" });
+    return { id: args.name, outs: state };
+  }
+
+  async read(id: string, props: A & LinkOutputs): Promise<pulumi.dynamic.ReadResult<A & LinkOutputs>> {
+    const connection = parseConnection(props.connection, this.mapping.resource);
+    const state = await hostSession(connection).exclusive((run) => this.observe(run, { ...props, connection }, props.persistence));
+    return state ? { id, props: state } : {};
+  }
+
+  async update(_id: string, olds: A & LinkOutputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult<A & LinkOutputs>> {
+    const m = this.mapping;
+    const args = this.parse(news);
+    const host = hostSession(args.connection);
+    const state = await host.exclusive(async (run) => {
+      const link = await showLink(run, args.name);
+      if (!link) throw new RefusalError(host.target, { kind: "gone", object: "interface", name: args.name });
+      const before = { link, more: await m.observeMore(run, args.name) };
+      const { steps: persistenceSteps, record } = await updatePersistenceSteps(
+        run,
+        host.target,
+        { link: m.persistentLink(olds), record: olds.persistence },
+        { link: m.persistentLink(args), persist: args.persist },
+      );
+      await applySteps(run, [...m.updateSteps(before, olds, args), ...persistenceSteps]);
+      return this.observe(run, args, record);
+    });
+    if (!state) throw new RefusalError(host.target, { kind: "vanished", object: "interface", name: args.name, during: "update" });
+    return { outs: state };
+  }
+
+  async delete(_id: string, props: A & LinkOutputs): Promise<void> {
+    const m = this.mapping;
+    const host = hostSession(parseConnection(props.connection, m.resource));
+    await host.exclusive(async (run) => {
+      await m.beforeDelete?.(run, host.target, props);
+      const unpersist = props.persistence ? unpersistSteps(m.persistentLink(props), props.persistence) : [];
+      await deleteOwnLink(run, host.target, props.name, m.kind, unpersist);
+    });
+  }
+
+  /**
+   * The state for what the host has; persistence files missing or edited by hand read as
+   * `persist: false`, which the diff turns into an update that writes them again.
+   */
+  private async observe(run: RunCommand, prior: A, persistence: PersistRecord | undefined): Promise<(A & LinkOutputs) | undefined> {
+    const m = this.mapping;
+    const link = await showLink(run, prior.name);
+    if (!link) return undefined;
+    const persisted = persistence !== undefined && (await isPersisted(run, m.persistentLink(prior), persistence));
+    const more = await m.observeMore(run, prior.name);
+    return {
+      ...m.fromObserved({ link, more }, prior),
+      connection: prior.connection,
+      persist: persisted,
+      persistence,
+      macAddress: link.mac ?? "",
+      up: link.up,
+    };
+  }
+
+  private parse(inputs: Record<string, unknown>): A {
+    return parseInputs(this.mapping.schema, this.mapping.withDefaults(inputs), this.mapping.resource) as A;
+  }
+}

@@ -1,0 +1,110 @@
+// The inputs and outputs every Docker network resource has, besides its driver's own, and the
+// diff rule for each.
+
+import { z } from "zod";
+import { FieldRules } from "../../dynamic";
+import { subnetsOverlap } from "../../ipnet";
+import { ConnectionSchema } from "../../ssh/connection";
+import {
+  auxAddressName,
+  checkIpamMembership,
+  dockerNetworkName,
+  interfaceName,
+  ipAddress,
+  labelKey,
+  labelValue,
+  subnet,
+} from "../../validate";
+
+/** One IPAM entry of a family: a subnet with its own gateway, ip-range and reserved addresses. */
+function ipamConfigSchema(family: 4 | 6) {
+  return z
+    .object({
+      subnet: subnet(family),
+      gateway: ipAddress(family).optional(),
+      ipRange: subnet(family).optional(),
+      auxAddresses: z.record(auxAddressName, ipAddress(family)).default({}),
+    })
+    .strict();
+}
+
+/** A further IPv4 subnet on the same network (a LAN with a secondary range; ipvlan l3 routing several). */
+export const SubnetConfigSchema = ipamConfigSchema(4);
+
+/** Dual stack: the LAN's IPv6 subnet. */
+export const Ipv6ConfigSchema = ipamConfigSchema(6);
+
+export const networkFields = {
+  /** How to reach the Docker host. */
+  connection: ConnectionSchema,
+  /** Docker network name; defaults to the resource name. */
+  name: dockerNetworkName,
+  /** The host NIC (or VLAN subinterface) the containers' ports hang off. */
+  parent: interfaceName,
+  /** The LAN's IPv4 subnet, as the rest of the LAN knows it. */
+  subnet: subnet(4),
+  /** The LAN's router. Docker picks the subnet's first address when it is left out. */
+  gateway: ipAddress(4).optional(),
+  /** The part of the subnet Docker may hand out; keep it outside the LAN's DHCP pool. */
+  ipRange: subnet(4).optional(),
+  /** Addresses Docker must never hand out (name -> address), e.g. the host shim's. */
+  auxAddresses: z.record(auxAddressName, ipAddress(4)).default({}),
+  /** More IPv4 subnets on the same network, each with its own gateway, ip-range and aux addresses. */
+  additionalSubnets: z.array(SubnetConfigSchema).default([]),
+  /** Dual stack: the LAN's IPv6 subnet. */
+  ipv6: Ipv6ConfigSchema.optional(),
+  /** No route out of the network (containers reach only each other). */
+  internal: z.boolean().default(false),
+  labels: z.record(labelKey, labelValue).default({}),
+  /** Take over an existing network of this name whose settings match, instead of failing. */
+  adopt: z.boolean().default(false),
+};
+
+const BaseSchema = z.object(networkFields);
+export type NetworkArgs = z.output<typeof BaseSchema>;
+export type Ipv6Config = z.output<typeof Ipv6ConfigSchema>;
+
+/** The state fields only the provider sets. */
+export const networkOutputs = {
+  /** The Docker network id (also the resource id). */
+  networkId: z.string(),
+};
+export type NetworkOutputs = z.output<z.ZodObject<typeof networkOutputs>>;
+
+/** Gateway, ip-range and aux addresses inside their subnets, for both families; no two IPv4 subnets overlap. */
+export function refineIpam(args: NetworkArgs, ctx: z.RefinementCtx): void {
+  checkIpamMembership(ctx, [], args);
+  args.additionalSubnets.forEach((config, i) => checkIpamMembership(ctx, ["additionalSubnets", i], config));
+  if (args.ipv6) checkIpamMembership(ctx, ["ipv6"], args.ipv6);
+  const seen: { subnet: string; at: (string | number)[] }[] = [{ subnet: args.subnet, at: ["subnet"] }];
+  args.additionalSubnets.forEach((config, i) => {
+    const clash = seen.find((s) => subnetsOverlap(s.subnet, config.subnet));
+    if (clash) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["additionalSubnets", i, "subnet"],
+        message: `subnet ${config.subnet} overlaps ${clash.subnet} (${clash.at.join(".")})`,
+      });
+    }
+    seen.push({ subnet: config.subnet, at: ["additionalSubnets", i, "subnet"] });
+  });
+}
+
+/**
+ * Docker has no way to change a network in place, so every setting it holds forces a
+ * replacement; `connection` and `adopt` only say how we reach and treat it.
+ */
+export const NETWORK_FIELD_RULES: FieldRules<keyof NetworkArgs> = {
+  connection: "update",
+  adopt: "update",
+  name: "replace",
+  parent: "replace",
+  subnet: "replace",
+  gateway: "replace",
+  ipRange: "replace",
+  auxAddresses: "replace",
+  additionalSubnets: "replace",
+  ipv6: "replace",
+  internal: "replace",
+  labels: "replace",
+};

@@ -1,0 +1,106 @@
+// The mapping between a network resource's inputs and Docker's vocabulary, both ways: inputs ->
+// the spec `docker network create` is given, `docker network inspect` -> state, and the
+// differences between a spec and what a host has. What is read back is mapped exactly as what
+// was written, so a read right after a create diffs empty against the inputs.
+
+import { stableJson } from "../../dynamic";
+import { InspectedNetwork, ipamOfFamily, NetworkSpec } from "../../host/docker";
+import { parsePrefix } from "../../ipnet";
+import { Ipv6Config, NetworkArgs, NetworkOutputs } from "./fields";
+
+/** How one driver spells its own settings, both ways. */
+export interface DriverMapping<A extends NetworkArgs> {
+  driver: NetworkSpec["driver"];
+  /** Driver options (-o) besides parent. */
+  options(args: A): Record<string, string>;
+  /** The driver's own inputs as the host reports them. */
+  readOptions(options: Record<string, string>): Partial<A>;
+}
+
+export function toNetworkSpec<A extends NetworkArgs>(mapping: DriverMapping<A>, args: A): NetworkSpec {
+  return {
+    name: args.name,
+    driver: mapping.driver,
+    options: { parent: args.parent, ...mapping.options(args) },
+    ipam: [
+      { subnet: args.subnet, gateway: args.gateway, ipRange: args.ipRange, auxAddresses: args.auxAddresses },
+      ...args.additionalSubnets,
+      ...(args.ipv6 ? [args.ipv6] : []),
+    ],
+    enableIPv6: args.ipv6 !== undefined,
+    internal: args.internal,
+    labels: args.labels,
+  };
+}
+
+/**
+ * The state for what the host has, mapped exactly as the args were written. A gateway the
+ * program left out is Docker's choice, not drift, so it stays out unless the program set one.
+ */
+export function fromInspected<A extends NetworkArgs>(
+  mapping: DriverMapping<A>,
+  network: InspectedNetwork,
+  prior: A,
+): A & NetworkOutputs {
+  const v4s = network.ipam.filter((c) => parsePrefix(c.subnet)?.family === 4);
+  const v4 = v4s.find((c) => c.subnet === prior.subnet) ?? v4s[0];
+  const v6 = ipamOfFamily(network.ipam, 6);
+  // The program's order for the subnets it has, then any the host has besides.
+  const others = v4s.filter((c) => c !== v4);
+  const additional = [
+    ...prior.additionalSubnets.flatMap((p) => others.filter((c) => c.subnet === p.subnet).map((c) => ({ c, p }))),
+    ...others.filter((c) => !prior.additionalSubnets.some((p) => p.subnet === c.subnet)).map((c) => ({ c, p: undefined })),
+  ].map(({ c, p }) => ({
+    subnet: c.subnet,
+    gateway: p?.gateway === undefined ? undefined : c.gateway,
+    ipRange: c.ipRange,
+    auxAddresses: c.auxAddresses,
+  }));
+  const ipv6: Ipv6Config | undefined = v6
+    ? {
+        subnet: v6.subnet,
+        gateway: prior.ipv6?.gateway === undefined ? undefined : v6.gateway,
+        ipRange: v6.ipRange,
+        auxAddresses: v6.auxAddresses,
+      }
+    : undefined;
+  return {
+    ...prior,
+    networkId: network.id,
+    name: network.name,
+    parent: network.options.parent ?? "",
+    subnet: v4?.subnet ?? "",
+    gateway: prior.gateway === undefined ? undefined : v4?.gateway,
+    ipRange: v4?.ipRange,
+    auxAddresses: v4?.auxAddresses ?? {},
+    additionalSubnets: additional,
+    ipv6,
+    internal: network.internal,
+    labels: network.labels,
+    ...mapping.readOptions(network.options),
+  };
+}
+
+/** Differences between what was asked and what a host has, as "field: asked X, host has Y". */
+export function specDifferences(spec: NetworkSpec, actual: Omit<InspectedNetwork, "id" | "containers">): string[] {
+  const differences: string[] = [];
+  const show = (v: unknown) => (v === undefined ? "nothing" : stableJson(v));
+  const compare = (field: string, asked: unknown, has: unknown) => {
+    if (stableJson(asked) !== stableJson(has)) differences.push(`${field}: asked ${show(asked)}, host has ${show(has)}`);
+  };
+  compare("driver", spec.driver, actual.driver);
+  for (const [key, value] of Object.entries(spec.options)) compare(`option ${key}`, value, actual.options[key]);
+  compare("ipv6", spec.enableIPv6, actual.enableIPv6);
+  compare("internal", spec.internal, actual.internal);
+  compare("labels", spec.labels, actual.labels);
+  compare("subnets", spec.ipam.map((c) => c.subnet).sort(), actual.ipam.map((c) => c.subnet).sort());
+  for (const asked of spec.ipam) {
+    const family = parsePrefix(asked.subnet)?.family;
+    const has = actual.ipam.find((c) => c.subnet === asked.subnet);
+    compare(`IPv${family} subnet`, asked.subnet, has?.subnet);
+    if (asked.gateway) compare(`IPv${family} gateway`, asked.gateway, has?.gateway);
+    compare(`IPv${family} ip range`, asked.ipRange, has?.ipRange);
+    compare(`IPv${family} aux addresses`, asked.auxAddresses, has?.auxAddresses ?? {});
+  }
+  return differences;
+}

@@ -1,0 +1,91 @@
+// The Connection input every resource has: its schema (the single source of its type), the
+// secret paths that are never shown, and how a target is named in messages.
+
+import { utils as sshUtils } from "ssh2";
+import { z } from "zod";
+import { InputValidationError } from "../errors";
+import { describeIssues, hostName } from "../validate";
+import { OPENSSH_KEY_LINE, SHA256_FINGERPRINT } from "./hostKeys";
+
+export const ConnectionSchema = z
+  .object({
+    /** Host name or IP address of the Docker host. */
+    host: hostName,
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, "must be a POSIX user name")
+      .default("root"),
+    /** OpenSSH or PEM private key text. Secret. */
+    privateKey: z.string().min(1).optional(),
+    /** Passphrase of an encrypted privateKey. Secret. */
+    privateKeyPassphrase: z.string().min(1).optional(),
+    /** Password authentication. Secret. */
+    password: z.string().min(1).optional(),
+    /** Path of an ssh-agent socket (SSH_AUTH_SOCK) on the machine running Pulumi. */
+    agentSocket: z.string().min(1).optional(),
+    /** The host's public key as an OpenSSH line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint. */
+    hostKey: z
+      .string()
+      .trim()
+      .refine((v) => OPENSSH_KEY_LINE.test(v) || SHA256_FINGERPRINT.test(v), {
+        message: 'must be an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint',
+      })
+      .optional(),
+    /** Accept any host key. An explicit opt-out; without it an unpinned host is refused. */
+    insecureIgnoreHostKey: z.boolean().default(false),
+    /** Run every command through `sudo -n` (the user needs passwordless sudo for docker and ip). */
+    sudo: z.boolean().default(false),
+    connectTimeoutMs: z.number().int().min(1000).max(600_000).default(20_000),
+    commandTimeoutMs: z.number().int().min(1000).max(3_600_000).default(300_000),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (!c.privateKey && !c.password && !c.agentSocket) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["privateKey"],
+        message: "no credentials: set privateKey, password or agentSocket",
+      });
+    }
+    if (c.privateKey) {
+      const parsed = sshUtils.parseKey(c.privateKey, c.privateKeyPassphrase);
+      if (parsed instanceof Error) {
+        // ssh2's message describes the format problem and never echoes key material.
+        ctx.addIssue({ code: "custom", path: ["privateKey"], message: `cannot be parsed: ${parsed.message}` });
+      }
+    }
+    if (!c.hostKey && !c.insecureIgnoreHostKey) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["hostKey"],
+        message:
+          "is required: pin the host's key (`ssh-keyscan HOST` prints it) or set insecureIgnoreHostKey: true to accept any key",
+      });
+    }
+  });
+
+/** The connection as a program writes it (defaults optional). */
+export type ConnectionArgs = z.input<typeof ConnectionSchema>;
+/** The connection after validation, defaults filled in. */
+export type ConnectionConfig = z.output<typeof ConnectionSchema>;
+
+/** Paths (from a resource's inputs) whose values are never shown in an error, a log line or a diff. */
+export const CONNECTION_SECRET_PATHS = [
+  "connection.privateKey",
+  "connection.privateKeyPassphrase",
+  "connection.password",
+];
+
+export function describeTarget(c: ConnectionConfig): string {
+  const host = c.host.includes(":") ? `[${c.host}]` : c.host;
+  return `ssh://${c.user}@${host}:${c.port}`;
+}
+
+/** The connection saved in a resource's state, validated again before use (read, delete). */
+export function parseConnection(value: unknown, resource: string): ConnectionConfig {
+  const parsed = ConnectionSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ ...i, path: ["connection", ...i.path] }));
+  throw new InputValidationError(resource, describeIssues(issues, { connection: value }, CONNECTION_SECRET_PATHS));
+}

@@ -1,0 +1,95 @@
+// Enough of a Linux host's `ip` (links, addresses, routes) and a host without Docker or
+// systemd, as a FakeSshHost handler: the link providers' whole lifecycle runs against it.
+
+import { canonicalPrefix } from "../../provider/ipnet";
+import type { Exec, Handler, Reply } from "./fakeSshHost";
+
+export interface FakeLink {
+  kind?: string;
+  parent?: string;
+  mtu: number;
+  data: Record<string, unknown>;
+  up: boolean;
+  addresses: string[];
+  routes: string[];
+}
+
+export class FakeLinuxHost {
+  readonly links = new Map<string, FakeLink>([
+    ["lo", { mtu: 65536, data: {}, up: true, addresses: [], routes: [] }],
+    ["eth1", { mtu: 1500, data: {}, up: true, addresses: ["198.51.100.11/24"], routes: [] }],
+  ]);
+  /** Commands (joined argv) that fail with this stderr. */
+  readonly failing = new Map<string, string>();
+
+  readonly handler: Handler = (exec: Exec) => this.answer(exec.argv);
+
+  private answer(argv: string[]): Reply {
+    const cmd = argv.join(" ");
+    const failure = this.failing.get(cmd);
+    if (failure !== undefined) return { code: 2, stderr: failure };
+    if (argv[0] === "docker") return { code: 127, stderr: "env: 'docker': No such file or directory" };
+    if (argv[0] === "systemctl" || argv[0] === "test") return { code: 1 };
+    if (argv[0] !== "ip") return { code: 127 };
+    const dev = argv[argv.indexOf("dev") + 1];
+    const link = this.links.get(dev);
+    const missing = { code: 1, stderr: `Device "${dev}" does not exist.` };
+    if (cmd.startsWith("ip -j -d link show")) {
+      if (argv.includes("dev") && !link) return missing;
+      const shown = argv.includes("dev") ? [[dev, link] as const] : [...this.links];
+      return { stdout: JSON.stringify(shown.map(([name, l], i) => this.linkJson(name, l!, i))) };
+    }
+    if (cmd.startsWith("ip link add")) {
+      const name = argv[argv.indexOf("name") + 1];
+      if (this.links.has(name)) return { code: 2, stderr: "RTNETLINK answers: File exists" };
+      const kind = argv[argv.indexOf("type") + 1];
+      const parent = argv[4];
+      const mtu = argv.includes("mtu") ? Number(argv[argv.indexOf("mtu") + 1]) : this.links.get(parent)?.mtu ?? 1500;
+      const data = kind === "vlan" ? { id: Number(argv[argv.indexOf("id") + 1]) } : { mode: argv[argv.indexOf("mode") + 1] };
+      this.links.set(name, { kind, parent, mtu, data, up: false, addresses: [], routes: [] });
+      return {};
+    }
+    if (!link) return missing;
+    if (cmd.startsWith("ip link set")) {
+      if (argv.includes("up")) link.up = true;
+      if (argv.includes("mtu")) link.mtu = Number(argv[argv.indexOf("mtu") + 1]);
+      return {};
+    }
+    if (cmd.startsWith("ip link delete")) {
+      this.links.delete(dev);
+      return {};
+    }
+    if (cmd.startsWith("ip address add")) return this.edit(link.addresses, canonicalPrefix(argv[3]), true);
+    if (cmd.startsWith("ip address delete")) return this.edit(link.addresses, canonicalPrefix(argv[3]), false);
+    if (cmd.startsWith("ip -j address show")) {
+      return { stdout: JSON.stringify([{ addr_info: link.addresses.map((a) => ({ family: a.includes(":") ? "inet6" : "inet", local: a.split("/")[0], prefixlen: Number(a.split("/")[1]), scope: "global" })) }]) };
+    }
+    if (argv[2] === "route" && (argv[3] === "add" || argv[3] === "delete")) return this.edit(link.routes, argv[4], argv[3] === "add");
+    if (argv[3] === "route" && argv[4] === "show") {
+      const family = argv[2] === "-6" ? ":" : ".";
+      return { stdout: JSON.stringify(link.routes.filter((r) => r.includes(family)).map((dst) => ({ dst, scope: "link" }))) };
+    }
+    return { code: 127, stderr: `fake host cannot ${cmd}` };
+  }
+
+  private edit(list: string[], value: string, add: boolean): Reply {
+    const at = list.indexOf(value);
+    if (add && at >= 0) return { code: 2, stderr: "RTNETLINK answers: File exists" };
+    if (!add && at < 0) return { code: 2, stderr: "RTNETLINK answers: Cannot assign requested address" };
+    if (add) list.push(value);
+    else list.splice(at, 1);
+    return {};
+  }
+
+  private linkJson(name: string, l: FakeLink, i: number) {
+    return {
+      ifindex: i + 1,
+      ifname: name,
+      link: l.parent,
+      flags: l.up ? ["BROADCAST", "UP"] : ["BROADCAST"],
+      mtu: l.mtu,
+      address: `02:00:00:00:00:${String(i + 1).padStart(2, "0")}`,
+      linkinfo: l.kind ? { info_kind: l.kind, info_data: l.data } : undefined,
+    };
+  }
+}

@@ -1,0 +1,115 @@
+import { strict as assert } from "node:assert";
+import { RefusalError } from "../../../provider/errors";
+import {
+  hostInventory,
+  inspectNetwork,
+  isDockerMissing,
+  kernelParentConflicts,
+  listAllNetworks,
+  parentConflicts,
+  showLink,
+} from "../../../provider/ops/inventory";
+import { fakeRunner, inspectJson, linksJson, TARGET } from "../../support/fakeRunner";
+
+const ID = "a".repeat(64);
+
+function refusal(kind: RefusalError["kind"], names: string[]) {
+  return (err: unknown) => {
+    assert.ok(err instanceof RefusalError, String(err));
+    assert.equal(err.kind, kind);
+    assert.deepEqual(err.names, names);
+    assert.equal(err.target, TARGET);
+    return true;
+  };
+}
+
+describe("ops: inventory", () => {
+  it("shows one link, or nothing when the device does not exist; other failures throw", async () => {
+    const host = fakeRunner((argv) =>
+      argv.includes("eth1") ? { stdout: linksJson([{ name: "eth1" }]) } : argv.includes("gone") ? { exitCode: 1, stderr: 'Device "gone" does not exist.' } : { exitCode: 2, stderr: "RTNETLINK answers: Operation not permitted" },
+    );
+    assert.equal((await showLink(host.run, "eth1"))?.name, "eth1");
+    assert.equal(await showLink(host.run, "gone"), undefined);
+    await assert.rejects(showLink(host.run, "other"), /Operation not permitted/);
+    assert.deepEqual(host.calls, ["ip -j -d link show dev eth1", "ip -j -d link show dev gone", "ip -j -d link show dev other"]);
+  });
+
+  it("inspects a network by exact name or id only; 'no such network' is undefined, anything else throws", async () => {
+    const host = fakeRunner((argv) => {
+      const what = argv[argv.length - 1];
+      if (what === "lan" || what === ID || what === "aaaa") return { stdout: inspectJson([{ id: ID, name: "lan", driver: "macvlan" }]) };
+      if (what === "gone") return { exitCode: 1, stderr: "Error: No such network: gone" };
+      return { exitCode: 1, stderr: "Cannot connect to the Docker daemon" };
+    });
+    assert.equal((await inspectNetwork(host.run, "lan"))?.id, ID);
+    assert.equal((await inspectNetwork(host.run, ID))?.name, "lan");
+    assert.equal(await inspectNetwork(host.run, "aaaa"), undefined, "an id prefix matched");
+    assert.equal(await inspectNetwork(host.run, "gone"), undefined);
+    await assert.rejects(inspectNetwork(host.run, "down"), /Cannot connect/);
+  });
+
+  it("lists every network with one inspect, none without a docker CLI, none without networks", async () => {
+    const listing = fakeRunner((argv) =>
+      argv[2] === "ls" ? { stdout: `${ID}\n${"b".repeat(64)}\n` } : { stdout: inspectJson([{ id: ID, name: "a", driver: "macvlan" }, { id: "b".repeat(64), name: "b", driver: "bridge" }]) },
+    );
+    assert.deepEqual((await listAllNetworks(listing.run)).map((n) => n.name), ["a", "b"]);
+    assert.deepEqual(listing.calls, ["docker network ls --no-trunc --quiet", `docker network inspect -- ${ID} ${"b".repeat(64)}`]);
+    assert.deepEqual(await listAllNetworks(fakeRunner(() => ({ exitCode: 127, stderr: "env: 'docker': No such file or directory" })).run), []);
+    assert.deepEqual(await listAllNetworks(fakeRunner(() => ({ exitCode: 1, stderr: "sudo: docker: command not found" })).run), []);
+    const empty = fakeRunner(() => ({ stdout: "" }));
+    assert.deepEqual(await listAllNetworks(empty.run), []);
+    assert.equal(empty.calls.length, 1);
+    await assert.rejects(listAllNetworks(fakeRunner(() => ({ exitCode: 1, stderr: "permission denied" })).run), /permission denied/);
+  });
+
+  it("tells a missing docker CLI from other failures, with and without sudo", () => {
+    assert.equal(isDockerMissing({ exitCode: 127, stderr: "" }), true);
+    assert.equal(isDockerMissing({ exitCode: 1, stderr: "sudo: docker: command not found\n" }), true);
+    assert.equal(isDockerMissing({ exitCode: 1, stderr: "docker: command not found" }), false);
+    assert.equal(isDockerMissing({ exitCode: 2, stderr: "sudo: docker: command not found" }), false);
+    assert.equal(isDockerMissing({ exitCode: 1, stderr: "sudo: a password is required" }), false);
+  });
+
+  it("collects links and networks with the target", async () => {
+    const host = fakeRunner((argv) => (argv[0] === "ip" ? { stdout: linksJson([{ name: "eth1" }]) } : { stdout: "" }));
+    const inventory = await hostInventory(host.run, TARGET);
+    assert.deepEqual(inventory.links.map((l) => l.name), ["eth1"]);
+    assert.deepEqual(inventory.networks, []);
+    assert.equal(inventory.target, TARGET);
+  });
+
+  describe("parent rules", () => {
+    const base = { target: TARGET, links: [], networks: [] };
+    const network = (name: string, driver: "macvlan" | "ipvlan", parent: string) => ({
+      id: ID, name, driver, options: { parent }, ipam: [], enableIPv6: false, internal: false, labels: {}, containers: [],
+    });
+    const link = (name: string, kind: string, parent: string) => ({ name, kind, parent, data: {}, mtu: 1500, up: true });
+
+    it("refuses macvlan beside ipvlan on one parent, naming the network or the link", () => {
+      assert.throws(() => kernelParentConflicts("eth1", "macvlan", { ...base, networks: [network("ipv", "ipvlan", "eth1")] }), refusal("parentConflict", ["ipv"]));
+      assert.throws(() => kernelParentConflicts("eth1", "ipvlan", { ...base, links: [link("shim0", "macvlan", "eth1")] }), refusal("parentConflict", ["shim0"]));
+      assert.throws(
+        () => kernelParentConflicts("eth1", "ipvlan", { ...base, networks: [network("mv", "macvlan", "eth1")] }),
+        /Docker macvlan network "mv" uses parent "eth1"; the kernel cannot put ipvlan and macvlan ports on one parent/,
+      );
+      assert.throws(
+        () => kernelParentConflicts("eth1", "macvlan", { ...base, links: [link("ipv0", "ipvlan", "eth1")] }),
+        /ipvlan interface "ipv0" \(a host shim\?\) already sits on parent "eth1"/,
+      );
+    });
+
+    it("allows the same driver beside itself (for the kernel), other parents and other kinds", () => {
+      kernelParentConflicts("eth1", "macvlan", {
+        ...base,
+        networks: [network("mv", "macvlan", "eth1"), network("ipv", "ipvlan", "eth2")],
+        links: [link("shim0", "macvlan", "eth1"), link("eth1.50", "vlan", "eth1"), link("ipv0", "ipvlan", "eth2")],
+      });
+    });
+
+    it("refuses a second network of one driver on a parent (Docker's rule), then applies the kernel's", () => {
+      assert.throws(() => parentConflicts("eth1", "macvlan", { ...base, networks: [network("mv", "macvlan", "eth1")] }), refusal("parentTaken", ["mv"]));
+      assert.throws(() => parentConflicts("eth1", "macvlan", { ...base, networks: [network("ipv", "ipvlan", "eth1")] }), refusal("parentConflict", ["ipv"]));
+      parentConflicts("eth1", "macvlan", { ...base, networks: [network("mv", "macvlan", "eth2")] });
+    });
+  });
+});

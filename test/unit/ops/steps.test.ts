@@ -1,0 +1,61 @@
+import { strict as assert } from "node:assert";
+import { RemoteCommandError, StepsFailedError } from "../../../provider/errors";
+import { applySteps } from "../../../provider/ops/steps";
+import { fakeRunner } from "../../support/fakeRunner";
+
+describe("ops: steps with undo", () => {
+  it("runs every step in order with its stdin", async () => {
+    const host = fakeRunner();
+    await applySteps(host.run, [{ argv: ["a"] }, { argv: ["tee", "f"], stdin: "text" }, { argv: ["b"], undo: ["not-b"] }]);
+    assert.deepEqual(host.calls, ["a", "tee f", "b"]);
+    assert.deepEqual(host.stdins, [undefined, "text", undefined]);
+  });
+
+  it("undoes what was done, newest first, when a step fails, and says so", async () => {
+    const host = fakeRunner((argv) => (argv[0] === "boom" ? { exitCode: 2, stderr: "File exists" } : undefined));
+    await assert.rejects(
+      applySteps(host.run, [{ argv: ["one"], undo: ["undo-one"] }, { argv: ["two"] }, { argv: ["three"], undo: ["undo-three"] }, { argv: ["boom"], undo: ["never"] }]),
+      (err: unknown) => {
+        assert.ok(err instanceof StepsFailedError);
+        assert.ok(err.cause instanceof RemoteCommandError);
+        assert.equal(err.stepsDone, 3);
+        assert.deepEqual(err.undoFailures, []);
+        assert.match(err.message, /`boom` exited with 2: File exists\n\(the 3 step\(s\) already done were undone\)$/);
+        return true;
+      },
+    );
+    assert.deepEqual(host.calls, ["one", "two", "three", "boom", "undo-three", "undo-one"]);
+  });
+
+  it("keeps undoing when an undo fails, and lists what could not be undone", async () => {
+    const host = fakeRunner((argv) => {
+      if (argv[0] === "boom") return { exitCode: 1, stderr: "no" };
+      if (argv[0] === "undo-two") return { exitCode: 1, stderr: "busy\n" };
+      return undefined;
+    });
+    await assert.rejects(applySteps(host.run, [{ argv: ["one"], undo: ["undo-one"] }, { argv: ["two"], undo: ["undo-two", "a b"] }, { argv: ["boom"] }]), (err: unknown) => {
+      assert.ok(err instanceof StepsFailedError);
+      assert.deepEqual(err.undoFailures.map((f) => f.argv), [["undo-two", "a b"]]);
+      assert.match(err.message, /undoing failed too, check the host by hand: `undo-two 'a b'`: busy\)$/);
+      return true;
+    });
+    assert.deepEqual(host.calls.slice(-2), ["undo-two a b", "undo-one"]);
+  });
+
+  it("counts an undo the transport could not run as failed", async () => {
+    let calls = 0;
+    const run = async (argv: readonly string[]) => {
+      calls++;
+      if (argv[0] === "boom") throw new Error("connection lost");
+      if (argv[0] === "undo") throw new Error("still lost");
+      return { exitCode: 0, stdout: "", stderr: "" };
+    };
+    await assert.rejects(applySteps(run, [{ argv: ["one"], undo: ["undo"] }, { argv: ["boom"] }]), (err: unknown) => {
+      assert.ok(err instanceof StepsFailedError);
+      assert.deepEqual(err.undoFailures, [{ argv: ["undo"], stderr: "still lost" }]);
+      assert.match(err.message, /^connection lost\n/);
+      return true;
+    });
+    assert.equal(calls, 3);
+  });
+});

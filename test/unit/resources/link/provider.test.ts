@@ -1,0 +1,153 @@
+// The shared link provider's whole lifecycle, for both link resources, through the real SSH
+// transport against an in-process host: create, read back with an empty diff, drift, update in
+// place, rollback, refusals by type, delete.
+
+import { strict as assert } from "node:assert";
+import { RefusalError, StepsFailedError } from "../../../../provider/errors";
+import { hostShimProvider } from "../../../../provider/resources/link/hostShim";
+import { vlanSubinterfaceProvider } from "../../../../provider/resources/link/vlanSubinterface";
+import { closeAllSessions } from "../../../../provider/ssh/pool";
+import { FakeLinuxHost } from "../../../support/fakeLinuxHost";
+import { FakeSshHost } from "../../../support/fakeSshHost";
+
+type Provider = typeof hostShimProvider | typeof vlanSubinterfaceProvider;
+
+async function checked(provider: Provider, raw: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const result = await provider.check({}, raw);
+  assert.equal(result.failures, undefined, JSON.stringify(result.failures));
+  return result.inputs;
+}
+
+async function made<T>(pending: Promise<{ id: string; outs?: T }>): Promise<{ id: string; outs: T }> {
+  const result = await pending;
+  assert.ok(result.outs);
+  return { id: result.id, outs: result.outs };
+}
+
+function refusal(kind: string, names: string[]) {
+  return (err: unknown) => {
+    assert.ok(err instanceof RefusalError, String(err));
+    assert.equal(err.kind, kind);
+    assert.deepEqual(err.names, names);
+    return true;
+  };
+}
+
+describe("link provider against an in-process host", function () {
+  this.timeout(20_000);
+  let ssh: FakeSshHost;
+  let linux: FakeLinuxHost;
+
+  beforeEach(async () => {
+    ssh = await FakeSshHost.start();
+    linux = new FakeLinuxHost();
+    ssh.handler = linux.handler;
+  });
+
+  afterEach(async () => {
+    closeAllSessions();
+    await ssh.close();
+  });
+
+  const shimInputs = (extra: Record<string, unknown> = {}) =>
+    checked(hostShimProvider, { connection: ssh.connection(), name: "shim0", parent: "eth1", address: "198.51.100.250/32", routes: ["198.51.100.128/26", "fd18:0:0:1::/64"], ...extra });
+
+  it("creates a shim, reads it back with an empty diff, and deletes it", async () => {
+    const inputs = await shimInputs();
+    const created = await made(hostShimProvider.create(inputs));
+    assert.equal(created.id, "shim0");
+    const shim = linux.links.get("shim0");
+    assert.deepEqual({ kind: shim?.kind, parent: shim?.parent, up: shim?.up, addresses: shim?.addresses, routes: shim?.routes }, {
+      kind: "macvlan", parent: "eth1", up: true, addresses: ["198.51.100.250/32"], routes: ["198.51.100.128/26", "fd18:0:0:1::/64"],
+    });
+    assert.equal(created.outs.up, true);
+    assert.match(created.outs.macAddress, /^02:00/);
+    assert.equal(created.outs.persist, false);
+    assert.equal(created.outs.persistence, undefined);
+    const read = await hostShimProvider.read(created.id, created.outs);
+    assert.equal(read.id, "shim0");
+    assert.equal((await hostShimProvider.diff(created.id, read.props!, inputs)).changes, false);
+    await hostShimProvider.delete(created.id, created.outs);
+    assert.equal(linux.links.has("shim0"), false);
+    assert.deepEqual(await hostShimProvider.read(created.id, created.outs), {});
+  });
+
+  it("reads a route removed by hand as drift and puts it back in place", async () => {
+    const inputs = await shimInputs();
+    const created = await made(hostShimProvider.create(inputs));
+    linux.links.get("shim0")!.routes.splice(0, 1);
+    const read = await hostShimProvider.read(created.id, created.outs);
+    assert.deepEqual(read.props?.routes, ["fd18:0:0:1::/64"]);
+    const diff = await hostShimProvider.diff(created.id, read.props!, inputs);
+    assert.deepEqual([diff.changes, diff.replaces], [true, []]);
+    const updated = await hostShimProvider.update(created.id, read.props!, inputs);
+    assert.deepEqual(updated.outs?.routes, ["198.51.100.128/26", "fd18:0:0:1::/64"]);
+  });
+
+  it("changes a shim's address and routes in place", async () => {
+    const created = await made(hostShimProvider.create(await shimInputs()));
+    const news = await shimInputs({ address: "198.51.100.251/32", routes: ["198.51.100.192/26"] });
+    const updated = await hostShimProvider.update(created.id, created.outs, news);
+    assert.deepEqual(linux.links.get("shim0")?.addresses, ["198.51.100.251/32"]);
+    assert.deepEqual(linux.links.get("shim0")?.routes, ["198.51.100.192/26"]);
+    assert.equal(updated.outs?.address, "198.51.100.251/32");
+    assert.equal((await hostShimProvider.diff(created.id, updated.outs, news)).changes, false);
+  });
+
+  it("rolls a half-made shim back and reports the failed step", async () => {
+    linux.failing.set("ip -6 route add fd18:0:0:1::/64 dev shim0", "RTNETLINK answers: No route to host");
+    await assert.rejects(hostShimProvider.create(await shimInputs()), (err: unknown) => {
+      assert.ok(err instanceof StepsFailedError);
+      assert.equal(err.stepsDone, 4);
+      return true;
+    });
+    assert.equal(linux.links.has("shim0"), false);
+  });
+
+  it("refuses a taken name, a missing parent, and deleting a link that is no longer a macvlan", async () => {
+    const created = await made(hostShimProvider.create(await shimInputs()));
+    await assert.rejects(hostShimProvider.create(await shimInputs()), refusal("nameTaken", ["shim0"]));
+    await assert.rejects(hostShimProvider.create(await shimInputs({ name: "shim1", parent: "eth9" })), refusal("parentMissing", ["eth9"]));
+    linux.links.get("shim0")!.kind = "vlan";
+    await assert.rejects(hostShimProvider.delete(created.id, created.outs), refusal("notOurs", ["shim0"]));
+    assert.equal(linux.links.has("shim0"), true);
+  });
+
+  it("refuses persist: true on a host without systemd, before making anything", async () => {
+    await assert.rejects(hostShimProvider.create(await shimInputs({ persist: true })), refusal("persistUnsupported", ["eth1"]));
+    assert.equal(linux.links.has("shim0"), false);
+  });
+
+  it("refuses to update a link that is gone", async () => {
+    const inputs = await shimInputs();
+    const created = await made(hostShimProvider.create(inputs));
+    linux.links.delete("shim0");
+    await assert.rejects(hostShimProvider.update(created.id, created.outs, inputs), refusal("gone", ["shim0"]));
+  });
+
+  it("creates a VLAN link named after parent and id, reads it back with an empty diff, changes its MTU in place", async () => {
+    const inputs = await checked(vlanSubinterfaceProvider, { connection: ssh.connection(), parent: "eth1", vlanId: 50, persist: false });
+    assert.equal(inputs.name, "eth1.50");
+    const created = await made(vlanSubinterfaceProvider.create(inputs));
+    assert.deepEqual(linux.links.get("eth1.50")?.data, { id: 50 });
+    assert.equal(created.outs.vlanId, 50);
+    assert.equal(created.outs.mtu, undefined, "an MTU left to the kernel is not state");
+    const read = await vlanSubinterfaceProvider.read(created.id, created.outs);
+    assert.equal((await vlanSubinterfaceProvider.diff(created.id, read.props!, inputs)).changes, false);
+
+    const news = await checked(vlanSubinterfaceProvider, { ...inputs, mtu: 1400 });
+    const updated = await vlanSubinterfaceProvider.update(created.id, created.outs, news);
+    assert.equal(linux.links.get("eth1.50")?.mtu, 1400);
+    assert.equal(updated.outs?.mtu, 1400);
+    await vlanSubinterfaceProvider.delete(created.id, updated.outs!);
+    assert.equal(linux.links.has("eth1.50"), false);
+  });
+
+  it("refuses a VLAN MTU above the parent's, naming the parent", async () => {
+    const inputs = await checked(vlanSubinterfaceProvider, { connection: ssh.connection(), parent: "eth1", vlanId: 60, mtu: 9000, persist: false });
+    await assert.rejects(vlanSubinterfaceProvider.create(inputs), (err: unknown) =>
+      refusal("mtuTooLarge", ["eth1"])(err) && /mtu 9000 is larger than parent "eth1"'s mtu 1500/.test((err as Error).message),
+    );
+    assert.equal(linux.links.has("eth1.60"), false);
+  });
+});
