@@ -3,7 +3,7 @@
 // the first line (a name Linux or Docker would refuse never gets as far as the host).
 
 import { z } from "zod";
-import type { FieldFailure } from "./errors";
+import { escapeText, FieldFailure, printable, showValue, SHOWN_PREFIX } from "./errors";
 import {
   canonicalAddress,
   canonicalPrefix,
@@ -182,38 +182,54 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
-function showValue(value: unknown): string {
-  if (value === undefined) return "nothing";
-  const text = JSON.stringify(value);
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
-}
-
 /**
  * `secretPaths` are dotted paths whose values must never be shown ("connection.privateKey").
- * An issue on a secret field names the field and says the value is hidden.
+ * An issue on a secret field names the field and says the value is hidden; a secret's value
+ * pasted into another field is hidden there too, and every other value goes through the one
+ * `showValue` (escaped, bounded, key material hidden).
  */
 export function describeIssues(
   issues: readonly z.core.$ZodIssue[],
   input: unknown,
   secretPaths: readonly string[],
 ): FieldFailure[] {
+  const secrets = secretPaths
+    .map((p) => valueAt(input, p.split(".")))
+    .filter((v): v is string => typeof v === "string" && v.length > 0);
+  // Map keys are user text too: a path segment is escaped and bounded like a value.
+  const fieldOf = (path: readonly PropertyKey[]) => path.map((k) => escapeText(boundedKey(String(k)))).join(".");
+  // The rule's own text can quote a value (zod's "Unrecognized key"); it gets the same treatment.
+  const safeText = (text: string) => hideSecrets(printable(text, 500), secrets);
   return issues.map((issue) => {
     // A bad key in a map is reported on the map, naming the key (the value is beside the point).
     if (issue.code === "invalid_key") {
-      const property = issue.path.slice(0, -1).map(String).join(".");
+      const property = fieldOf(issue.path.slice(0, -1));
       const key = String(issue.path[issue.path.length - 1]);
-      const why = issue.issues.map((i) => i.message).join("; ");
-      return { property, reason: `${property || "(inputs)"}: key ${JSON.stringify(key)} ${why}` };
+      const why = issue.issues.map((i) => safeText(i.message)).join("; ");
+      return { property, reason: `${property || "(inputs)"}: key ${showValue(key, secrets)} ${why}` };
     }
     const path = issue.path;
-    const property = path.map(String).join(".");
+    const property = fieldOf(path);
     const field = property || "(inputs)";
-    const secret = secretPaths.some((p) => property === p || property.startsWith(`${p}.`));
+    const raw = path.map(String).join(".");
+    const secret = secretPaths.some((p) => raw === p || raw.startsWith(`${p}.`));
+    if (issue.code === "unrecognized_keys") {
+      return { property, reason: `${field}: unknown input(s) ${issue.keys.map((k) => showValue(k, secrets)).join(", ")}` };
+    }
     const value = valueAt(input, path);
     // Objects are never echoed: they may hold a secret field, and the message names the bad part.
-    const shown = secret ? " (value hidden: secret)" : value === null || typeof value !== "object" ? ` (got ${showValue(value)})` : "";
-    return { property, reason: `${field}: ${issue.message}${shown}` };
+    const shown = secret ? " (value hidden: secret)" : value === null || typeof value !== "object" ? ` (got ${showValue(value, secrets)})` : "";
+    return { property, reason: `${field}: ${safeText(issue.message)}${shown}` };
   });
+}
+
+function boundedKey(key: string): string {
+  const points = Array.from(key);
+  return points.length <= SHOWN_PREFIX ? key : `${points.slice(0, SHOWN_PREFIX).join("")}… (${points.length} chars)`;
+}
+
+function hideSecrets(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((t, s) => (s.length >= 4 ? t.split(s).join("(hidden)") : t), text);
 }
 
 /** True when Pulumi has not resolved some value inside `value` yet. */
