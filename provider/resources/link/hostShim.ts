@@ -20,7 +20,7 @@ import {
 import { hostInventory, kernelParentConflicts } from "../../ops/inventory";
 import { HostStep } from "../../ops/steps";
 import { ConnectionSchema } from "../../ssh/connection";
-import { interfaceAddress, interfaceName, macvlanMode, routeDestination } from "../../validate";
+import { interfaceAddress, interfaceName, macvlanMode, parentInterfaceName, routeDestination } from "../../validate";
 import { OutputsOf, UnderlayResource } from "../resource";
 import { LinkMapping, LinkOutputs, linkOutputs, LinkProvider, Observed } from "./provider";
 
@@ -33,7 +33,7 @@ export const HostShimArgsSchema = z
     /** Interface name on the host; defaults to the resource name when that is a valid one. */
     name: interfaceName,
     /** The NIC the macvlan network uses as parent. */
-    parent: interfaceName,
+    parent: parentInterfaceName,
     /** The shim's address with prefix, usually a /32 reserved in the network's auxAddresses. */
     address: interfaceAddress,
     /** Destinations the host reaches through the shim, usually the network's ipRange. */
