@@ -89,7 +89,7 @@ export type Refusal =
   | { kind: "nameTaken"; object: "interface"; name: string }
   | { kind: "nameTaken"; object: "network"; name: string; id: string }
   | { kind: "parentMissing"; parent: string; hostHas?: string[] }
-  | { kind: "notOurs"; name: string; expected: string; actual?: string }
+  | { kind: "notOurs"; name: string; expected: string; actual?: string; differences?: string[] }
   | { kind: "adoptMismatch"; name: string; differences: string[] }
   | { kind: "subnetOverlap"; subnet: string; network: string; networkSubnet: string; networkId: string }
   | { kind: "inUse"; object: "network"; name: string; containers: string[] }
@@ -123,6 +123,13 @@ function refusalText(r: Refusal): string {
     case "parentMissing":
       return `parent interface ${showValue(r.parent)} does not exist${r.hostHas ? ` on the host (it has: ${r.hostHas.map(showListed).join(", ")})` : ""}`;
     case "notOurs":
+      if (r.differences) {
+        return (
+          `${showValue(r.name)} is no longer the ${r.expected} link this resource made (${r.differences.map((d) => printable(d, 200)).join("; ")}); ` +
+          "not touching it. Someone else's link has the name: remove or rename it by hand. If it is this resource's link " +
+          "made again at boot, `pulumi refresh` records it"
+        );
+      }
       return `${showValue(r.name)} is now a ${printable(r.actual ?? "plain", 40)} link, not the ${r.expected} link this resource made; not deleting it`;
     case "adoptMismatch":
       return `cannot adopt Docker network ${showValue(r.name)}: its settings differ:\n  - ${r.differences.map((d) => printable(d, 500)).join("\n  - ")}`;
