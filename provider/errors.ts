@@ -100,7 +100,8 @@ export type Refusal =
   | { kind: "mtuTooLarge"; parent: string; mtu: number; parentMtu: number }
   | { kind: "gone"; object: string; name: string; id?: string }
   | { kind: "vanished"; object: string; name: string; during: "create" | "update" }
-  | { kind: "persistUnsupported"; parent: string };
+  | { kind: "persistUnsupported"; parent: string }
+  | { kind: "cutsSession"; link: string; what: "route" | "address"; value: string; peer: string; via: string };
 
 export type RefusalKind = Refusal["kind"];
 
@@ -153,6 +154,13 @@ function refusalText(r: Refusal): string {
       return `${r.object} ${showValue(r.name)}${r.id ? ` (${printable(r.id, 80)})` : ""} no longer exists; run \`pulumi refresh\``;
     case "vanished":
       return `${r.object} ${showValue(r.name)} vanished ${r.during === "create" ? "right after it was created" : "during the update"}`;
+    case "cutsSession":
+      return (
+        `${r.what} ${printable(r.value, 80)} on ${showValue(r.link)} would capture this SSH session: the host reaches ` +
+        `${printable(r.peer, 80)} (the session's peer, from $SSH_CONNECTION) via ${printable(r.via, 120)}, and ` +
+        `${r.what === "route" ? "that route" : "that address's subnet"} would move it onto ${showValue(r.link)}, leaving the host unreachable. ` +
+        `Leave ${printable(r.peer, 80)} out of it (split the range around it), or manage the host over an address it does not cover`
+      );
     case "persistUnsupported":
       return `persist: true needs systemd on the host (systemd-networkd managing ${showValue(r.parent)}, or systemd to run a unit); neither was found, so set persist: false`;
   }
@@ -165,6 +173,8 @@ function refusalNames(r: Refusal): string[] {
     case "mtuTooLarge":
     case "persistUnsupported":
       return [r.parent];
+    case "cutsSession":
+      return [r.link];
     case "subnetOverlap":
     case "parentTaken":
       return [r.network];

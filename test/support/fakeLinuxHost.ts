@@ -23,6 +23,10 @@ export class FakeLinuxHost {
     ["eth1", { mtu: 1500, data: {}, up: true, addresses: ["198.51.100.11/24"], routes: [] }],
   ]);
   private nextIndex = 10;
+  /** The SSH client's address as sshd saw it ($SSH_CONNECTION); unset, the host cannot say. */
+  sessionPeer?: string;
+  /** The link the host reaches `sessionPeer` over. */
+  sessionDev = "eth1";
   /** Commands (joined argv) that fail with this stderr. */
   readonly failing = new Map<string, string>();
 
@@ -34,6 +38,10 @@ export class FakeLinuxHost {
     if (failure !== undefined) return { code: 2, stderr: failure };
     if (argv[0] === "docker") return { code: 127, stderr: "env: 'docker': No such file or directory" };
     if (argv[0] === "systemctl" || argv[0] === "test") return { code: 1 };
+    if (argv[0] === "sh" && argv[1] === "-c" && argv[2].includes("SSH_CONNECTION")) {
+      return { stdout: `SSH_CONNECTION=${this.sessionPeer ? `${this.sessionPeer} 50022 198.51.100.11 22` : ""}\n` };
+    }
+    if (cmd.startsWith("ip -j route get ")) return { stdout: JSON.stringify([{ dst: argv[4], dev: this.sessionDev, prefsrc: "198.51.100.11", flags: [], uid: 0, cache: [] }]) };
     if (argv[0] !== "ip") return { code: 127 };
     const dev = argv[argv.indexOf("dev") + 1];
     const link = this.links.get(dev);

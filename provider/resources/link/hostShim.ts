@@ -141,6 +141,7 @@ export const shimMapping: LinkMapping<Args, ShimAddressing> = {
   // Docker's ipvlan network may have no port on the parent yet; the kernel's refusal would
   // then come at its next container attach instead of here.
   precheck: async (run, target, args) => kernelParentConflicts(args.parent, "macvlan", await hostInventory(run, target)),
+  addressing: (args) => ({ link: args.name, addresses: [args.address], routes: args.routes }),
   updateSteps: (before, olds, args) => shimUpdateSteps(shimFromObserved(before, { ...args, address: olds.address }), args),
 };
 

@@ -12,6 +12,7 @@ import { linkSetupCommands, PersistentLink } from "../../host/persistentLinks";
 import { showLink } from "../../ops/inventory";
 import { deleteOwnLink, identityOf, LinkIdentity, requireNewLink, sameKindAndParent, showOwnLink } from "../../ops/links";
 import { detectPersistMethod, isPersisted, persistSteps, PersistRecord, unpersistSteps, updatePersistenceSteps } from "../../ops/persistence";
+import { refuseCuttingSession, LinkAddressing } from "../../ops/sessionPath";
 import { applySteps, HostStep } from "../../ops/steps";
 import { ConnectionConfig, parseConnection } from "../../ssh/connection";
 import { hostSession, RunCommand } from "../../ssh/pool";
@@ -72,6 +73,8 @@ export interface LinkMapping<A extends LinkArgs, M> {
   precheck(run: RunCommand, target: string, args: A, parent: LinkInfo): Promise<void>;
   /** Steps that change the link in place from what the host has to what the args ask. */
   updateSteps(before: Observed<M>, olds: A & LinkOutputs, args: A): HostStep[];
+  /** The addresses and routes the args put on the link, checked against the SSH session's own path. */
+  addressing?(args: A): LinkAddressing;
   /** Refusals before deleting (a VLAN link still a network's parent). */
   beforeDelete?(run: RunCommand, target: string, props: A & LinkOutputs): Promise<void>;
 }
@@ -100,6 +103,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const state = await host.exclusive(async (run) => {
       const parent = await requireNewLink(run, host.target, args.name, args.parent);
       await m.precheck(run, host.target, args, parent);
+      if (m.addressing) await refuseCuttingSession(run, host.target, m.addressing(args));
       const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
       const link = m.persistentLink(args);
       await applySteps(run, [...createLinkSteps(link), ...(persistence ? persistSteps(link, persistence) : [])]);
@@ -125,6 +129,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
       const link = await showOwnLink(run, host.target, args.name, m.kind, olds.identity);
       if (!link) throw new RefusalError(host.target, { kind: "gone", object: "interface", name: args.name });
       const before = { link, more: await m.observeMore(run, args.name) };
+      if (m.addressing) await refuseCuttingSession(run, host.target, m.addressing(args));
       const { steps: persistenceSteps, record } = await updatePersistenceSteps(
         run,
         host.target,

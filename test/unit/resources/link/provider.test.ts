@@ -163,6 +163,24 @@ describe("link provider against an in-process host", function () {
     assert.ok(linux.links.has("eth1.50"));
   });
 
+  it("refuses a shim whose routes or address would capture the SSH session, naming the route and the way out, and leaves the host as it was", async () => {
+    linux.sessionPeer = "198.51.100.140";
+    const before = JSON.stringify([...linux.links]);
+    const cuts = (value: string) => (err: unknown) => {
+      assert.ok(refusal("cutsSession", ["shim0"])(err));
+      const message = (err as Error).message;
+      for (const what of [value, "198.51.100.140", "via dev eth1", "Leave 198.51.100.140 out"]) assert.ok(message.includes(what), `${what} not in ${message}`);
+      return true;
+    };
+    await assert.rejects(hostShimProvider.create(await shimInputs()), cuts("route 198.51.100.128/26"));
+    await assert.rejects(hostShimProvider.create(await shimInputs({ routes: [], address: "198.51.100.250/24" })), cuts("address 198.51.100.250/24"));
+    assert.equal(JSON.stringify([...linux.links]), before);
+    // A shim that leaves the peer alone is made; an update that would take the peer is refused in place.
+    const created = await made(hostShimProvider.create(await shimInputs({ routes: ["198.51.100.160/27"] })));
+    await assert.rejects(hostShimProvider.update(created.id, created.outs, await shimInputs({ routes: ["198.51.100.160/27", "198.51.100.140/32"] })), cuts("route 198.51.100.140/32"));
+    assert.deepEqual(linux.links.get("shim0")?.routes, ["198.51.100.160/27"]);
+  });
+
   it("refuses persist: true on a host without systemd, before making anything", async () => {
     await assert.rejects(hostShimProvider.create(await shimInputs({ persist: true })), refusal("persistUnsupported", ["eth1"]));
     assert.equal(linux.links.has("shim0"), false);
