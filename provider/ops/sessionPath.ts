@@ -36,10 +36,14 @@ export interface LinkAddressing {
  * The first address or route of `change` that would take the session's traffic onto the link,
  * or undefined. A route or an address's subnet that contains the peer would (conservatively:
  * even one less specific than the route in use); an address equal to the peer would make it
- * local. Nothing is captured when the session already runs over that link.
+ * local. Nothing is captured when the session already runs over that link, or comes from the
+ * host's own address.
  */
 export function sessionCapture(path: SessionPath, change: LinkAddressing): { what: "route" | "address"; value: string } | undefined {
   if (path.route.dev === change.link) return undefined;
+  // The host's own address (a session through a local forward): the local table answers before
+  // any route a link could add.
+  if (path.route.type === "local") return undefined;
   const peer = parseAddress(path.peer);
   if (!peer) return undefined;
   for (const route of change.routes) {

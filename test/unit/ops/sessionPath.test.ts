@@ -12,6 +12,7 @@ describe("never cut the branch we sit on: what captures the session", () => {
     ["routes and address elsewhere", overEth0, { addresses: ["198.51.100.250/32"], routes: ["198.51.100.128/26", "fd18:0:0:1::/64"] }, undefined],
     ["another family", { peer: "fd18::1", route: { dev: "eth0" } }, { addresses: ["198.18.0.9/8"], routes: ["198.0.0.0/8"] }, undefined],
     ["an IPv6 peer and a route holding it", { peer: "fd18::1", route: { dev: "eth0" } }, { addresses: [], routes: ["fd18::/64"] }, { what: "route", value: "fd18::/64" }],
+    ["a peer that is the host's own address", { peer: "127.0.0.1", route: { dev: "lo", type: "local" } }, { addresses: [], routes: ["127.0.0.1/32"] }, undefined],
     ["a session already over the link", { peer: "198.18.0.1", route: { dev: "shim0" } }, { addresses: [], routes: ["198.18.0.1/32"] }, undefined],
   ];
   for (const [title, path, change, expected] of cases) {
