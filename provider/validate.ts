@@ -205,10 +205,15 @@ export const labels = z.record(labelKey, labelValue).superRefine((map, ctx) => {
   }
 });
 
-/** Keys of Docker's --aux-address name=ip. */
+/**
+ * Keys of Docker's --aux-address name=ip. Docker sets no bound; this one keeps a name from
+ * taking the command past the argument-length limit (found by the hostile-input suite: a
+ * 200,000-character name passed check() and failed at the host with E2BIG).
+ */
 export const auxAddressName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must start with a letter or digit and hold only letters, digits, '_', '.' and '-'");
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must start with a letter or digit and hold only letters, digits, '_', '.' and '-'")
+  .refine((v) => v.length <= LABEL_KEY_MAX_BYTES, { message: `is longer than ${LABEL_KEY_MAX_BYTES} characters` });
 
 /** The kernel's macvlan modes, as Docker's macvlan_mode option and `ip link ... mode` spell them. */
 export const macvlanMode = z.enum(["bridge", "vepa", "private", "passthru"]);

@@ -89,6 +89,7 @@ export const INVALID_CASES: InvalidCase[] = [
   { title: "parent is the loopback device", resource: "MacvlanNetwork", patch: { parent: "lo" }, field: "parent", shows: "loopback" },
   { title: "ipvlan parent is the loopback device", resource: "IpvlanNetwork", patch: { parent: "lo" }, field: "parent", shows: "loopback" },
   { title: "label key of 10,000 characters", resource: "MacvlanNetwork", patch: { labels: { ["k".repeat(10_000)]: "v" } }, field: "labels", shows: "255 bytes" },
+  { title: "aux address name of 200,000 characters", resource: "MacvlanNetwork", patch: { auxAddresses: { ["eth1" + "d".repeat(200_000)]: "198.51.100.9" } }, field: "auxAddresses", shows: "255 characters" },
   { title: "label value of 200,000 characters", resource: "MacvlanNetwork", patch: { labels: { team: "v".repeat(200_000) } }, field: "labels.team", shows: "4096 bytes" },
   { title: "labels past the argument budget", resource: "MacvlanNetwork", patch: { labels: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, "'".repeat(1000)])) }, field: "labels", shows: "argument length" },
   { title: "label value with a C1 control", resource: "MacvlanNetwork", patch: { labels: { team: "a\u009bb" } }, field: "labels.team", shows: "control characters" },
