@@ -3,12 +3,93 @@
 
 import { Argv, CommandResult, shellCommand } from "./host/command";
 
+// ---------------------------------------------------------------------------------------------
+// Values in messages. A message ends up in terminals, CI logs and PR comments, so a value a
+// user (or a host) supplied is shown escaped (a bidi override or a C1 control would rewrite what
+// a reader sees), bounded (a 200 KB label must not come back as a 200 KB message), and not at all
+// when it looks like key material, whichever field it was pasted into.
+
+/** How many code points of a value a message shows before "… (N chars)". */
+export const SHOWN_PREFIX = 64;
+
+// Controls (C0, DEL, C1), format characters (bidi marks and overrides, zero-width joiners, BOM,
+// soft hyphen), separators other than a plain space, private-use, unassigned and lone surrogate
+// code points, and everything Unicode says renders as nothing (variation selectors, Hangul fillers).
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\p{Cs}\p{Default_Ignorable_Code_Point}\u2800]|(?! )\p{Zs}/u;
+
+const PRIVATE_KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|PRIVATE KEY-----|PuTTY-User-Key-File/i;
+// The body of a key (or any long secret) without its armour: a long run of base64 mixing upper
+// and lower case and digits (a Docker network id, 64 lower-case hex digits, is not one).
+const BASE64_RUN = /[A-Za-z0-9+/]{48,}={0,2}/g;
+
+function isBase64Blob(run: string): boolean {
+  return /[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9+/]/.test(run);
+}
+
+/** True when text looks like key material: a private key block or a long base64 blob. */
+export function looksLikeKeyMaterial(text: string): boolean {
+  return PRIVATE_KEY_BLOCK.test(text) || (text.match(BASE64_RUN) ?? []).some(isBase64Blob);
+}
+
+/** Text with every invisible or control code point written as an escape (\u202e); `keep` stays as is. */
+export function escapeText(text: string, keep: ReadonlySet<string> = new Set()): string {
+  let out = "";
+  // for..of walks code points, so a lone surrogate is one element and astral characters stay whole.
+  for (const ch of text) {
+    if (keep.has(ch)) out += ch;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\\" || ch === '"') out += `\\${ch}`;
+    else if (INVISIBLE.test(ch)) {
+      const code = ch.codePointAt(0)!;
+      out += code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, "0")}`;
+    } else out += ch;
+  }
+  return out;
+}
+
+const FREE_TEXT_KEEPS = new Set(["\n", "\t", "\\", '"']);
+
+/**
+ * Free text from a host or a library (stderr, a cause) as a message may carry it: line breaks
+ * kept, other controls and invisibles escaped, key material cut out, at most `limit` code points.
+ */
+export function printable(text: string, limit = 2000): string {
+  const points = Array.from(text);
+  const cut = points.length > limit ? `${points.slice(0, limit).join("")}… (${points.length} chars)` : text;
+  return escapeText(cut, FREE_TEXT_KEEPS)
+    .replace(/-----BEGIN[^\n]*PRIVATE KEY-----[\s\S]*?(?:-----END[^\n]*-----|$)/g, "(key material hidden)")
+    .replace(BASE64_RUN, (run) => (isBase64Blob(run) ? "(hidden)" : run));
+}
+
+/**
+ * The one way a value enters a message: a string in double quotes with invisible and control
+ * code points escaped, at most SHOWN_PREFIX code points of it ("… (N chars)" after), and
+ * "(value hidden: ...)" instead when it looks like key material or holds one of `secrets`
+ * (the values of the secret fields, wherever else they were pasted). Numbers and booleans as
+ * written; anything else is named by its type only (an object may hold a secret field).
+ */
+export function showValue(value: unknown, secrets: readonly string[] = []): string {
+  if (value === undefined) return "nothing";
+  if (value === null || typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value !== "string") return Array.isArray(value) ? "a list" : `a${typeof value === "object" ? "n object" : ` ${typeof value}`}`;
+  if (looksLikeKeyMaterial(value)) return "(value hidden: looks like key material)";
+  if (secrets.some((s) => s.length > 0 && (value.includes(s) || (value.length >= 8 && s.includes(value))))) {
+    return "(value hidden: a secret field's value)";
+  }
+  const points = Array.from(value);
+  if (points.length <= SHOWN_PREFIX) return `"${escapeText(value)}"`;
+  return `"${escapeText(points.slice(0, SHOWN_PREFIX).join(""))}"… (${points.length} chars)`;
+}
+
 /** What is in the way of a change. `names` in RefusalError lists the objects it names. */
 export type Refusal =
   | { kind: "nameTaken"; object: "interface"; name: string }
   | { kind: "nameTaken"; object: "network"; name: string; id: string }
   | { kind: "parentMissing"; parent: string; hostHas?: string[] }
-  | { kind: "notOurs"; name: string; expected: string; actual?: string }
+  | { kind: "notOurs"; name: string; expected: string; actual?: string; differences?: string[] }
   | { kind: "adoptMismatch"; name: string; differences: string[] }
   | { kind: "subnetOverlap"; subnet: string; network: string; networkSubnet: string; networkId: string }
   | { kind: "inUse"; object: "network"; name: string; containers: string[] }
@@ -19,7 +100,8 @@ export type Refusal =
   | { kind: "mtuTooLarge"; parent: string; mtu: number; parentMtu: number }
   | { kind: "gone"; object: string; name: string; id?: string }
   | { kind: "vanished"; object: string; name: string; during: "create" | "update" }
-  | { kind: "persistUnsupported"; parent: string };
+  | { kind: "persistUnsupported"; parent: string }
+  | { kind: "cutsSession"; link: string; what: "route" | "address"; value: string; peer: string; via: string };
 
 export type RefusalKind = Refusal["kind"];
 
@@ -27,41 +109,60 @@ function id12(id: string): string {
   return id.slice(0, 12);
 }
 
+/** A name in a list: bare when it is a plain name, else as showValue shows it. */
+function showListed(name: string): string {
+  return /^[A-Za-z0-9_.:@+-]{1,64}$/.test(name) ? name : showValue(name);
+}
+
 function refusalText(r: Refusal): string {
   switch (r.kind) {
     case "nameTaken":
       return r.object === "interface"
-        ? `interface "${r.name}" already exists; remove it or choose another name`
-        : `a Docker network named "${r.name}" already exists (id ${id12(r.id)}); ` +
+        ? `interface ${showValue(r.name)} already exists; remove it or choose another name`
+        : `a Docker network named ${showValue(r.name)} already exists (id ${printable(id12(r.id))}); ` +
             `set adopt: true to take it over if its settings match, or choose another name`;
     case "parentMissing":
-      return `parent interface "${r.parent}" does not exist${r.hostHas ? ` on the host (it has: ${r.hostHas.join(", ")})` : ""}`;
+      return `parent interface ${showValue(r.parent)} does not exist${r.hostHas ? ` on the host (it has: ${r.hostHas.map(showListed).join(", ")})` : ""}`;
     case "notOurs":
-      return `"${r.name}" is now a ${r.actual ?? "plain"} link, not the ${r.expected} link this resource made; not deleting it`;
+      if (r.differences) {
+        return (
+          `${showValue(r.name)} is no longer the ${r.expected} link this resource made (${r.differences.map((d) => printable(d, 200)).join("; ")}); ` +
+          "not touching it. Someone else's link has the name: remove or rename it by hand. If it is this resource's link " +
+          "made again at boot, `pulumi refresh` records it"
+        );
+      }
+      return `${showValue(r.name)} is now a ${printable(r.actual ?? "plain", 40)} link, not the ${r.expected} link this resource made; not deleting it`;
     case "adoptMismatch":
-      return `cannot adopt Docker network "${r.name}": its settings differ:\n  - ${r.differences.join("\n  - ")}`;
+      return `cannot adopt Docker network ${showValue(r.name)}: its settings differ:\n  - ${r.differences.map((d) => printable(d, 500)).join("\n  - ")}`;
     case "subnetOverlap":
-      return `subnet ${r.subnet} overlaps ${r.networkSubnet} of existing Docker network "${r.network}" (id ${id12(r.networkId)})`;
+      return `subnet ${printable(r.subnet, 80)} overlaps ${printable(r.networkSubnet, 80)} of existing Docker network ${showValue(r.network)} (id ${printable(id12(r.networkId))})`;
     case "inUse":
       return r.object === "network"
-        ? `Docker network "${r.name}" is still used by container(s) ${r.containers.join(", ")}; remove them or disconnect them from the network first`
-        : `"${r.name}" is still the parent of Docker network(s) ${r.networks.map((n) => `"${n}"`).join(", ")}; delete them first`;
+        ? `Docker network ${showValue(r.name)} is still used by container(s) ${r.containers.map(showListed).join(", ")}; remove them or disconnect them from the network first`
+        : `${showValue(r.name)} is still the parent of Docker network(s) ${r.networks.map((n) => showValue(n)).join(", ")}; delete them first`;
     case "parentTaken":
-      return `Docker network "${r.network}" already uses parent "${r.parent}" with the ${r.driver} driver; Docker allows one ${r.driver} network per parent`;
+      return `Docker network ${showValue(r.network)} already uses parent ${showValue(r.parent)} with the ${r.driver} driver; Docker allows one ${r.driver} network per parent`;
     case "parentConflict": {
       const why = `the kernel cannot put ${r.driver} and ${r.other} ports on one parent`;
       return "network" in r
-        ? `Docker ${r.other} network "${r.network}" uses parent "${r.parent}"; ${why}`
-        : `${r.other} interface "${r.link}" (a host shim?) already sits on parent "${r.parent}"; ${why}`;
+        ? `Docker ${r.other} network ${showValue(r.network)} uses parent ${showValue(r.parent)}; ${why}`
+        : `${r.other} interface ${showValue(r.link)} (a host shim?) already sits on parent ${showValue(r.parent)}; ${why}`;
     }
     case "mtuTooLarge":
-      return `mtu ${r.mtu} is larger than parent "${r.parent}"'s mtu ${r.parentMtu}`;
+      return `mtu ${r.mtu} is larger than parent ${showValue(r.parent)}'s mtu ${r.parentMtu}`;
     case "gone":
-      return `${r.object} "${r.name}"${r.id ? ` (${r.id})` : ""} no longer exists; run \`pulumi refresh\``;
+      return `${r.object} ${showValue(r.name)}${r.id ? ` (${printable(r.id, 80)})` : ""} no longer exists; run \`pulumi refresh\``;
     case "vanished":
-      return `${r.object} "${r.name}" vanished ${r.during === "create" ? "right after it was created" : "during the update"}`;
+      return `${r.object} ${showValue(r.name)} vanished ${r.during === "create" ? "right after it was created" : "during the update"}`;
+    case "cutsSession":
+      return (
+        `${r.what} ${printable(r.value, 80)} on ${showValue(r.link)} would capture this SSH session: the host reaches ` +
+        `${printable(r.peer, 80)} (the session's peer, from $SSH_CONNECTION) via ${printable(r.via, 120)}, and ` +
+        `${r.what === "route" ? "that route" : "that address's subnet"} would move it onto ${showValue(r.link)}, leaving the host unreachable. ` +
+        `Leave ${printable(r.peer, 80)} out of it (split the range around it), or manage the host over an address it does not cover`
+      );
     case "persistUnsupported":
-      return `persist: true needs systemd on the host (systemd-networkd managing "${r.parent}", or systemd to run a unit); neither was found, so set persist: false`;
+      return `persist: true needs systemd on the host (systemd-networkd managing ${showValue(r.parent)}, or systemd to run a unit); neither was found, so set persist: false`;
   }
 }
 
@@ -72,6 +173,8 @@ function refusalNames(r: Refusal): string[] {
     case "mtuTooLarge":
     case "persistUnsupported":
       return [r.parent];
+    case "cutsSession":
+      return [r.link];
     case "subnetOverlap":
     case "parentTaken":
       return [r.network];
@@ -107,8 +210,8 @@ export class RemoteCommandError extends Error {
     readonly argv: Argv,
     readonly result: CommandResult,
   ) {
-    const detail = result.stderr.trim() || result.stdout.trim() || "(no output)";
-    super(`${target}: \`${shellCommand(argv)}\` exited with ${result.exitCode}: ${detail}`);
+    const detail = printable(result.stderr.trim() || result.stdout.trim() || "(no output)");
+    super(`${target}: \`${printable(shellCommand(argv))}\` exited with ${result.exitCode}: ${detail}`);
     this.name = "RemoteCommandError";
   }
 }
@@ -166,16 +269,16 @@ export class TransportError extends Error {
   }
 
   static cannotStart(target: string, argv: Argv, cause: string): TransportError {
-    return new TransportError(target, "channel", `cannot start \`${shellCommand(argv)}\`: ${cause}`, false);
+    return new TransportError(target, "channel", `cannot start \`${printable(shellCommand(argv))}\`: ${printable(cause)}`, false);
   }
 
   static commandTimedOut(target: string, argv: Argv, timeoutMs: number): TransportError {
-    return new TransportError(target, "timeout", `\`${shellCommand(argv)}\` did not finish within ${timeoutMs} ms`);
+    return new TransportError(target, "timeout", `\`${printable(shellCommand(argv))}\` did not finish within ${timeoutMs} ms`);
   }
 
   static noExitStatus(target: string, argv: Argv, signal: string | undefined, stderr: string): TransportError {
-    const why = `${signal ? ` (signal ${signal})` : ""}${stderr.trim() ? `: ${stderr.trim()}` : ""}`;
-    return new TransportError(target, "channel", `\`${shellCommand(argv)}\` ended without an exit status${why}`);
+    const why = `${signal ? ` (signal ${printable(signal, 20)})` : ""}${stderr.trim() ? `: ${printable(stderr.trim())}` : ""}`;
+    return new TransportError(target, "channel", `\`${printable(shellCommand(argv))}\` ended without an exit status${why}`);
   }
 }
 
@@ -189,7 +292,7 @@ export class StepsFailedError extends Error {
     const outcome =
       undoFailures.length === 0
         ? `the ${stepsDone} step(s) already done were undone`
-        : `undoing failed too, check the host by hand: ${undoFailures.map((f) => `\`${shellCommand(f.argv)}\`: ${f.stderr.trim()}`).join("; ")}`;
+        : `undoing failed too, check the host by hand: ${undoFailures.map((f) => `\`${printable(shellCommand(f.argv))}\`: ${printable(f.stderr.trim())}`).join("; ")}`;
     super(`${cause instanceof Error ? cause.message : String(cause)}\n(${outcome})`);
     this.name = "StepsFailedError";
   }

@@ -12,6 +12,8 @@ function parseJsonOrEmpty(stdout: string): unknown {
 
 export interface LinkInfo {
   name: string;
+  /** The kernel's index for the link; a link deleted and made again gets a new one. */
+  index?: number;
   /** Parent link name for stacked links (macvlan, vlan), when in the same namespace. */
   parent?: string;
   kind?: string;
@@ -29,6 +31,7 @@ export function buildLinkShow(name?: string): Argv {
 
 const LinkJson = z.array(
   z.object({
+    ifindex: z.number().optional(),
     ifname: z.string(),
     link: z.string().nullish(),
     flags: z.array(z.string()).default([]),
@@ -43,6 +46,7 @@ const LinkJson = z.array(
 export function parseLinks(stdout: string): LinkInfo[] {
   return LinkJson.parse(parseJsonOrEmpty(stdout)).map((l) => ({
     name: l.ifname,
+    index: l.ifindex,
     parent: l.link ?? undefined,
     kind: l.linkinfo?.info_kind,
     data: l.linkinfo?.info_data ?? {},

@@ -16,8 +16,62 @@ export async function requireNewLink(run: RunCommand, target: string, name: stri
 }
 
 /**
+ * What tells this resource's link from another that later took its name, recorded at create:
+ * the kind and parent never change for a link; the ifindex and MAC change only when the link is
+ * made again (a reboot replaying persisted links, or someone else's `ip link add`).
+ */
+export interface LinkIdentity {
+  kind: string;
+  parent: string;
+  macAddress: string;
+  ifindex: number;
+}
+
+export function identityOf(link: LinkInfo): LinkIdentity {
+  return { kind: link.kind ?? "", parent: link.parent ?? "", macAddress: link.mac ?? "", ifindex: link.index ?? -1 };
+}
+
+/** What differs between the recorded link and the one the host has under its name, as "field was, now". */
+export function identityDifferences(recorded: LinkIdentity, link: LinkInfo): string[] {
+  const now = identityOf(link);
+  const fields: [keyof LinkIdentity, string][] = [["kind", "kind"], ["parent", "parent"], ["macAddress", "MAC"], ["ifindex", "ifindex"]];
+  return fields
+    .filter(([key]) => recorded[key] !== now[key])
+    .map(([key, label]) => `${label} ${JSON.stringify(recorded[key])} when made, now ${JSON.stringify(now[key] === "" ? "none" : now[key])}`);
+}
+
+/** The same link by kind and parent: what survives the link being made again at boot. */
+export function sameKindAndParent(recorded: LinkIdentity, link: LinkInfo): boolean {
+  const now = identityOf(link);
+  return now.kind === recorded.kind && now.parent === recorded.parent;
+}
+
+/**
+ * The link under `name` when it is still the one recorded (undefined when none has the name).
+ * Another link with the name is refused, naming what differs. State from before identities were
+ * recorded has only the kind to go by.
+ */
+export async function showOwnLink(
+  run: RunCommand,
+  target: string,
+  name: string,
+  kind: string,
+  recorded: LinkIdentity | undefined,
+): Promise<LinkInfo | undefined> {
+  const link = await showLink(run, name);
+  if (!link) return undefined;
+  if (recorded) {
+    const differences = identityDifferences(recorded, link);
+    if (differences.length > 0) throw new RefusalError(target, { kind: "notOurs", name, expected: kind, actual: link.kind, differences });
+  } else if (link.kind !== kind) {
+    throw new RefusalError(target, { kind: "notOurs", name, expected: kind, actual: link.kind });
+  }
+  return link;
+}
+
+/**
  * Runs `beforeDelete` (removing persistence) and deletes the link. A link that is already gone
- * counts as deleted; one that is now of another kind is someone else's and is left alone.
+ * counts as deleted; one that is not the link recorded is someone else's and is left alone.
  */
 export async function deleteOwnLink(
   run: RunCommand,
@@ -25,11 +79,9 @@ export async function deleteOwnLink(
   name: string,
   kind: string,
   beforeDelete: readonly HostStep[],
+  recorded?: LinkIdentity,
 ): Promise<void> {
-  const link = await showLink(run, name);
-  if (link && link.kind !== kind) {
-    throw new RefusalError(target, { kind: "notOurs", name, expected: kind, actual: link.kind });
-  }
+  const link = await showOwnLink(run, target, name, kind, recorded);
   await applySteps(run, beforeDelete);
   if (link) await run(buildLinkDelete(name), { allowFailure: (r) => isNoSuchDevice(r.stderr) });
 }

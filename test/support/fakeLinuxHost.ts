@@ -12,6 +12,9 @@ export interface FakeLink {
   up: boolean;
   addresses: string[];
   routes: string[];
+  /** Kept for the link's life, as the kernel does; assigned at `ip link add` when left out. */
+  ifindex?: number;
+  mac?: string;
 }
 
 export class FakeLinuxHost {
@@ -19,6 +22,11 @@ export class FakeLinuxHost {
     ["lo", { mtu: 65536, data: {}, up: true, addresses: [], routes: [] }],
     ["eth1", { mtu: 1500, data: {}, up: true, addresses: ["198.51.100.11/24"], routes: [] }],
   ]);
+  private nextIndex = 10;
+  /** The SSH client's address as sshd saw it ($SSH_CONNECTION); unset, the host cannot say. */
+  sessionPeer?: string;
+  /** The link the host reaches `sessionPeer` over. */
+  sessionDev = "eth1";
   /** Commands (joined argv) that fail with this stderr. */
   readonly failing = new Map<string, string>();
 
@@ -30,6 +38,10 @@ export class FakeLinuxHost {
     if (failure !== undefined) return { code: 2, stderr: failure };
     if (argv[0] === "docker") return { code: 127, stderr: "env: 'docker': No such file or directory" };
     if (argv[0] === "systemctl" || argv[0] === "test") return { code: 1 };
+    if (argv[0] === "sh" && argv[1] === "-c" && argv[2].includes("SSH_CONNECTION")) {
+      return { stdout: `SSH_CONNECTION=${this.sessionPeer ? `${this.sessionPeer} 50022 198.51.100.11 22` : ""}\n` };
+    }
+    if (cmd.startsWith("ip -j route get ")) return { stdout: JSON.stringify([{ dst: argv[4], dev: this.sessionDev, prefsrc: "198.51.100.11", flags: [], uid: 0, cache: [] }]) };
     if (argv[0] !== "ip") return { code: 127 };
     const dev = argv[argv.indexOf("dev") + 1];
     const link = this.links.get(dev);
@@ -46,7 +58,7 @@ export class FakeLinuxHost {
       const parent = argv[4];
       const mtu = argv.includes("mtu") ? Number(argv[argv.indexOf("mtu") + 1]) : this.links.get(parent)?.mtu ?? 1500;
       const data = kind === "vlan" ? { id: Number(argv[argv.indexOf("id") + 1]) } : { mode: argv[argv.indexOf("mode") + 1] };
-      this.links.set(name, { kind, parent, mtu, data, up: false, addresses: [], routes: [] });
+      this.links.set(name, this.newLink({ kind, parent, mtu, data, up: false, addresses: [], routes: [] }));
       return {};
     }
     if (!link) return missing;
@@ -72,6 +84,12 @@ export class FakeLinuxHost {
     return { code: 127, stderr: `fake host cannot ${cmd}` };
   }
 
+  /** A link as `ip link add` makes it: the next ifindex and a MAC of its own. */
+  newLink(link: FakeLink): FakeLink {
+    const ifindex = link.ifindex ?? this.nextIndex++;
+    return { ...link, ifindex, mac: link.mac ?? `02:00:00:00:${(ifindex >> 8).toString(16).padStart(2, "0")}:${(ifindex & 255).toString(16).padStart(2, "0")}` };
+  }
+
   private edit(list: string[], value: string, add: boolean): Reply {
     const at = list.indexOf(value);
     if (add && at >= 0) return { code: 2, stderr: "RTNETLINK answers: File exists" };
@@ -83,12 +101,12 @@ export class FakeLinuxHost {
 
   private linkJson(name: string, l: FakeLink, i: number) {
     return {
-      ifindex: i + 1,
+      ifindex: l.ifindex ?? i + 1,
       ifname: name,
       link: l.parent,
       flags: l.up ? ["BROADCAST", "UP"] : ["BROADCAST"],
       mtu: l.mtu,
-      address: `02:00:00:00:00:${String(i + 1).padStart(2, "0")}`,
+      address: l.mac ?? `02:00:00:00:00:${String(i + 1).padStart(2, "0")}`,
       linkinfo: l.kind ? { info_kind: l.kind, info_data: l.data } : undefined,
     };
   }

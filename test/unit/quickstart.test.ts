@@ -22,7 +22,9 @@ describe("examples/quickstart under mocks", () => {
   const rawInputs: Registered[] = [];
   const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
-  before(async () => {
+  before(async function () {
+    // Loading @pulumi/docker and the program takes seconds on a loaded 2-core machine.
+    this.timeout(60_000);
     const key = ed25519KeyPair();
     pulumi.runtime.setAllConfig(
       {

@@ -20,7 +20,7 @@ import {
 import { hostInventory, kernelParentConflicts } from "../../ops/inventory";
 import { HostStep } from "../../ops/steps";
 import { ConnectionSchema } from "../../ssh/connection";
-import { interfaceAddress, interfaceName, macvlanMode, routeDestination } from "../../validate";
+import { interfaceAddress, interfaceName, macvlanMode, parentInterfaceName, routeDestination } from "../../validate";
 import { OutputsOf, UnderlayResource } from "../resource";
 import { LinkMapping, LinkOutputs, linkOutputs, LinkProvider, Observed } from "./provider";
 
@@ -33,7 +33,7 @@ export const HostShimArgsSchema = z
     /** Interface name on the host; defaults to the resource name when that is a valid one. */
     name: interfaceName,
     /** The NIC the macvlan network uses as parent. */
-    parent: interfaceName,
+    parent: parentInterfaceName,
     /** The shim's address with prefix, usually a /32 reserved in the network's auxAddresses. */
     address: interfaceAddress,
     /** Destinations the host reaches through the shim, usually the network's ipRange. */
@@ -141,6 +141,7 @@ export const shimMapping: LinkMapping<Args, ShimAddressing> = {
   // Docker's ipvlan network may have no port on the parent yet; the kernel's refusal would
   // then come at its next container attach instead of here.
   precheck: async (run, target, args) => kernelParentConflicts(args.parent, "macvlan", await hostInventory(run, target)),
+  addressing: (args) => ({ link: args.name, addresses: [args.address], routes: args.routes }),
   updateSteps: (before, olds, args) => shimUpdateSteps(shimFromObserved(before, { ...args, address: olds.address }), args),
 };
 

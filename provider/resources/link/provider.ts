@@ -10,8 +10,9 @@ import { RefusalError } from "../../errors";
 import { buildLinkDelete, LinkInfo } from "../../host/iproute";
 import { linkSetupCommands, PersistentLink } from "../../host/persistentLinks";
 import { showLink } from "../../ops/inventory";
-import { deleteOwnLink, requireNewLink } from "../../ops/links";
+import { deleteOwnLink, identityOf, LinkIdentity, requireNewLink, sameKindAndParent, showOwnLink } from "../../ops/links";
 import { detectPersistMethod, isPersisted, persistSteps, PersistRecord, unpersistSteps, updatePersistenceSteps } from "../../ops/persistence";
+import { refuseCuttingSession, LinkAddressing } from "../../ops/sessionPath";
 import { applySteps, HostStep } from "../../ops/steps";
 import { ConnectionConfig, parseConnection } from "../../ssh/connection";
 import { hostSession, RunCommand } from "../../ssh/pool";
@@ -30,8 +31,15 @@ const PersistRecordSchema = z.object({
   parentNetworkFile: z.string().optional(),
 });
 
+const LinkIdentitySchema = z.object({ kind: z.string(), parent: z.string(), macAddress: z.string(), ifindex: z.number() });
+
 /** The state fields only the provider sets. */
 export const linkOutputs = {
+  /**
+   * What identifies the link this resource made (kind, parent, MAC, ifindex), recorded at create:
+   * update and delete touch the link under the name only while it is still this one.
+   */
+  identity: LinkIdentitySchema.optional(),
   /** How the link is kept across reboots, when `persist` is set. */
   persistence: PersistRecordSchema.optional(),
   /** The link's MAC address, as the LAN's neighbours see it. */
@@ -65,6 +73,8 @@ export interface LinkMapping<A extends LinkArgs, M> {
   precheck(run: RunCommand, target: string, args: A, parent: LinkInfo): Promise<void>;
   /** Steps that change the link in place from what the host has to what the args ask. */
   updateSteps(before: Observed<M>, olds: A & LinkOutputs, args: A): HostStep[];
+  /** The addresses and routes the args put on the link, checked against the SSH session's own path. */
+  addressing?(args: A): LinkAddressing;
   /** Refusals before deleting (a VLAN link still a network's parent). */
   beforeDelete?(run: RunCommand, target: string, props: A & LinkOutputs): Promise<void>;
 }
@@ -93,10 +103,11 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const state = await host.exclusive(async (run) => {
       const parent = await requireNewLink(run, host.target, args.name, args.parent);
       await m.precheck(run, host.target, args, parent);
+      if (m.addressing) await refuseCuttingSession(run, host.target, m.addressing(args));
       const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
       const link = m.persistentLink(args);
       await applySteps(run, [...createLinkSteps(link), ...(persistence ? persistSteps(link, persistence) : [])]);
-      return this.observe(run, args, persistence);
+      return this.observe(run, args, persistence, undefined);
     });
     if (!state) throw new RefusalError(host.target, { kind: "vanished", object: "interface", name: args.name, during: "create" });
     return { id: args.name, outs: state };
@@ -104,7 +115,9 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
 
   async read(id: string, props: A & LinkOutputs): Promise<pulumi.dynamic.ReadResult<A & LinkOutputs>> {
     const connection = parseConnection(props.connection, this.mapping.resource);
-    const state = await hostSession(connection).exclusive((run) => this.observe(run, { ...props, connection }, props.persistence));
+    const state = await hostSession(connection).exclusive((run) =>
+      this.observe(run, { ...props, connection }, props.persistence, props.identity),
+    );
     return state ? { id, props: state } : {};
   }
 
@@ -113,9 +126,10 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const args = this.parse(news);
     const host = hostSession(args.connection);
     const state = await host.exclusive(async (run) => {
-      const link = await showLink(run, args.name);
+      const link = await showOwnLink(run, host.target, args.name, m.kind, olds.identity);
       if (!link) throw new RefusalError(host.target, { kind: "gone", object: "interface", name: args.name });
       const before = { link, more: await m.observeMore(run, args.name) };
+      if (m.addressing) await refuseCuttingSession(run, host.target, m.addressing(args));
       const { steps: persistenceSteps, record } = await updatePersistenceSteps(
         run,
         host.target,
@@ -123,7 +137,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
         { link: m.persistentLink(args), persist: args.persist },
       );
       await applySteps(run, [...m.updateSteps(before, olds, args), ...persistenceSteps]);
-      return this.observe(run, args, record);
+      return this.observe(run, args, record, olds.identity);
     });
     if (!state) throw new RefusalError(host.target, { kind: "vanished", object: "interface", name: args.name, during: "update" });
     return { outs: state };
@@ -135,15 +149,23 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     await host.exclusive(async (run) => {
       await m.beforeDelete?.(run, host.target, props);
       const unpersist = props.persistence ? unpersistSteps(m.persistentLink(props), props.persistence) : [];
-      await deleteOwnLink(run, host.target, props.name, m.kind, unpersist);
+      await deleteOwnLink(run, host.target, props.name, m.kind, unpersist, props.identity);
     });
   }
 
   /**
    * The state for what the host has; persistence files missing or edited by hand read as
-   * `persist: false`, which the diff turns into an update that writes them again.
+   * `persist: false`, which the diff turns into an update that writes them again. The identity
+   * is recorded afresh at create, and by a read that finds the same kind on the same parent (a
+   * persisted link made again at boot has a new ifindex and MAC); a link of another kind or on
+   * another parent under the name keeps the recorded identity, so delete still refuses it.
    */
-  private async observe(run: RunCommand, prior: A, persistence: PersistRecord | undefined): Promise<(A & LinkOutputs) | undefined> {
+  private async observe(
+    run: RunCommand,
+    prior: A,
+    persistence: PersistRecord | undefined,
+    recorded: LinkIdentity | undefined,
+  ): Promise<(A & LinkOutputs) | undefined> {
     const m = this.mapping;
     const link = await showLink(run, prior.name);
     if (!link) return undefined;
@@ -156,6 +178,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
       persistence,
       macAddress: link.mac ?? "",
       up: link.up,
+      identity: recorded && !sameKindAndParent(recorded, link) ? recorded : identityOf(link),
     };
   }
 

@@ -9,7 +9,7 @@ import { RefusalError } from "../../errors";
 import { buildLinkSetMtu } from "../../host/iproute";
 import { listAllNetworks } from "../../ops/inventory";
 import { ConnectionSchema } from "../../ssh/connection";
-import { interfaceName, UNKNOWN } from "../../validate";
+import { interfaceName, parentInterfaceName, UNKNOWN } from "../../validate";
 import { OutputsOf, UnderlayResource } from "../resource";
 import { LinkMapping, LinkOutputs, linkOutputs, LinkProvider } from "./provider";
 
@@ -20,7 +20,7 @@ export const VlanSubinterfaceArgsSchema = z
   .object({
     connection: ConnectionSchema,
     /** The trunk NIC carrying the tagged traffic. */
-    parent: interfaceName,
+    parent: parentInterfaceName,
     /** The 802.1q VLAN id. */
     vlanId: z.number().int().min(1).max(4094),
     /** Interface name; defaults to "<parent>.<vlanId>" (which must then fit in 15 bytes). */

@@ -9,10 +9,9 @@ import {
   auxAddressName,
   checkIpamMembership,
   dockerNetworkName,
-  interfaceName,
   ipAddress,
-  labelKey,
-  labelValue,
+  labels,
+  parentInterfaceName,
   subnet,
 } from "../../validate";
 
@@ -40,7 +39,7 @@ export const networkFields = {
   /** Docker network name; defaults to the resource name. */
   name: dockerNetworkName,
   /** The host NIC (or VLAN subinterface) the containers' ports hang off. */
-  parent: interfaceName,
+  parent: parentInterfaceName,
   /** The LAN's IPv4 subnet, as the rest of the LAN knows it. */
   subnet: subnet(4),
   /** The LAN's router. Docker picks the subnet's first address when it is left out. */
@@ -55,7 +54,7 @@ export const networkFields = {
   ipv6: Ipv6ConfigSchema.optional(),
   /** No route out of the network (containers reach only each other). */
   internal: z.boolean().default(false),
-  labels: z.record(labelKey, labelValue).default({}),
+  labels: labels.default({}),
   /** Take over an existing network of this name whose settings match, instead of failing. */
   adopt: z.boolean().default(false),
 };

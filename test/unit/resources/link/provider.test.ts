@@ -113,6 +113,74 @@ describe("link provider against an in-process host", function () {
     assert.equal(linux.links.has("shim0"), true);
   });
 
+  it("records what identifies the shim and refuses to delete or update another link that took its name", async () => {
+    const inputs = await shimInputs();
+    const created = await made(hostShimProvider.create(inputs));
+    const made0 = linux.links.get("shim0")!;
+    assert.deepEqual(created.outs.identity, { kind: "macvlan", parent: "eth1", macAddress: made0.mac, ifindex: made0.ifindex });
+    // Someone deletes the shim and makes their own macvlan link of that name on another parent.
+    linux.links.set("eth2", linux.newLink({ mtu: 1500, data: {}, up: true, addresses: [], routes: [] }));
+    linux.links.delete("shim0");
+    linux.links.set("shim0", linux.newLink({ kind: "macvlan", parent: "eth2", mtu: 1500, data: { mode: "bridge" }, up: true, addresses: [], routes: [] }));
+    const theirs = linux.links.get("shim0")!;
+    const differs = (err: unknown) => {
+      assert.ok(refusal("notOurs", ["shim0"])(err));
+      const message = (err as Error).message;
+      for (const what of ['parent "eth1" when made, now "eth2"', `MAC "${made0.mac}"`, `now "${theirs.mac}"`, `ifindex ${made0.ifindex}`]) {
+        assert.ok(message.includes(what), `${what} not in ${message}`);
+      }
+      return true;
+    };
+    await assert.rejects(hostShimProvider.delete(created.id, created.outs), differs);
+    await assert.rejects(hostShimProvider.update(created.id, created.outs, await shimInputs({ routes: [] })), differs);
+    // A refresh does not adopt it: its parent differs, so the recorded identity stays.
+    const read = await hostShimProvider.read(created.id, created.outs);
+    assert.deepEqual(read.props?.identity, created.outs.identity);
+    await assert.rejects(hostShimProvider.delete(created.id, read.props as never), differs);
+    assert.equal(linux.links.get("shim0"), theirs);
+    assert.deepEqual(theirs.routes, []);
+  });
+
+  it("refuses a same-named link made again on the same parent until a refresh records it, and deletes a shim already gone", async () => {
+    const inputs = await shimInputs();
+    const created = await made(hostShimProvider.create(inputs));
+    const before = linux.links.get("shim0")!;
+    linux.links.set("shim0", linux.newLink({ ...before, ifindex: undefined, mac: undefined }));
+    await assert.rejects(hostShimProvider.delete(created.id, created.outs), /MAC .* when made, now .*; ifindex/);
+    assert.ok(linux.links.has("shim0"));
+    const read = await hostShimProvider.read(created.id, created.outs);
+    assert.equal(read.props?.identity?.ifindex, linux.links.get("shim0")!.ifindex);
+    await hostShimProvider.delete(created.id, read.props as never);
+    assert.equal(linux.links.has("shim0"), false);
+    await hostShimProvider.delete(created.id, read.props as never);
+  });
+
+  it("refuses to delete a VLAN link whose name another VLAN link now has", async () => {
+    const created = await made(vlanSubinterfaceProvider.create(await checked(vlanSubinterfaceProvider, { connection: ssh.connection(), parent: "eth1", vlanId: 50, persist: false })));
+    const ours = linux.links.get("eth1.50")!;
+    linux.links.set("eth1.50", linux.newLink({ ...ours, ifindex: undefined, mac: undefined, data: { id: 51 } }));
+    await assert.rejects(vlanSubinterfaceProvider.delete(created.id, created.outs), refusal("notOurs", ["eth1.50"]));
+    assert.ok(linux.links.has("eth1.50"));
+  });
+
+  it("refuses a shim whose routes or address would capture the SSH session, naming the route and the way out, and leaves the host as it was", async () => {
+    linux.sessionPeer = "198.51.100.140";
+    const before = JSON.stringify([...linux.links]);
+    const cuts = (value: string) => (err: unknown) => {
+      assert.ok(refusal("cutsSession", ["shim0"])(err));
+      const message = (err as Error).message;
+      for (const what of [value, "198.51.100.140", "via dev eth1", "Leave 198.51.100.140 out"]) assert.ok(message.includes(what), `${what} not in ${message}`);
+      return true;
+    };
+    await assert.rejects(hostShimProvider.create(await shimInputs()), cuts("route 198.51.100.128/26"));
+    await assert.rejects(hostShimProvider.create(await shimInputs({ routes: [], address: "198.51.100.250/24" })), cuts("address 198.51.100.250/24"));
+    assert.equal(JSON.stringify([...linux.links]), before);
+    // A shim that leaves the peer alone is made; an update that would take the peer is refused in place.
+    const created = await made(hostShimProvider.create(await shimInputs({ routes: ["198.51.100.160/27"] })));
+    await assert.rejects(hostShimProvider.update(created.id, created.outs, await shimInputs({ routes: ["198.51.100.160/27", "198.51.100.140/32"] })), cuts("route 198.51.100.140/32"));
+    assert.deepEqual(linux.links.get("shim0")?.routes, ["198.51.100.160/27"]);
+  });
+
   it("refuses persist: true on a host without systemd, before making anything", async () => {
     await assert.rejects(hostShimProvider.create(await shimInputs({ persist: true })), refusal("persistUnsupported", ["eth1"]));
     assert.equal(linux.links.has("shim0"), false);

@@ -1,0 +1,108 @@
+// Hardening on a lab host (issue 10): a link that took a shim's name is never deleted; a shim
+// whose routes would capture the SSH session is refused; hostile label values that check()
+// accepts arrive byte for byte, and no shell interprets them.
+
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { findSessionPath } from "../../provider/ops/sessionPath";
+import { hostShimProvider, HostShimState } from "../../provider/resources/link/hostShim";
+import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
+import { parseConnection } from "../../provider/ssh/connection";
+import { hostSession } from "../../provider/ssh/pool";
+import type { Lab, LabHost } from "../lab/types";
+import { connectionFor, lab, refused, snapshotHost, uniqueName } from "./fixture";
+
+describe("hardening on a lab host", function () {
+  this.timeout(180_000);
+  let theLab: Lab;
+  let host: LabHost;
+  const links: string[] = [];
+  const networks: string[] = [];
+
+  before(async function () {
+    this.timeout(600_000);
+    theLab = await lab();
+    host = theLab.hosts[0];
+  });
+
+  afterEach(async () => {
+    for (const n of networks.splice(0)) await host.docker(["network", "rm", n], { allowFail: true });
+    for (const l of links.splice(0)) await host.exec(["ip", "link", "delete", "dev", l], { allowFail: true });
+  });
+
+  async function createShim(name: string, extra: Record<string, unknown> = {}): Promise<{ id: string; outs: HostShimState }> {
+    links.push(name);
+    const checked = await hostShimProvider.check({}, { connection: connectionFor(host), name, parent: host.lanParent, address: "198.51.100.249/32", routes: [], ...extra });
+    assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
+    const created = await hostShimProvider.create(checked.inputs);
+    assert.ok(created.outs);
+    return { id: created.id, outs: created.outs };
+  }
+
+  async function linkJson(name: string): Promise<{ ifindex: number; address: string; link?: string; linkinfo?: { info_kind: string } }> {
+    return JSON.parse((await host.exec(["ip", "-j", "-d", "link", "show", "dev", name])).stdout)[0];
+  }
+
+  it("refuses to delete another macvlan link that took the shim's name, naming what differs, and leaves it", async () => {
+    const name = uniqueName("shim");
+    const shim = await createShim(name);
+    const ours = await linkJson(name);
+    assert.deepEqual(shim.outs.identity, { kind: "macvlan", parent: host.lanParent, macAddress: ours.address, ifindex: ours.ifindex });
+    // Someone removes the shim and makes their own macvlan link of that name on another parent.
+    const other = uniqueName("vp");
+    links.push(other);
+    await host.exec(["ip", "link", "add", other, "type", "veth", "peer", "name", `${other}b`]);
+    await host.exec(["ip", "link", "delete", "dev", name]);
+    await host.exec(["ip", "link", "add", "link", other, "name", name, "type", "macvlan", "mode", "bridge"]);
+    const theirs = await linkJson(name);
+    const text = new RegExp(`parent "${host.lanParent}" when made, now "${other}".*MAC "${ours.address}" when made, now "${theirs.address}"`);
+    await assert.rejects(hostShimProvider.delete(shim.id, shim.outs), refused("notOurs", [name], text));
+    const after = await linkJson(name);
+    assert.deepEqual([after.ifindex, after.address, after.link], [theirs.ifindex, theirs.address, other], "delete touched someone else's link");
+    // Once it is gone, delete succeeds (nothing of ours is left).
+    await host.exec(["ip", "link", "delete", "dev", name]);
+    await hostShimProvider.delete(shim.id, shim.outs);
+  });
+
+  it("finds the SSH session's own path on the host, and refuses a shim whose route would capture it", async function () {
+    const connection = parseConnection(connectionFor(host), "HostShim");
+    const path = await hostSession(connection).exclusive((run) => findSessionPath(run));
+    assert.ok(path, "no session path found on the lab host");
+    console.log(`      (the lab's sshd sees the session's peer as ${path.peer}, reached via dev ${path.route.dev}${path.route.type ? `, type ${path.route.type}` : ""})`);
+    if (path.route.type === "local") {
+      // The netns lab forwards 127.0.0.1:<port> into `sshd -i` in the host's namespace, so the
+      // peer is the host's own loopback address: no route a link adds can capture it. The capture
+      // itself is proven by the unit tests (decision table; the provider against an in-process host).
+      assert.equal(path.route.dev, "lo");
+      this.skip();
+    }
+    const before = await snapshotHost(host);
+    const name = uniqueName("shim");
+    links.push(name);
+    const checked = await hostShimProvider.check({}, { connection: connectionFor(host), name, parent: host.lanParent, address: "198.51.100.249/32", routes: [`${path.peer}/32`] });
+    await assert.rejects(hostShimProvider.create(checked.inputs), refused("cutsSession", [name], new RegExp(`route ${path.peer}/32`)));
+    assert.equal(await snapshotHost(host), before);
+  });
+
+  it("creates a network with hostile label values check() accepts; they read back byte for byte and no shell ran", async () => {
+    const canary = path.join(os.tmpdir(), `underlay-lab-canary-${process.pid}`);
+    fs.rmSync(canary, { force: true });
+    const values = [
+      `$(touch ${canary})`, `\`touch ${canary}\``, `;touch ${canary}`, `'"$(touch ${canary})"'`, "it's", "a\\b", "*", "~root", "-rf", "--help",
+      "k=v=w", "${HOME}", "\u202eevil", "еth1", "😀 grapheme", "\u00a0nbsp", " lead and trail ", "", "x".repeat(4000),
+    ];
+    const labels = Object.fromEntries(values.map((v, i) => [`com.example.l${i}`, v]));
+    const name = uniqueName("hl");
+    networks.push(name);
+    const checked = await macvlanNetworkProvider.check({}, { connection: connectionFor(host), name, parent: host.lanParent, subnet: "203.0.113.0/28", labels });
+    assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
+    await macvlanNetworkProvider.create(checked.inputs);
+    const inspected = JSON.parse((await host.docker(["network", "inspect", name])).stdout)[0];
+    for (const [k, v] of Object.entries(labels)) {
+      assert.deepEqual(Buffer.from(inspected.Labels[k] ?? "<missing>"), Buffer.from(v), `label ${k} did not read back byte for byte`);
+    }
+    assert.equal(fs.existsSync(canary), false, "a shell interpreted a label value");
+  });
+});
