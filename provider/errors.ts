@@ -19,7 +19,9 @@ export type Refusal =
   | { kind: "mtuTooLarge"; parent: string; mtu: number; parentMtu: number }
   | { kind: "gone"; object: string; name: string; id?: string }
   | { kind: "vanished"; object: string; name: string; during: "create" | "update" }
-  | { kind: "persistUnsupported"; parent: string };
+  | { kind: "persistUnsupported"; parent: string }
+  | { kind: "wifiParent"; parent: string; driver: string }
+  | { kind: "dockerTooOld"; feature: string; needs: string; version: string };
 
 export type RefusalKind = Refusal["kind"];
 
@@ -35,13 +37,13 @@ function refusalText(r: Refusal): string {
         : `a Docker network named "${r.name}" already exists (id ${id12(r.id)}); ` +
             `set adopt: true to take it over if its settings match, or choose another name`;
     case "parentMissing":
-      return `parent interface "${r.parent}" does not exist${r.hostHas ? ` on the host (it has: ${r.hostHas.join(", ")})` : ""}`;
+      return `parent interface "${r.parent}" does not exist${r.hostHas ? ` on the host (it has: ${r.hostHas.join(", ")}); set parent to one of those` : ""}`;
     case "notOurs":
       return `"${r.name}" is now a ${r.actual ?? "plain"} link, not the ${r.expected} link this resource made; not deleting it`;
     case "adoptMismatch":
       return `cannot adopt Docker network "${r.name}": its settings differ:\n  - ${r.differences.join("\n  - ")}`;
     case "subnetOverlap":
-      return `subnet ${r.subnet} overlaps ${r.networkSubnet} of existing Docker network "${r.network}" (id ${id12(r.networkId)})`;
+      return `subnet ${r.subnet} overlaps ${r.networkSubnet} of existing Docker network "${r.network}" (id ${id12(r.networkId)}); choose a subnet that does not overlap it, or remove network "${r.network}" first`;
     case "inUse":
       return r.object === "network"
         ? `Docker network "${r.name}" is still used by container(s) ${r.containers.join(", ")}; remove them or disconnect them from the network first`
@@ -60,6 +62,10 @@ function refusalText(r: Refusal): string {
       return `${r.object} "${r.name}"${r.id ? ` (${r.id})` : ""} no longer exists; run \`pulumi refresh\``;
     case "vanished":
       return `${r.object} "${r.name}" vanished ${r.during === "create" ? "right after it was created" : "during the update"}`;
+    case "wifiParent":
+      return `parent "${r.parent}" is a Wi-Fi interface: an access point drops frames from the extra MAC addresses ${r.driver} gives each container; use IpvlanNetwork (containers share the parent's MAC) instead`;
+    case "dockerTooOld":
+      return `${r.feature} needs Docker ${r.needs} or later; the host runs Docker ${r.version}: upgrade Docker on the host, or add an IPv4 subnet (dual stack)`;
     case "persistUnsupported":
       return `persist: true needs systemd on the host (systemd-networkd managing "${r.parent}", or systemd to run a unit); neither was found, so set persist: false`;
   }
@@ -69,12 +75,15 @@ function refusalText(r: Refusal): string {
 function refusalNames(r: Refusal): string[] {
   switch (r.kind) {
     case "parentMissing":
+    case "wifiParent":
     case "mtuTooLarge":
     case "persistUnsupported":
       return [r.parent];
     case "subnetOverlap":
     case "parentTaken":
       return [r.network];
+    case "dockerTooOld":
+      return [r.version];
     case "inUse":
       return r.object === "network" ? r.containers : r.networks;
     case "parentConflict":

@@ -50,6 +50,17 @@ export function buildNetworkCreate(spec: NetworkSpec): Argv {
   return argv;
 }
 
+/** The daemon's version ("26.1.5+dfsg1"), for features older daemons lack. */
+export function buildServerVersion(): Argv {
+  return ["docker", "version", "--format", "{{.Server.Version}}"];
+}
+
+/** The major version of a daemon's version string, or undefined when it cannot be read. */
+export function parseMajorVersion(stdout: string): number | undefined {
+  const m = /^(\d+)\./.exec(stdout.trim());
+  return m ? Number(m[1]) : undefined;
+}
+
 export function buildNetworkInspect(...idsOrNames: string[]): Argv {
   return ["docker", "network", "inspect", "--", ...idsOrNames];
 }

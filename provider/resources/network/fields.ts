@@ -39,10 +39,17 @@ export const networkFields = {
   connection: ConnectionSchema,
   /** Docker network name; defaults to the resource name. */
   name: dockerNetworkName,
-  /** The host NIC (or VLAN subinterface) the containers' ports hang off. */
-  parent: interfaceName,
-  /** The LAN's IPv4 subnet, as the rest of the LAN knows it. */
-  subnet: subnet(4),
+  /**
+   * The host NIC (or VLAN subinterface) the containers' ports hang off. Leave it out for an
+   * internal network: Docker then makes a dummy link of its own (`dm-<network id>`) as the
+   * parent, and containers reach only each other.
+   */
+  parent: interfaceName.optional(),
+  /**
+   * The LAN's IPv4 subnet, as the rest of the LAN knows it. Leave it out (and set `ipv6`) for an
+   * IPv6-only network, which needs Docker 26 or later on the host.
+   */
+  subnet: subnet(4).optional(),
   /** The LAN's router. Docker picks the subnet's first address when it is left out. */
   gateway: ipAddress(4).optional(),
   /** The part of the subnet Docker may hand out; keep it outside the LAN's DHCP pool. */
@@ -53,8 +60,13 @@ export const networkFields = {
   additionalSubnets: z.array(SubnetConfigSchema).default([]),
   /** Dual stack: the LAN's IPv6 subnet. */
   ipv6: Ipv6ConfigSchema.optional(),
-  /** No route out of the network (containers reach only each other). */
+  /**
+   * No route out of the network (containers reach only each other). Docker's macvlan and ipvlan
+   * drivers put an internal network on a dummy link whatever `parent` says, so an internal
+   * network has no `parent`; leaving `parent` out makes the network internal anyway.
+   */
   internal: z.boolean().default(false),
+  /** Docker labels on the network. */
   labels: z.record(labelKey, labelValue).default({}),
   /** Take over an existing network of this name whose settings match, instead of failing. */
   adopt: z.boolean().default(false),
@@ -73,10 +85,12 @@ export type NetworkOutputs = z.output<z.ZodObject<typeof networkOutputs>>;
 
 /** Gateway, ip-range and aux addresses inside their subnets, for both families; no two IPv4 subnets overlap. */
 export function refineIpam(args: NetworkArgs, ctx: z.RefinementCtx): void {
-  checkIpamMembership(ctx, [], args);
+  refineFamilies(args, ctx);
+  if (args.subnet !== undefined) checkIpamMembership(ctx, [], { ...args, subnet: args.subnet });
   args.additionalSubnets.forEach((config, i) => checkIpamMembership(ctx, ["additionalSubnets", i], config));
   if (args.ipv6) checkIpamMembership(ctx, ["ipv6"], args.ipv6);
-  const seen: { subnet: string; at: (string | number)[] }[] = [{ subnet: args.subnet, at: ["subnet"] }];
+  const seen: { subnet: string; at: (string | number)[] }[] =
+    args.subnet === undefined ? [] : [{ subnet: args.subnet, at: ["subnet"] }];
   args.additionalSubnets.forEach((config, i) => {
     const clash = seen.find((s) => subnetsOverlap(s.subnet, config.subnet));
     if (clash) {
@@ -88,6 +102,42 @@ export function refineIpam(args: NetworkArgs, ctx: z.RefinementCtx): void {
     }
     seen.push({ subnet: config.subnet, at: ["additionalSubnets", i, "subnet"] });
   });
+}
+
+/**
+ * A network needs a subnet of some family; the IPv4 settings need the IPv4 subnet; and an
+ * internal network has no parent (Docker would ignore it and use a dummy link).
+ */
+function refineFamilies(args: NetworkArgs, ctx: z.RefinementCtx): void {
+  if (args.subnet === undefined) {
+    if (!args.ipv6) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["subnet"],
+        message: "is required: set subnet (IPv4), or ipv6.subnet alone for an IPv6-only network",
+      });
+    }
+    const v4Only = { gateway: args.gateway, ipRange: args.ipRange } as Record<string, unknown>;
+    for (const [field, value] of Object.entries(v4Only)) {
+      if (value !== undefined) {
+        ctx.addIssue({ code: "custom", path: [field], message: "needs subnet (IPv4); for the IPv6 subnet use ipv6." + field });
+      }
+    }
+    if (Object.keys(args.auxAddresses).length > 0) {
+      ctx.addIssue({ code: "custom", path: ["auxAddresses"], message: "needs subnet (IPv4); for the IPv6 subnet use ipv6.auxAddresses" });
+    }
+    if (args.additionalSubnets.length > 0) {
+      ctx.addIssue({ code: "custom", path: ["additionalSubnets"], message: "needs subnet (IPv4): further IPv4 subnets come after the first" });
+    }
+  }
+  if (args.internal && args.parent !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["parent"],
+      message:
+        "has no effect on an internal network: Docker's macvlan and ipvlan drivers put an internal network on a dummy link of their own and ignore parent; leave parent out",
+    });
+  }
 }
 
 /**
