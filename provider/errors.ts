@@ -164,11 +164,13 @@ export class TransportError extends Error {
   }
 
   /** `pinned` is false when no hostKey was set (and insecureIgnoreHostKey was not either). */
-  static hostKeyRefused(target: string, presented: string, pinned: boolean): TransportError {
+  static hostKeyRefused(target: string, presented: string, pinned: boolean, why?: string): TransportError {
     return new TransportError(
       target,
       "hostKey",
-      pinned
+      why
+        ? `host key verification failed: the host presented ${presented}: ${why}`
+        : pinned
         ? `host key verification failed: the host presented ${presented}, which does not match connection.hostKey`
         : `host key verification failed: the host presented ${presented} and no connection.hostKey is set`,
     );

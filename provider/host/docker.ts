@@ -42,6 +42,8 @@ export function buildNetworkCreate(spec: NetworkSpec): Argv {
     for (const [name, address] of Object.entries(ipam.auxAddresses)) argv.push("--aux-address", `${name}=${address}`);
   }
   if (spec.enableIPv6) argv.push("--ipv6");
+  // IPv6-only: without this Docker allocates an IPv4 subnet from its default pools (Docker 28+).
+  if (spec.ipam.length > 0 && spec.ipam.every((c) => c.subnet.includes(":"))) argv.push("--ipv4=false");
   if (spec.internal) argv.push("--internal");
   for (const [key, value] of Object.entries(spec.options)) argv.push("--opt", `${key}=${value}`);
   for (const [key, value] of Object.entries(spec.labels)) argv.push("--label", `${key}=${value}`);

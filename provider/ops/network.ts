@@ -19,8 +19,12 @@ export interface CreateOptions {
   precheck?: (context: HostInventory) => void;
 }
 
-/** The first Docker major version that leaves a macvlan/ipvlan network with only an IPv6 subnet IPv6-only. */
-export const IPV6_ONLY_SINCE = 26;
+/**
+ * The first Docker major version with IPv6-only networks (`--ipv4=false`; experimental in 27).
+ * Before it a network given only an IPv6 subnet gets an IPv4 subnet from the daemon's default
+ * pools anyway (measured: 20.10.24 added 172.17.0.0/16, 26.1.5 added 172.18.0.0/16).
+ */
+export const IPV6_ONLY_SINCE = 28;
 
 export function isIpv6Only(spec: NetworkSpec): boolean {
   return spec.ipam.length > 0 && spec.ipam.every((c) => c.subnet.includes(":"));
@@ -74,8 +78,6 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
     const inventory = await hostInventory(run, host.target);
     networkRefusals(spec, inventory);
     if (isIpv6Only(spec)) {
-      // Docker before 26 gives a network with only an IPv6 subnet an IPv4 subnet from its default
-      // pools anyway (seen on 20.10: 172.17.0.0/16): not what was asked, and it may clash.
       const version = (await run(buildServerVersion())).stdout.trim();
       const major = parseMajorVersion(version);
       if (major === undefined || major < IPV6_ONLY_SINCE) {

@@ -47,7 +47,8 @@ export const networkFields = {
   parent: interfaceName.optional(),
   /**
    * The LAN's IPv4 subnet, as the rest of the LAN knows it. Leave it out (and set `ipv6`) for an
-   * IPv6-only network, which needs Docker 26 or later on the host.
+   * IPv6-only network, which needs Docker 28 or later on the host (older daemons add an IPv4
+   * subnet of their own; they are refused).
    */
   subnet: subnet(4).optional(),
   /** The LAN's router. Docker picks the subnet's first address when it is left out. */
@@ -61,9 +62,8 @@ export const networkFields = {
   /** Dual stack: the LAN's IPv6 subnet. */
   ipv6: Ipv6ConfigSchema.optional(),
   /**
-   * No route out of the network (containers reach only each other). Docker's macvlan and ipvlan
-   * drivers put an internal network on a dummy link whatever `parent` says, so an internal
-   * network has no `parent`; leaving `parent` out makes the network internal anyway.
+   * Docker's internal flag (`--internal`). A network without a `parent` is internal on the host
+   * whatever this says: Docker puts it on a dummy link of its own.
    */
   internal: z.boolean().default(false),
   /** Docker labels on the network. */
@@ -105,8 +105,7 @@ export function refineIpam(args: NetworkArgs, ctx: z.RefinementCtx): void {
 }
 
 /**
- * A network needs a subnet of some family; the IPv4 settings need the IPv4 subnet; and an
- * internal network has no parent (Docker would ignore it and use a dummy link).
+ * A network needs a subnet of some family, and the IPv4 settings need the IPv4 subnet.
  */
 function refineFamilies(args: NetworkArgs, ctx: z.RefinementCtx): void {
   if (args.subnet === undefined) {
@@ -129,14 +128,6 @@ function refineFamilies(args: NetworkArgs, ctx: z.RefinementCtx): void {
     if (args.additionalSubnets.length > 0) {
       ctx.addIssue({ code: "custom", path: ["additionalSubnets"], message: "needs subnet (IPv4): further IPv4 subnets come after the first" });
     }
-  }
-  if (args.internal && args.parent !== undefined) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["parent"],
-      message:
-        "has no effect on an internal network: Docker's macvlan and ipvlan drivers put an internal network on a dummy link of their own and ignore parent; leave parent out",
-    });
   }
 }
 

@@ -58,16 +58,17 @@ describe("ops: network lifecycle", () => {
     return { ...base, run, exclusive: <T>(body: (r: RunCommand) => Promise<T>) => body(run) };
   }
 
-  it("refuses an IPv6-only network on a Docker older than 26, naming the version; creates it on 26", async () => {
+  it("refuses an IPv6-only network on a Docker older than 28, naming the version; creates it on 28", async () => {
     const v6only: NetworkSpec = { ...spec, ipam: [{ subnet: "fd18:0:0:4::/64", auxAddresses: {} }], enableIPv6: true };
     const on = (version: string) => hostAnswering((argv) => (argv[1] === "version" ? { stdout: `${version}\n` } : undefined));
+    await assert.rejects(createNetwork(on("26.1.5+dfsg1"), v6only, { adopt: false, differences: () => [] }), /needs Docker 28\.0 or later; the host runs Docker 26\.1\.5/);
     await assert.rejects(createNetwork(on("20.10.24+dfsg1"), v6only, { adopt: false, differences: () => [] }), (err: unknown) => {
       assert.ok(err instanceof RefusalError);
       assert.equal(err.kind, "dockerTooOld");
-      assert.match(err.message, /an IPv6-only network needs Docker 26\.0 or later; the host runs Docker 20\.10\.24\+dfsg1/);
+      assert.match(err.message, /an IPv6-only network needs Docker 28\.0 or later; the host runs Docker 20\.10\.24\+dfsg1/);
       return true;
     });
-    assert.equal((await createNetwork(on("26.1.5+dfsg1"), v6only, { adopt: false, differences: () => [] })).id, ID);
+    assert.equal((await createNetwork(on("28.0.1"), v6only, { adopt: false, differences: () => [] })).id, ID);
   });
 
   it("refuses a macvlan network on a Wi-Fi parent, saying to use ipvlan", async () => {
