@@ -5,7 +5,7 @@
 // subnet, gateway, ipRange, ipv6Subnet, ipv6Gateway, ipv6Range.
 
 import * as pulumi from "@pulumi/pulumi";
-import { MacvlanNetwork, type Connection } from "pulumi-underlay";
+import { type Connection, MacvlanNetwork } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
 

@@ -5,7 +5,7 @@
 // Config (namespace "underlay"): host, port, user, privateKey (secret), hostKey; subnet.
 
 import * as pulumi from "@pulumi/pulumi";
-import { MacvlanNetwork, type Connection } from "pulumi-underlay";
+import { type Connection, MacvlanNetwork } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
 

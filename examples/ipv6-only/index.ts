@@ -7,7 +7,7 @@
 // ipv6Subnet, ipv6Gateway.
 
 import * as pulumi from "@pulumi/pulumi";
-import { MacvlanNetwork, type Connection } from "pulumi-underlay";
+import { type Connection, MacvlanNetwork } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
 

@@ -5,7 +5,7 @@
 // subnet, gateway, ipRange.
 
 import * as pulumi from "@pulumi/pulumi";
-import { IpvlanNetwork, type Connection } from "pulumi-underlay";
+import { type Connection, IpvlanNetwork } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
 

@@ -8,7 +8,7 @@
 // subnets (two by default).
 
 import * as pulumi from "@pulumi/pulumi";
-import { IpvlanNetwork, type Connection } from "pulumi-underlay";
+import { type Connection, IpvlanNetwork } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
 

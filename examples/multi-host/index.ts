@@ -10,7 +10,7 @@
 //   parent, subnet, gateway   the LAN, the same on every host
 
 import * as pulumi from "@pulumi/pulumi";
-import { HostShim, MacvlanNetwork, type Connection } from "pulumi-underlay";
+import { type Connection, HostShim, MacvlanNetwork } from "pulumi-underlay";
 
 interface HostEntry {
   name: string;
@@ -45,7 +45,9 @@ for (const h of hosts) {
     port: h.port ?? 22,
     privateKey,
     hostKey: h.hostKey,
-    proxyJump: [{ host: bastion.host, port: bastion.port ?? 22, user: bastion.user ?? "root", privateKey: bastionKey, hostKey: bastion.hostKey }],
+    proxyJump: [
+      { host: bastion.host, port: bastion.port ?? 22, user: bastion.user ?? "root", privateKey: bastionKey, hostKey: bastion.hostKey },
+    ],
   };
   const network = new MacvlanNetwork(`${h.name}-lan`, {
     connection,

@@ -5,7 +5,7 @@
 // and per VLAN its subnet and gateway (defaults: the lab's 203.0.113.0/26 and .64/26).
 
 import * as pulumi from "@pulumi/pulumi";
-import { MacvlanNetwork, VlanSubinterface, type Connection } from "pulumi-underlay";
+import { type Connection, MacvlanNetwork, VlanSubinterface } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
 

@@ -2,7 +2,7 @@
 // forwarded channel through each bastion in turn (OpenSSH's `ProxyJump a,b`). Each hop is an
 // SSH session of its own, dialled with its own credentials and host key.
 
-import { connect as tcpConnect, type Socket } from "node:net";
+import { type Socket, connect as tcpConnect } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Client } from "ssh2";
 import { TransportError } from "../errors";
@@ -51,7 +51,12 @@ export async function openTransport(c: ConnectionConfig, target: string, dialHop
     via.client.forwardOut("127.0.0.1", 0, c.host, c.port, (err, channel) => {
       if (err) {
         via.client.end();
-        reject(TransportError.cannotConnect(target, `bastion ${last.user}@${last.host}:${last.port} could not open a channel to ${c.host}:${c.port}: ${err.message}`));
+        reject(
+          TransportError.cannotConnect(
+            target,
+            `bastion ${last.user}@${last.host}:${last.port} could not open a channel to ${c.host}:${c.port}: ${err.message}`,
+          ),
+        );
         return;
       }
       resolve({ stream: channel, socket: via.socket, close: () => via.client.end() });

@@ -20,7 +20,16 @@ export async function startLanSshd(lab: NetnsLab, index: number, port = 22): Pro
   const hd = path.join(lab.dir, `h${index + 1}`);
   const child: ChildProcess = spawn(
     "nsenter",
-    [`--net=/var/run/netns/${lab.prefix}-h${index + 1}`, "/usr/sbin/sshd", "-D", "-e", "-f", path.join(hd, "sshd_config"), "-o", `ListenAddress=${address}:${port}`],
+    [
+      `--net=/var/run/netns/${lab.prefix}-h${index + 1}`,
+      "/usr/sbin/sshd",
+      "-D",
+      "-e",
+      "-f",
+      path.join(hd, "sshd_config"),
+      "-o",
+      `ListenAddress=${address}:${port}`,
+    ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let stderr = "";

@@ -20,9 +20,13 @@ import {
 function ipamConfigSchema(family: 4 | 6) {
   return z
     .object({
+      /** The subnet, as the rest of the LAN knows it (host bits zero). */
       subnet: subnet(family),
+      /** The LAN's router in this subnet; Docker picks the first address when it is left out. */
       gateway: ipAddress(family).optional(),
+      /** The part of the subnet Docker may hand out. */
       ipRange: subnet(family).optional(),
+      /** Addresses in this subnet Docker must never hand out (name -> address). */
       auxAddresses: z.record(auxAddressName, ipAddress(family)).default({}),
     })
     .strict();
@@ -87,7 +91,7 @@ export type NetworkOutputs = z.output<z.ZodObject<typeof networkOutputs>>;
 export function refineIpam(args: NetworkArgs, ctx: z.RefinementCtx): void {
   refineFamilies(args, ctx);
   if (args.subnet !== undefined) checkIpamMembership(ctx, [], { ...args, subnet: args.subnet });
-  args.additionalSubnets.forEach((config, i) => checkIpamMembership(ctx, ["additionalSubnets", i], config));
+  for (const [i, config] of args.additionalSubnets.entries()) checkIpamMembership(ctx, ["additionalSubnets", i], config);
   if (args.ipv6) checkIpamMembership(ctx, ["ipv6"], args.ipv6);
   const seen: { subnet: string; at: (string | number)[] }[] =
     args.subnet === undefined ? [] : [{ subnet: args.subnet, at: ["subnet"] }];

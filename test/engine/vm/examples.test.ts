@@ -55,7 +55,11 @@ describe("examples under the real engine on a VM", function () {
     "underlay:hostKey": { value: host.ssh.hostPublicKey },
   });
 
-  async function runExample(program: string, extra: ConfigMap, prove: (outputs: OutputMap, es: EngineStack) => Promise<void>): Promise<void> {
+  async function runExample(
+    program: string,
+    extra: ConfigMap,
+    prove: (outputs: OutputMap, es: EngineStack) => Promise<void>,
+  ): Promise<void> {
     const before = await snapshotHost(host);
     let es: EngineStack | undefined;
     try {
@@ -142,27 +146,34 @@ describe("examples under the real engine on a VM", function () {
 
   it("ipvlan-l3 in l3s mode: two subnets, no gateway; the exported route lets the LAN reach a container", async () => {
     const hostAddress = host.lanAddress.split("/")[0];
-    await runExample("examples/ipvlan-l3", { "underlay:hostAddress": { value: hostAddress }, "underlay:mode": { value: "l3s" } }, async (outputs) => {
-      assert.equal(outputs.mode.value, "l3s");
-      const routes = outputs.upstreamRoutes.value as { destination: string; via: string }[];
-      assert.deepEqual(routes, [
-        { destination: "203.0.113.0/26", via: hostAddress },
-        { destination: "203.0.113.64/26", via: hostAddress },
-      ]);
-      const inspected = JSON.parse((await host.docker(["network", "inspect", outputs.networkName.value as string])).stdout)[0];
-      assert.equal(inspected.Options.ipvlan_mode, "l3s");
-      assert.ok(inspected.IPAM.Config.every((c: { Gateway?: string }) => !c.Gateway || c.Gateway === ""), JSON.stringify(inspected.IPAM.Config));
-      for (const r of routes) {
-        await theLab.lan.external.exec(["ip", "route", "add", r.destination, "via", r.via]);
-        extUndo.push(["ip", "route", "del", r.destination]);
-      }
-      await withContainer("ipl3a", outputs.networkName.value as string, "203.0.113.10", async () => {
-        await withContainer("ipl3b", outputs.networkName.value as string, "203.0.113.70", async () => {
-          await eventually(() => theLab.lan.external.exec(["ping", "-c", "1", "-W", "2", "203.0.113.10"]), 30_000);
-          await eventually(() => ping("ipl3a", "203.0.113.70"), 30_000);
+    await runExample(
+      "examples/ipvlan-l3",
+      { "underlay:hostAddress": { value: hostAddress }, "underlay:mode": { value: "l3s" } },
+      async (outputs) => {
+        assert.equal(outputs.mode.value, "l3s");
+        const routes = outputs.upstreamRoutes.value as { destination: string; via: string }[];
+        assert.deepEqual(routes, [
+          { destination: "203.0.113.0/26", via: hostAddress },
+          { destination: "203.0.113.64/26", via: hostAddress },
+        ]);
+        const inspected = JSON.parse((await host.docker(["network", "inspect", outputs.networkName.value as string])).stdout)[0];
+        assert.equal(inspected.Options.ipvlan_mode, "l3s");
+        assert.ok(
+          inspected.IPAM.Config.every((c: { Gateway?: string }) => !c.Gateway || c.Gateway === ""),
+          JSON.stringify(inspected.IPAM.Config),
+        );
+        for (const r of routes) {
+          await theLab.lan.external.exec(["ip", "route", "add", r.destination, "via", r.via]);
+          extUndo.push(["ip", "route", "del", r.destination]);
+        }
+        await withContainer("ipl3a", outputs.networkName.value as string, "203.0.113.10", async () => {
+          await withContainer("ipl3b", outputs.networkName.value as string, "203.0.113.70", async () => {
+            await eventually(() => theLab.lan.external.exec(["ping", "-c", "1", "-W", "2", "203.0.113.10"]), 30_000);
+            await eventually(() => ping("ipl3a", "203.0.113.70"), 30_000);
+          });
         });
-      });
-    });
+      },
+    );
   });
 
   it("internal: no parent; Docker's dummy link exists only with the network, containers reach only each other, refresh shows no drift", async () => {

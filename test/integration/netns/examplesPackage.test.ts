@@ -25,14 +25,25 @@ describe("examples against the npm pack tarball", function () {
   after(() => fs.rmSync(work, { recursive: true, force: true }));
 
   it("type-checks every examples/* program with only the tarball and the example's own dependencies", () => {
-    const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", work], { cwd: REPO, encoding: "utf8" }).trim().split("\n").pop();
+    const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", work], { cwd: REPO, encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .pop();
     assert.ok(tarball);
     const scratch = path.join(work, "project");
     fs.mkdirSync(scratch);
     fs.writeFileSync(path.join(scratch, "package.json"), JSON.stringify({ name: "scratch", private: true, version: "0.0.0" }));
     execFileSync(
       "npm",
-      ["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(work, tarball), `@pulumi/docker@${installedVersion("@pulumi/docker")}`, `@types/node@${installedVersion("@types/node")}`],
+      [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--prefer-offline",
+        path.join(work, tarball),
+        `@pulumi/docker@${installedVersion("@pulumi/docker")}`,
+        `@types/node@${installedVersion("@types/node")}`,
+      ],
       { cwd: scratch, stdio: "ignore", timeout: 300_000 },
     );
     const examples = fs.readdirSync(path.join(REPO, "examples")).filter((e) => fs.existsSync(path.join(REPO, "examples", e, "index.ts")));
@@ -44,7 +55,16 @@ describe("examples against the npm pack tarball", function () {
     fs.writeFileSync(
       path.join(scratch, "tsconfig.json"),
       JSON.stringify({
-        compilerOptions: { target: "ES2022", module: "commonjs", moduleResolution: "node", strict: true, noEmit: true, esModuleInterop: true, skipLibCheck: true, types: ["node"] },
+        compilerOptions: {
+          target: "ES2022",
+          module: "commonjs",
+          moduleResolution: "node",
+          strict: true,
+          noEmit: true,
+          esModuleInterop: true,
+          skipLibCheck: true,
+          types: ["node"],
+        },
         include: examples.map((e) => `${e}/index.ts`),
       }),
     );

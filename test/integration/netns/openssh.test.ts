@@ -48,8 +48,7 @@ describe("SSH like OpenSSH, against the lab's sshd", function () {
   });
   /** Host i's sshd on its LAN address, reachable only from inside the lab. */
   const onLan = (i: number) => ({ ...direct(i), host: lanAddress(i), port: LAN_SSH_PORT });
-  const runOn = async (c: ConnectionArgs, argv: string[]) =>
-    (await hostSession(ConnectionSchema.parse(c)).run(argv)).stdout.trim();
+  const runOn = async (c: ConnectionArgs, argv: string[]) => (await hostSession(ConnectionSchema.parse(c)).run(argv)).stdout.trim();
 
   before(async function () {
     this.timeout(600_000);
@@ -58,10 +57,25 @@ describe("SSH like OpenSSH, against the lab's sshd", function () {
     for (let i = 0; i < 2; i++) {
       const hd = path.join(lab.dir, `h${i + 1}`);
       const ns = `${lab.prefix}-h${i + 1}`;
-      const d = spawn("nsenter", [`--net=/var/run/netns/${ns}`, "/usr/sbin/sshd", "-D", "-e", "-f", path.join(hd, "sshd_config"),
-        "-o", `ListenAddress=${lanAddress(i)}:${LAN_SSH_PORT}`], { stdio: ["ignore", "ignore", "pipe"] });
+      const d = spawn(
+        "nsenter",
+        [
+          `--net=/var/run/netns/${ns}`,
+          "/usr/sbin/sshd",
+          "-D",
+          "-e",
+          "-f",
+          path.join(hd, "sshd_config"),
+          "-o",
+          `ListenAddress=${lanAddress(i)}:${LAN_SSH_PORT}`,
+        ],
+        { stdio: ["ignore", "ignore", "pipe"] },
+      );
       daemons.push(d);
-      await eventually(() => lab.hosts[i].exec(["bash", "-c", `exec 3<>/dev/tcp/${lanAddress(i)}/${LAN_SSH_PORT}`]).then(() => undefined), 20_000);
+      await eventually(
+        () => lab.hosts[i].exec(["bash", "-c", `exec 3<>/dev/tcp/${lanAddress(i)}/${LAN_SSH_PORT}`]).then(() => undefined),
+        20_000,
+      );
     }
   });
 
@@ -91,18 +105,23 @@ describe("SSH like OpenSSH, against the lab's sshd", function () {
       assert.match(err.message, new RegExp(`^ssh://root@${lanAddress(1).replace(/\./g, "\\.")}:22: host key verification failed`));
       return true;
     });
-    await assert.rejects(runOn({ ...onLan(1), proxyJump: [{ ...direct(0), hostKey: lab.hosts[1].ssh.hostPublicKey }] }, ["true"]), (err: unknown) => {
-      assert.ok(err instanceof TransportError);
-      assert.equal(err.reason, "hostKey");
-      assert.match(err.message, /^ssh:\/\/root@127\.0\.0\.1:\d+: host key verification failed/, "the error names the bastion");
-      return true;
-    });
+    await assert.rejects(
+      runOn({ ...onLan(1), proxyJump: [{ ...direct(0), hostKey: lab.hosts[1].ssh.hostPublicKey }] }, ["true"]),
+      (err: unknown) => {
+        assert.ok(err instanceof TransportError);
+        assert.equal(err.reason, "hostKey");
+        assert.match(err.message, /^ssh:\/\/root@127\.0\.0\.1:\d+: host key verification failed/, "the error names the bastion");
+        return true;
+      },
+    );
   });
 
   it("verifies against known_hosts text: hashed by ssh-keygen, [host]:port, and a @revoked key refused", async () => {
     const c = direct(0);
     const file = path.join(scratch, "known_hosts");
-    const other = execFileSync("ssh-keygen", ["-q", "-t", "ecdsa", "-N", "", "-f", path.join(scratch, "ecdsa"), "-C", ""]) && fs.readFileSync(path.join(scratch, "ecdsa.pub"), "utf8").trim();
+    const other =
+      execFileSync("ssh-keygen", ["-q", "-t", "ecdsa", "-N", "", "-f", path.join(scratch, "ecdsa"), "-C", ""]) &&
+      fs.readFileSync(path.join(scratch, "ecdsa.pub"), "utf8").trim();
     fs.writeFileSync(file, `[${c.host}]:${c.port} ${c.hostKey}\n[${c.host}]:${c.port} ${other}\n`);
     execFileSync("ssh-keygen", ["-H", "-f", file], { stdio: "ignore" });
     const knownHosts = fs.readFileSync(file, "utf8");
@@ -126,13 +145,19 @@ describe("SSH like OpenSSH, against the lab's sshd", function () {
     const { privateKey: _k, ...noKey } = direct(0);
     const privateKey = fs.readFileSync(keyFile, "utf8");
     assert.equal(await runOn({ ...noKey, privateKey, privateKeyPassphrase: "open sesame" }, ["id", "-un"]), "root");
-    assert.throws(() => ConnectionSchema.parse({ ...noKey, privateKey, privateKeyPassphrase: "wrong" }), /privateKey: cannot be parsed|cannot be parsed/);
+    assert.throws(
+      () => ConnectionSchema.parse({ ...noKey, privateKey, privateKeyPassphrase: "wrong" }),
+      /privateKey: cannot be parsed|cannot be parsed/,
+    );
 
     const socket = path.join(scratch, "agent.sock");
     const agent = spawn("ssh-agent", ["-D", "-a", socket], { stdio: "ignore" });
     try {
       await eventually(async () => assert.ok(fs.existsSync(socket)), 10_000);
-      execFileSync("ssh-add", ["-q", path.join(lab.dir, "h1", "id_ed25519")], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: "ignore" });
+      execFileSync("ssh-add", ["-q", path.join(lab.dir, "h1", "id_ed25519")], {
+        env: { ...process.env, SSH_AUTH_SOCK: socket },
+        stdio: "ignore",
+      });
       assert.equal(await runOn({ ...noKey, agentSocket: socket }, ["id", "-un"]), "root");
     } finally {
       if (agent.pid) process.kill(agent.pid);
@@ -166,14 +191,20 @@ describe("SSH like OpenSSH, against the lab's sshd", function () {
       closeAllSessions();
       seen = 0;
       drop = 5;
-      await assert.rejects(runOn({ ...direct(0), port, dialErrorLimit: 3, user: "nobody" }, ["true"]), (err: unknown) => err instanceof TransportError && err.reason === "handshake");
+      await assert.rejects(
+        runOn({ ...direct(0), port, dialErrorLimit: 3, user: "nobody" }, ["true"]),
+        (err: unknown) => err instanceof TransportError && err.reason === "handshake",
+      );
       assert.equal(seen, 3, "gave up after dialErrorLimit attempts");
 
       closeAllSessions();
       seen = 0;
       drop = 0;
       const wrongKey = lab.hosts[1].ssh.privateKey;
-      await assert.rejects(runOn({ ...direct(0), port, dialErrorLimit: 5, privateKey: wrongKey }, ["true"]), (err: unknown) => err instanceof TransportError && err.reason === "auth");
+      await assert.rejects(
+        runOn({ ...direct(0), port, dialErrorLimit: 5, privateKey: wrongKey }, ["true"]),
+        (err: unknown) => err instanceof TransportError && err.reason === "auth",
+      );
       assert.equal(seen, 1, "an authentication failure was retried");
     } finally {
       forwarder.close();

@@ -20,10 +20,22 @@ describe("dial retries", () => {
     assert.equal(await withRetries(fast, async () => (++n < 3 ? Promise.reject(TransportError.cannotConnect(T, "reset")) : "ok")), "ok");
     assert.equal(n, 3);
     n = 0;
-    await assert.rejects(withRetries(fast, async () => { n++; throw TransportError.cannotConnect(T, "refused"); }), /refused/);
+    await assert.rejects(
+      withRetries(fast, async () => {
+        n++;
+        throw TransportError.cannotConnect(T, "refused");
+      }),
+      /refused/,
+    );
     assert.equal(n, 4);
     n = 0;
-    await assert.rejects(withRetries(fast, async () => { n++; throw TransportError.authFailed(T, "root", ["publickey"]); }), /authentication/);
+    await assert.rejects(
+      withRetries(fast, async () => {
+        n++;
+        throw TransportError.authFailed(T, "root", ["publickey"]);
+      }),
+      /authentication/,
+    );
     assert.equal(n, 1);
   });
 
