@@ -117,9 +117,26 @@ export class RemoteCommandError extends Error {
     readonly result: CommandResult,
   ) {
     const detail = result.stderr.trim() || result.stdout.trim() || "(no output)";
-    super(`${target}: \`${shellCommand(argv)}\` exited with ${result.exitCode}: ${detail}`);
+    super(`${target}: \`${shellCommand(argv)}\` exited with ${result.exitCode}: ${detail}${sudoHint(target, argv, result.stderr)}`);
     this.name = "RemoteCommandError";
   }
+}
+
+// What `sudo -n` prints when the user may not run the command without a password: "a password
+// is required" (no NOPASSWD rule covers it), "Sorry, user X is not allowed to execute ...", or
+// "X is not in the sudoers file".
+const SUDO_REFUSED = /^(sudo: a password is required|sudo: a terminal is required|Sorry, user \S+ is not allowed to execute|.*is not in the sudoers file)/m;
+
+/** With `sudo: true`, the right the user lacks and the sudoers line that grants it. */
+function sudoHint(target: string, argv: Argv, stderr: string): string {
+  if (!SUDO_REFUSED.test(stderr)) return "";
+  const user = /^ssh:\/\/([^@]+)@/.exec(target)?.[1] ?? "the SSH user";
+  const program = argv[0];
+  return (
+    `\n(connection.sudo is set, and ${user} may not run \`${program}\` as root without a password: ` +
+    `add a sudoers rule such as \`${user} ALL=(root) NOPASSWD: $(command -v ${program})\`; ` +
+    `the provider runs docker, ip and test, and for persist: true also cat, tee, rm, mkdir, systemctl and networkctl)`
+  );
 }
 
 /**
