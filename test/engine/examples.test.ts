@@ -3,25 +3,14 @@
 // on the host, and `destroy` back to the host's first state.
 
 import { strict as assert } from "node:assert";
-import type { ConfigMap, OutputMap } from "@pulumi/pulumi/automation";
+import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { snapshotHost } from "../integration/fixture";
 import { type LanSshd, startLanSshd } from "../lab/lanSshd";
 import { type NetnsLab, startNetnsLab } from "../lab/netnsLab";
 import type { LabHost } from "../lab/types";
+import { eventually } from "../support/eventually";
 import { changesIn, type EngineStack, NetworkCanary, openStack } from "./engine";
-
-/** Resolves once `probe` succeeds, or rejects after `ms` with the last failure. */
-async function eventually(probe: () => Promise<void>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await probe();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
+import { refusedExample, runExample } from "./example";
 
 describe("examples under the real engine", function () {
   this.timeout(900_000);
@@ -50,30 +39,6 @@ describe("examples under the real engine", function () {
     "underlay:hostKey": { value: h.ssh.hostPublicKey },
   });
 
-  /**
-   * `up`, a `preview` with no change, the example's point proven on the hosts, `destroy`, and
-   * every host as it was before.
-   */
-  async function runExample(program: string, config: ConfigMap, prove: (outputs: OutputMap) => Promise<void>, hosts = [host]): Promise<void> {
-    const before = await Promise.all(hosts.map(snapshotHost));
-    let es: EngineStack | undefined;
-    try {
-      es = await openStack({ program, canary, config });
-      const up = await es.stack.up({ onOutput: (s) => es?.output.push(s) });
-      assert.equal(up.summary.result, "succeeded");
-      const preview = await es.stack.preview({ onOutput: (s) => es?.output.push(s) });
-      assert.deepEqual(changesIn(preview.changeSummary), {}, "a preview right after up shows changes");
-      await prove(up.outputs);
-      const down = await es.stack.destroy({ onOutput: (s) => es?.output.push(s) });
-      assert.equal(down.summary.result, "succeeded");
-      assert.deepEqual(await Promise.all(hosts.map(snapshotHost)), before);
-      assert.deepEqual(canary.attempts, []);
-    } finally {
-      await es?.stack.destroy().catch(() => undefined);
-      await es?.remove();
-    }
-  }
-
   /** A container on `network` with fixed addresses, removed after `body`. */
   async function withContainer(h: LabHost, name: string, network: string, addresses: string[], body: () => Promise<void>): Promise<void> {
     const flags = addresses.flatMap((a) => (a.includes(":") ? ["--ip6", a] : ["--ip", a]));
@@ -88,16 +53,28 @@ describe("examples under the real engine", function () {
   it("dual-stack: a container gets an address of each family and reaches the LAN over both", async () => {
     await lab.lan.external.exec(["ip", "address", "add", "fd18:0:0:51::1/64", "dev", "eth0", "nodad"]);
     try {
-      await runExample("examples/dual-stack", connectionConfig(host), async (outputs) => {
-        assert.equal(outputs.ipv6Subnet.value, "fd18:0:0:51::/64");
-        const network = outputs.networkName.value as string;
-        const inspected = JSON.parse((await host.docker(["network", "inspect", network])).stdout)[0];
-        assert.equal(inspected.EnableIPv6, true);
-        assert.deepEqual(inspected.IPAM.Config.map((c: { Subnet: string }) => c.Subnet).sort(), ["198.51.100.0/24", "fd18:0:0:51::/64"]);
-        await withContainer(host, "ds-app", network, ["198.51.100.161", "fd18:0:0:51:1::5"], async () => {
-          await eventually(() => host.docker(["exec", "ds-app", "ping", "-c", "1", "-W", "1", lab.lan.external.address]).then(() => undefined), 30_000);
-          await eventually(() => host.docker(["exec", "ds-app", "ping", "-6", "-c", "1", "-W", "1", "fd18:0:0:51::1"]).then(() => undefined), 30_000);
-        });
+      await runExample({
+        program: "examples/dual-stack",
+        config: connectionConfig(host),
+        canary,
+        hosts: [host],
+        prove: async (outputs) => {
+          assert.equal(outputs.ipv6Subnet.value, "fd18:0:0:51::/64");
+          const network = outputs.networkName.value as string;
+          const inspected = JSON.parse((await host.docker(["network", "inspect", network])).stdout)[0];
+          assert.equal(inspected.EnableIPv6, true);
+          assert.deepEqual(inspected.IPAM.Config.map((c: { Subnet: string }) => c.Subnet).sort(), ["198.51.100.0/24", "fd18:0:0:51::/64"]);
+          await withContainer(host, "ds-app", network, ["198.51.100.161", "fd18:0:0:51:1::5"], async () => {
+            await eventually(
+              () => host.docker(["exec", "ds-app", "ping", "-c", "1", "-W", "1", lab.lan.external.address]).then(() => undefined),
+              30_000,
+            );
+            await eventually(
+              () => host.docker(["exec", "ds-app", "ping", "-6", "-c", "1", "-W", "1", "fd18:0:0:51::1"]).then(() => undefined),
+              30_000,
+            );
+          });
+        },
       });
     } finally {
       await lab.lan.external.exec(["ip", "address", "del", "fd18:0:0:51::1/64", "dev", "eth0"], { allowFail: true });
@@ -105,19 +82,13 @@ describe("examples under the real engine", function () {
   });
 
   it("ipv6-only: refused on this lab's Docker 20.10 with the version it needs, the host unchanged", async () => {
-    const before = await snapshotHost(host);
-    let es: EngineStack | undefined;
-    try {
-      es = await openStack({ program: "examples/ipv6-only", canary, config: connectionConfig(host) });
-      const output: string[] = [];
-      await assert.rejects(es.stack.up({ onOutput: (s) => output.push(s) }));
-      assert.match(output.join(""), /an IPv6-only network needs Docker 28\.0 or later; the host runs Docker 20\.10/);
-      assert.equal(await snapshotHost(host), before);
-      assert.deepEqual(canary.attempts, []);
-    } finally {
-      await es?.stack.destroy().catch(() => undefined);
-      await es?.remove();
-    }
+    await refusedExample({
+      program: "examples/ipv6-only",
+      config: connectionConfig(host),
+      canary,
+      hosts: [host],
+      message: /an IPv6-only network needs Docker 28\.0 or later; the host runs Docker 20\.10/,
+    });
   });
 
   it("multi-host: the same underlay on two hosts reached only through a bastion, each reaching its own container", async () => {
@@ -135,21 +106,29 @@ describe("examples under the real engine", function () {
       // each host's key is added to the other's file for this test.
       const config: ConfigMap = {
         "underlay:hosts": { value: JSON.stringify(hosts) },
-        "underlay:bastion": { value: JSON.stringify({ host: lab.hosts[0].ssh.host, port: lab.hosts[0].ssh.port, hostKey: lab.hosts[0].ssh.hostPublicKey }) },
+        "underlay:bastion": {
+          value: JSON.stringify({ host: lab.hosts[0].ssh.host, port: lab.hosts[0].ssh.port, hostKey: lab.hosts[0].ssh.hostPublicKey }),
+        },
         "underlay:privateKey": { value: lab.hosts[1].ssh.privateKey, secret: true },
         "underlay:bastionKey": { value: lab.hosts[0].ssh.privateKey, secret: true },
       };
       await authorizeOn(0, lab.hosts[1]);
-      await runExample("examples/multi-host", config, async (outputs) => {
-        const shims = outputs.shims.value as Record<string, string>;
-        for (const [i, h] of lab.hosts.slice(0, 2).entries()) {
-          const ip = `198.51.100.${130 + 32 * i}`;
-          await withContainer(h, `mh-app-${i}`, "lan", [ip], async () => {
-            await eventually(() => h.exec(["ping", "-c", "1", "-W", "1", ip]).then(() => undefined), 30_000);
-            assert.match((await h.exec(["ip", "route", "get", ip])).stdout, new RegExp(`dev ${shims[h.name]} `));
-          });
-        }
-      }, lab.hosts.slice(0, 2));
+      await runExample({
+        program: "examples/multi-host",
+        config,
+        canary,
+        hosts: lab.hosts.slice(0, 2),
+        prove: async (outputs) => {
+          const shims = outputs.shims.value as Record<string, string>;
+          for (const [i, h] of lab.hosts.slice(0, 2).entries()) {
+            const ip = `198.51.100.${130 + 32 * i}`;
+            await withContainer(h, `mh-app-${i}`, "lan", [ip], async () => {
+              await eventually(() => h.exec(["ping", "-c", "1", "-W", "1", ip]).then(() => undefined), 30_000);
+              assert.match((await h.exec(["ip", "route", "get", ip])).stdout, new RegExp(`dev ${shims[h.name]} `));
+            });
+          }
+        },
+      });
     } finally {
       for (const d of lanSshds) d.stop();
     }

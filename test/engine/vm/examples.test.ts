@@ -5,23 +5,11 @@
 
 import { strict as assert } from "node:assert";
 import type { ConfigMap, OutputMap } from "@pulumi/pulumi/automation";
-import { lab, snapshotHost } from "../../integration/fixture";
+import { lab } from "../../integration/fixture";
 import type { Lab, LabHost } from "../../lab/types";
-import { changesIn, type EngineStack, NetworkCanary, openStack } from "../engine";
-
-/** Resolves once `probe` succeeds, or rejects after `ms` with the last failure. */
-async function eventually(probe: () => Promise<unknown>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      await probe();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
+import { eventually } from "../../support/eventually";
+import { changesIn, type EngineStack, NetworkCanary } from "../engine";
+import { refusedExample, runExample } from "../example";
 
 describe("examples under the real engine on a VM", function () {
   this.timeout(1_200_000);
@@ -55,29 +43,8 @@ describe("examples under the real engine on a VM", function () {
     "underlay:hostKey": { value: host.ssh.hostPublicKey },
   });
 
-  async function runExample(
-    program: string,
-    extra: ConfigMap,
-    prove: (outputs: OutputMap, es: EngineStack) => Promise<void>,
-  ): Promise<void> {
-    const before = await snapshotHost(host);
-    let es: EngineStack | undefined;
-    try {
-      es = await openStack({ program, canary, config: { ...connectionConfig(), ...extra } });
-      const up = await es.stack.up({ onOutput: (s) => es?.output.push(s) });
-      assert.equal(up.summary.result, "succeeded");
-      const preview = await es.stack.preview({ onOutput: (s) => es?.output.push(s) });
-      assert.deepEqual(changesIn(preview.changeSummary), {}, "a preview right after up shows changes");
-      await prove(up.outputs, es);
-      const down = await es.stack.destroy({ onOutput: (s) => es?.output.push(s) });
-      assert.equal(down.summary.result, "succeeded");
-      assert.equal(await snapshotHost(host), before);
-      assert.deepEqual(canary.attempts, []);
-    } finally {
-      await es?.stack.destroy().catch(() => undefined);
-      await es?.remove();
-    }
-  }
+  const runOnVm = (program: string, extra: ConfigMap, prove: (outputs: OutputMap, es: EngineStack) => Promise<void>) =>
+    runExample({ program, config: { ...connectionConfig(), ...extra }, canary, hosts: [host], prove });
 
   /** A container on `network` at `ip`, removed after `body`. */
   async function withContainer(name: string, network: string, ip: string, body: () => Promise<void>): Promise<void> {
@@ -104,7 +71,7 @@ describe("examples under the real engine on a VM", function () {
   it("vlan-trunk: containers on VLAN 50 reach the peer tagged 50, and nothing on VLAN 60", async () => {
     await extVlan(50, "203.0.113.1/26");
     await extVlan(60, "203.0.113.65/26");
-    await runExample("examples/vlan-trunk", {}, async (outputs) => {
+    await runOnVm("examples/vlan-trunk", {}, async (outputs) => {
       assert.deepEqual(outputs.links.value, { 50: "eth1.50", 60: "eth1.60" });
       const [link] = JSON.parse((await host.exec(["ip", "-j", "-d", "link", "show", "dev", "eth1.50"])).stdout);
       assert.equal(link.linkinfo.info_data.id, 50);
@@ -120,7 +87,7 @@ describe("examples under the real engine on a VM", function () {
 
   it("docker-managed-vlan: Docker makes eth1.70 for the network and deletes it with the network", async () => {
     await extVlan(70, "203.0.113.129/26");
-    await runExample("examples/docker-managed-vlan", {}, async (outputs) => {
+    await runOnVm("examples/docker-managed-vlan", {}, async (outputs) => {
       assert.equal(outputs.parent.value, "eth1.70");
       const [link] = JSON.parse((await host.exec(["ip", "-j", "-d", "link", "show", "dev", "eth1.70"])).stdout);
       assert.equal(link.linkinfo.info_kind, "vlan");
@@ -133,7 +100,7 @@ describe("examples under the real engine on a VM", function () {
   });
 
   it("ipvlan-l2: a container shares the parent's MAC address and reaches the LAN", async () => {
-    await runExample("examples/ipvlan-l2", {}, async (outputs) => {
+    await runOnVm("examples/ipvlan-l2", {}, async (outputs) => {
       assert.equal(outputs.mode.value, "l2");
       const parentMac = JSON.parse((await host.exec(["ip", "-j", "link", "show", "dev", host.lanParent])).stdout)[0].address;
       await withContainer("ipl2", outputs.networkName.value as string, "198.51.100.200", async () => {
@@ -146,7 +113,7 @@ describe("examples under the real engine on a VM", function () {
 
   it("ipvlan-l3 in l3s mode: two subnets, no gateway; the exported route lets the LAN reach a container", async () => {
     const hostAddress = host.lanAddress.split("/")[0];
-    await runExample(
+    await runOnVm(
       "examples/ipvlan-l3",
       { "underlay:hostAddress": { value: hostAddress }, "underlay:mode": { value: "l3s" } },
       async (outputs) => {
@@ -177,7 +144,7 @@ describe("examples under the real engine on a VM", function () {
   });
 
   it("internal: no parent; Docker's dummy link exists only with the network, containers reach only each other, refresh shows no drift", async () => {
-    await runExample("examples/internal", {}, async (outputs, es) => {
+    await runOnVm("examples/internal", {}, async (outputs, es) => {
       const id = outputs.networkId.value as string;
       const dummy = `dm-${id.slice(0, 12)}`;
       const [link] = JSON.parse((await host.exec(["ip", "-j", "-d", "link", "show", "dev", dummy])).stdout);
@@ -196,17 +163,12 @@ describe("examples under the real engine on a VM", function () {
   });
 
   it("ipv6-only: refused on the VM's Docker 26 with the version it needs (26.1 still adds an IPv4 pool), the host unchanged", async () => {
-    const before = await snapshotHost(host);
-    let es: EngineStack | undefined;
-    try {
-      es = await openStack({ program: "examples/ipv6-only", canary, config: connectionConfig() });
-      const output: string[] = [];
-      await assert.rejects(es.stack.up({ onOutput: (s) => output.push(s) }));
-      assert.match(output.join(""), /an IPv6-only network needs Docker 28\.0 or later; the host runs Docker 26\./);
-      assert.equal(await snapshotHost(host), before);
-    } finally {
-      await es?.stack.destroy().catch(() => undefined);
-      await es?.remove();
-    }
+    await refusedExample({
+      program: "examples/ipv6-only",
+      config: connectionConfig(),
+      canary,
+      hosts: [host],
+      message: /an IPv6-only network needs Docker 28\.0 or later; the host runs Docker 26\./,
+    });
   });
 });

@@ -7,7 +7,7 @@
 // bastion to h2's, as a jump host is to a private network.
 
 import { strict as assert } from "node:assert";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -15,27 +15,16 @@ import * as path from "node:path";
 import { TransportError } from "../../../provider/errors";
 import { type ConnectionArgs, ConnectionSchema } from "../../../provider/ssh/connection";
 import { closeAllSessions, hostSession } from "../../../provider/ssh/pool";
+import { type LanSshd, startLanSshd } from "../../lab/lanSshd";
 import { type NetnsLab, startNetnsLab } from "../../lab/netnsLab";
+import { eventually } from "../../support/eventually";
 
 const LAN_SSH_PORT = 22;
-
-/** Resolves once `probe` succeeds, or rejects after `ms` with the last failure. */
-async function eventually(probe: () => Promise<void>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await probe();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 describe("SSH like OpenSSH, against the lab's sshd", function () {
   this.timeout(300_000);
   let lab: NetnsLab;
-  const daemons: ChildProcess[] = [];
+  const daemons: LanSshd[] = [];
   let scratch: string;
   const lanAddress = (i: number) => lab.hosts[i].lanAddress.split("/")[0];
   /** The lab's own connection to host i (127.0.0.1, its key, its host key). */
@@ -54,35 +43,13 @@ describe("SSH like OpenSSH, against the lab's sshd", function () {
     this.timeout(600_000);
     lab = await startNetnsLab({ hosts: 2 });
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "ulab-openssh-"));
-    for (let i = 0; i < 2; i++) {
-      const hd = path.join(lab.dir, `h${i + 1}`);
-      const ns = `${lab.prefix}-h${i + 1}`;
-      const d = spawn(
-        "nsenter",
-        [
-          `--net=/var/run/netns/${ns}`,
-          "/usr/sbin/sshd",
-          "-D",
-          "-e",
-          "-f",
-          path.join(hd, "sshd_config"),
-          "-o",
-          `ListenAddress=${lanAddress(i)}:${LAN_SSH_PORT}`,
-        ],
-        { stdio: ["ignore", "ignore", "pipe"] },
-      );
-      daemons.push(d);
-      await eventually(
-        () => lab.hosts[i].exec(["bash", "-c", `exec 3<>/dev/tcp/${lanAddress(i)}/${LAN_SSH_PORT}`]).then(() => undefined),
-        20_000,
-      );
-    }
+    for (let i = 0; i < 2; i++) daemons.push(await startLanSshd(lab, i, LAN_SSH_PORT));
   });
 
   after(async function () {
     this.timeout(120_000);
     closeAllSessions();
-    for (const d of daemons) if (d.pid) process.kill(d.pid);
+    for (const d of daemons) d.stop();
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
     await lab?.stop();
   });
