@@ -101,7 +101,9 @@ export type Refusal =
   | { kind: "gone"; object: string; name: string; id?: string }
   | { kind: "vanished"; object: string; name: string; during: "create" | "update" }
   | { kind: "persistUnsupported"; parent: string }
-  | { kind: "cutsSession"; link: string; what: "route" | "address"; value: string; peer: string; via: string };
+  | { kind: "cutsSession"; link: string; what: "route" | "address"; value: string; peer: string; via: string }
+  | { kind: "wifiParent"; parent: string; driver: string }
+  | { kind: "dockerTooOld"; feature: string; needs: string; version: string };
 
 export type RefusalKind = Refusal["kind"];
 
@@ -122,7 +124,7 @@ function refusalText(r: Refusal): string {
         : `a Docker network named ${showValue(r.name)} already exists (id ${printable(id12(r.id))}); ` +
             `set adopt: true to take it over if its settings match, or choose another name`;
     case "parentMissing":
-      return `parent interface ${showValue(r.parent)} does not exist${r.hostHas ? ` on the host (it has: ${r.hostHas.map(showListed).join(", ")})` : ""}`;
+      return `parent interface ${showValue(r.parent)} does not exist${r.hostHas ? ` on the host (it has: ${r.hostHas.map(showListed).join(", ")}); set parent to one of those` : ""}`;
     case "notOurs":
       if (r.differences) {
         return (
@@ -135,7 +137,7 @@ function refusalText(r: Refusal): string {
     case "adoptMismatch":
       return `cannot adopt Docker network ${showValue(r.name)}: its settings differ:\n  - ${r.differences.map((d) => printable(d, 500)).join("\n  - ")}`;
     case "subnetOverlap":
-      return `subnet ${printable(r.subnet, 80)} overlaps ${printable(r.networkSubnet, 80)} of existing Docker network ${showValue(r.network)} (id ${printable(id12(r.networkId))})`;
+      return `subnet ${printable(r.subnet, 80)} overlaps ${printable(r.networkSubnet, 80)} of existing Docker network ${showValue(r.network)} (id ${printable(id12(r.networkId))}); choose a subnet that does not overlap it, or remove network ${showValue(r.network)} first`;
     case "inUse":
       return r.object === "network"
         ? `Docker network ${showValue(r.name)} is still used by container(s) ${r.containers.map(showListed).join(", ")}; remove them or disconnect them from the network first`
@@ -161,6 +163,10 @@ function refusalText(r: Refusal): string {
         `${r.what === "route" ? "that route" : "that address's subnet"} would move it onto ${showValue(r.link)}, leaving the host unreachable. ` +
         `Leave ${printable(r.peer, 80)} out of it (split the range around it), or manage the host over an address it does not cover`
       );
+    case "wifiParent":
+      return `parent ${showValue(r.parent)} is a Wi-Fi interface: an access point drops frames from the extra MAC addresses ${r.driver} gives each container; use IpvlanNetwork (containers share the parent's MAC) instead`;
+    case "dockerTooOld":
+      return `${r.feature} needs Docker ${r.needs} or later; the host runs Docker ${printable(r.version, 40)}: upgrade Docker on the host, or add an IPv4 subnet (dual stack)`;
     case "persistUnsupported":
       return `persist: true needs systemd on the host (systemd-networkd managing ${showValue(r.parent)}, or systemd to run a unit); neither was found, so set persist: false`;
   }
@@ -170,6 +176,7 @@ function refusalText(r: Refusal): string {
 function refusalNames(r: Refusal): string[] {
   switch (r.kind) {
     case "parentMissing":
+    case "wifiParent":
     case "mtuTooLarge":
     case "persistUnsupported":
       return [r.parent];
@@ -178,6 +185,8 @@ function refusalNames(r: Refusal): string[] {
     case "subnetOverlap":
     case "parentTaken":
       return [r.network];
+    case "dockerTooOld":
+      return [r.version];
     case "inUse":
       return r.object === "network" ? r.containers : r.networks;
     case "parentConflict":
@@ -211,9 +220,26 @@ export class RemoteCommandError extends Error {
     readonly result: CommandResult,
   ) {
     const detail = printable(result.stderr.trim() || result.stdout.trim() || "(no output)");
-    super(`${target}: \`${printable(shellCommand(argv))}\` exited with ${result.exitCode}: ${detail}`);
+    super(`${target}: \`${printable(shellCommand(argv))}\` exited with ${result.exitCode}: ${detail}${sudoHint(target, argv, result.stderr)}`);
     this.name = "RemoteCommandError";
   }
+}
+
+// What `sudo -n` prints when the user may not run the command without a password: "a password
+// is required" (no NOPASSWD rule covers it), "Sorry, user X is not allowed to execute ...", or
+// "X is not in the sudoers file".
+const SUDO_REFUSED = /^(sudo: a password is required|sudo: a terminal is required|Sorry, user \S+ is not allowed to execute|.*is not in the sudoers file)/m;
+
+/** With `sudo: true`, the right the user lacks and the sudoers line that grants it. */
+function sudoHint(target: string, argv: Argv, stderr: string): string {
+  if (!SUDO_REFUSED.test(stderr)) return "";
+  const user = /^ssh:\/\/([^@]+)@/.exec(target)?.[1] ?? "the SSH user";
+  const program = argv[0];
+  return (
+    `\n(connection.sudo is set, and ${user} may not run \`${program}\` as root without a password: ` +
+    `add a sudoers rule such as \`${user} ALL=(root) NOPASSWD: $(command -v ${program})\`; ` +
+    `the provider runs docker, ip and test, and for persist: true also cat, tee, rm, mkdir, systemctl and networkctl)`
+  );
 }
 
 /**
@@ -258,11 +284,13 @@ export class TransportError extends Error {
   }
 
   /** `pinned` is false when no hostKey was set (and insecureIgnoreHostKey was not either). */
-  static hostKeyRefused(target: string, presented: string, pinned: boolean): TransportError {
+  static hostKeyRefused(target: string, presented: string, pinned: boolean, why?: string): TransportError {
     return new TransportError(
       target,
       "hostKey",
-      pinned
+      why
+        ? `host key verification failed: the host presented ${presented}: ${why}`
+        : pinned
         ? `host key verification failed: the host presented ${presented}, which does not match connection.hostKey`
         : `host key verification failed: the host presented ${presented} and no connection.hostKey is set`,
     );

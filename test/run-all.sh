@@ -49,7 +49,7 @@ run_suite() {
 status=0
 timed unit run_suite unit 'dist/test/unit/**/*.test.js' || status=1
 # Network-namespace lab hosts (the machine's own kernel): macvlan, shims, transport, serialization.
-LAB_KIND=netns timed integration-netns run_suite integration-netns --require dist/test/integration/fixture.js 'dist/test/integration/*.test.js' || status=1
+LAB_KIND=netns timed integration-netns run_suite integration-netns --require dist/test/integration/fixture.js 'dist/test/integration/*.test.js' 'dist/test/integration/netns/*.test.js' || status=1
 # The real Pulumi engine (the CLI built above) driving stacks against a netns lab host.
 timed engine-netns run_suite engine-netns 'dist/test/engine/*.test.js' || status=1
 # Full-kernel VM lab hosts (qemu): the same suite again on Docker 26, plus VLANs, ipvlan,

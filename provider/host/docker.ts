@@ -42,12 +42,25 @@ export function buildNetworkCreate(spec: NetworkSpec): Argv {
     for (const [name, address] of Object.entries(ipam.auxAddresses)) argv.push("--aux-address", `${name}=${address}`);
   }
   if (spec.enableIPv6) argv.push("--ipv6");
+  // IPv6-only: without this Docker allocates an IPv4 subnet from its default pools (Docker 28+).
+  if (spec.ipam.length > 0 && spec.ipam.every((c) => c.subnet.includes(":"))) argv.push("--ipv4=false");
   if (spec.internal) argv.push("--internal");
   for (const [key, value] of Object.entries(spec.options)) argv.push("--opt", `${key}=${value}`);
   for (const [key, value] of Object.entries(spec.labels)) argv.push("--label", `${key}=${value}`);
   // "--" so a name can never be read as a flag, whatever validation upstream allowed.
   argv.push("--", spec.name);
   return argv;
+}
+
+/** The daemon's version ("26.1.5+dfsg1"), for features older daemons lack. */
+export function buildServerVersion(): Argv {
+  return ["docker", "version", "--format", "{{.Server.Version}}"];
+}
+
+/** The major version of a daemon's version string, or undefined when it cannot be read. */
+export function parseMajorVersion(stdout: string): number | undefined {
+  const m = /^(\d+)\./.exec(stdout.trim());
+  return m ? Number(m[1]) : undefined;
 }
 
 export function buildNetworkInspect(...idsOrNames: string[]): Argv {

@@ -25,6 +25,11 @@ export interface LinkInfo {
   up: boolean;
 }
 
+/** Exits 0 when the link is a Wi-Fi interface (the kernel gives those a `wireless` folder in sysfs). */
+export function buildIsWireless(name: string): Argv {
+  return ["test", "-d", `/sys/class/net/${name}/wireless`];
+}
+
 export function buildLinkShow(name?: string): Argv {
   return name ? ["ip", "-j", "-d", "link", "show", "dev", name] : ["ip", "-j", "-d", "link", "show"];
 }

@@ -11,7 +11,7 @@ import {
   parseIdList,
   parseNetworkInspect,
 } from "../host/docker";
-import { buildLinkShow, isNoSuchDevice, LinkInfo, parseLinks } from "../host/iproute";
+import { buildIsWireless, buildLinkShow, isNoSuchDevice, LinkInfo, parseLinks } from "../host/iproute";
 import { RunCommand } from "../ssh/pool";
 
 /** The link, or undefined when the host has no such device. */
@@ -19,6 +19,11 @@ export async function showLink(run: RunCommand, name: string): Promise<LinkInfo 
   const result = await run(buildLinkShow(name), { allowFailure: (r) => isNoSuchDevice(r.stderr) });
   if (result.exitCode !== 0) return undefined;
   return parseLinks(result.stdout)[0];
+}
+
+/** Whether the link is Wi-Fi, where an access point drops frames from MAC addresses it never associated. */
+export async function isWireless(run: RunCommand, name: string): Promise<boolean> {
+  return (await run(buildIsWireless(name), { allowFailure: true })).exitCode === 0;
 }
 
 export async function listLinks(run: RunCommand): Promise<LinkInfo[]> {

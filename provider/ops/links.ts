@@ -4,14 +4,17 @@
 import { RefusalError } from "../errors";
 import { buildLinkDelete, isNoSuchDevice, LinkInfo } from "../host/iproute";
 import { RunCommand } from "../ssh/pool";
-import { showLink } from "./inventory";
+import { listLinks, showLink } from "./inventory";
 import { applySteps, HostStep } from "./steps";
 
 /** Refuses a name already taken (never adopting someone else's link) or a missing parent; returns the parent. */
 export async function requireNewLink(run: RunCommand, target: string, name: string, parent: string): Promise<LinkInfo> {
   if (await showLink(run, name)) throw new RefusalError(target, { kind: "nameTaken", object: "interface", name });
   const parentLink = await showLink(run, parent);
-  if (!parentLink) throw new RefusalError(target, { kind: "parentMissing", parent });
+  if (!parentLink) {
+    const hostHas = (await listLinks(run)).map((l) => l.name);
+    throw new RefusalError(target, { kind: "parentMissing", parent, hostHas });
+  }
   return parentLink;
 }
 

@@ -3,10 +3,10 @@
 // with the checks an operator would do by hand first.
 
 import { RefusalError } from "../errors";
-import { buildContainersOnNetwork, buildNetworkCreate, buildNetworkRemove, InspectedNetwork, isNoSuchNetwork, NetworkSpec, parseContainerLines } from "../host/docker";
+import { buildContainersOnNetwork, buildNetworkCreate, buildServerVersion, parseMajorVersion, buildNetworkRemove, InspectedNetwork, isNoSuchNetwork, NetworkSpec, parseContainerLines } from "../host/docker";
 import { subnetsOverlap } from "../ipnet";
 import { HostRunner } from "../ssh/pool";
-import { HostInventory, hostInventory, inspectNetwork } from "./inventory";
+import { HostInventory, hostInventory, inspectNetwork, isWireless } from "./inventory";
 
 export interface CreateOptions {
   /**
@@ -17,6 +17,17 @@ export interface CreateOptions {
   differences: (existing: InspectedNetwork) => string[];
   /** Extra checks a driver needs against what is already on the host (parent rules). */
   precheck?: (context: HostInventory) => void;
+}
+
+/**
+ * The first Docker major version with IPv6-only networks (`--ipv4=false`; experimental in 27).
+ * Before it a network given only an IPv6 subnet gets an IPv4 subnet from the daemon's default
+ * pools anyway (measured: 20.10.24 added 172.17.0.0/16, 26.1.5 added 172.18.0.0/16).
+ */
+export const IPV6_ONLY_SINCE = 28;
+
+export function isIpv6Only(spec: NetworkSpec): boolean {
+  return spec.ipam.length > 0 && spec.ipam.every((c) => c.subnet.includes(":"));
 }
 
 /** Refusals that need only the spec and the inventory: a missing parent, an overlapping subnet. */
@@ -66,7 +77,18 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
     }
     const inventory = await hostInventory(run, host.target);
     networkRefusals(spec, inventory);
+    if (isIpv6Only(spec)) {
+      const version = (await run(buildServerVersion())).stdout.trim();
+      const major = parseMajorVersion(version);
+      if (major === undefined || major < IPV6_ONLY_SINCE) {
+        throw new RefusalError(host.target, { kind: "dockerTooOld", feature: "an IPv6-only network", needs: `${IPV6_ONLY_SINCE}.0`, version });
+      }
+    }
     options.precheck?.(inventory);
+    const parent = spec.options.parent;
+    if (spec.driver === "macvlan" && parent !== undefined && (await isWireless(run, parent))) {
+      throw new RefusalError(host.target, { kind: "wifiParent", parent, driver: "macvlan" });
+    }
 
     const created = await run(buildNetworkCreate(spec));
     const id = created.stdout.trim();

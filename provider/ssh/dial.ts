@@ -1,11 +1,14 @@
 // Opening one SSH session: TCP connect, handshake with host-key pinning, authentication, and
 // the classification of every way that can fail into a TransportError reason.
 
-import { connect as tcpConnect, Socket } from "node:net";
+import type { Socket } from "node:net";
 import { Client } from "ssh2";
 import { TransportError } from "../errors";
 import { ConnectionConfig, describeTarget } from "./connection";
 import { HostKeyVerdict, judgeHostKey, preferredHostKeyAlgorithms } from "./hostKeys";
+import { judgeKnownHosts, knownHostAlgorithms } from "./knownHosts";
+import { openTransport, type Transport } from "./proxyJump";
+import { DEFAULT_BACKOFF, withRetries } from "./retry";
 
 export interface Dialled {
   client: Client;
@@ -19,51 +22,65 @@ function authMethods(c: ConnectionConfig): string[] {
 }
 
 /**
- * Resolves once the session is ready. `onGone` runs when that client later errors or closes,
- * so a pool can stop handing it out.
+ * Resolves once the session is ready, after up to `dialErrorLimit` attempts for failures that
+ * may pass (see retry.ts). `onGone` runs when that client later errors or closes, so a pool can
+ * stop handing it out.
  */
 export function dial(c: ConnectionConfig, onGone: (client: Client) => void): Promise<Dialled> {
+  return withRetries({ attempts: c.dialErrorLimit, ...DEFAULT_BACKOFF }, () => dialOnce(c, onGone));
+}
+
+function dialOnce(c: ConnectionConfig, onGone: (client: Client) => void): Promise<Dialled> {
   const target = describeTarget(c);
   return new Promise((resolve, reject) => {
     let verdict: HostKeyVerdict | undefined;
     const client = new Client();
     let settled = false;
+    let transport: Transport | undefined;
     const fail = (error: TransportError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       client.end();
-      socket.destroy();
+      transport?.stream.destroy();
+      transport?.close();
       reject(error);
     };
     const timer = setTimeout(() => fail(TransportError.noSession(target, c.connectTimeoutMs)), c.connectTimeoutMs);
-    const socket = tcpConnect({ host: c.host, port: c.port });
-    socket.once("error", (err: Error) => fail(TransportError.cannotConnect(target, err.message)));
-    socket.once("connect", () => {
+    const dialHop = (hop: ConnectionConfig) => dialOnce(hop, () => undefined);
+    openTransport(c, target, dialHop).then((opened) => {
+      if (settled) {
+        opened.stream.destroy();
+        opened.close();
+        return;
+      }
+      transport = opened;
+      opened.stream.once("error", (err: Error) => fail(TransportError.cannotConnect(target, err.message)));
       client.connect({
-        sock: socket,
+        sock: opened.stream,
         username: c.user,
         privateKey: c.privateKey,
         passphrase: c.privateKeyPassphrase,
         password: c.password,
         agent: c.agentSocket,
         readyTimeout: c.connectTimeoutMs,
-        algorithms: preferredHostKeyAlgorithms(c.hostKey),
+        algorithms: c.knownHosts ? knownHostAlgorithms(c.knownHosts, c.host, c.port) : preferredHostKeyAlgorithms(c.hostKey),
         hostVerifier: (key: Buffer) => {
-          verdict = judgeHostKey(c, key);
+          // A pinned hostKey, when given, decides; otherwise the known_hosts text does.
+          verdict = c.knownHosts && !c.hostKey ? judgeKnownHosts(c.knownHosts, c.host, c.port, key) : judgeHostKey(c, key);
           return verdict.accepted;
         },
       });
-    });
+    }, (err: unknown) => fail(err instanceof TransportError ? err : TransportError.cannotConnect(target, String(err))));
     client.once("ready", () => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ client, socket });
+      resolve({ client, socket: (transport as Transport).socket });
     });
     client.on("error", (err: Error & { level?: string }) => {
       if (verdict && !verdict.accepted) {
-        fail(TransportError.hostKeyRefused(target, verdict.presented, c.hostKey !== undefined));
+        fail(TransportError.hostKeyRefused(target, verdict.presented, c.hostKey !== undefined, verdict.why));
       } else if (err.level === "client-authentication") {
         fail(TransportError.authFailed(target, c.user, authMethods(c)));
       } else {
@@ -73,6 +90,7 @@ export function dial(c: ConnectionConfig, onGone: (client: Client) => void): Pro
     });
     client.on("close", () => {
       fail(TransportError.closedBeforeReady(target));
+      transport?.close();
       onGone(client);
     });
   });

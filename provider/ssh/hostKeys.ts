@@ -32,6 +32,8 @@ export interface HostKeyVerdict {
   accepted: boolean;
   /** "ssh-ed25519 SHA256:...", as an error message shows it so the user can pin it. */
   presented: string;
+  /** Why a key was refused, when there is more to say than "not the pinned key". */
+  why?: string;
 }
 
 /**

@@ -23,7 +23,8 @@ export function fakeRunner(answer: Answer = () => undefined): FakeRunner {
   const run: RunCommand = async (argv: Argv, options = {}) => {
     calls.push(argv.join(" "));
     stdins.push(options.stdin);
-    const given = answer([...argv], options.stdin) ?? {};
+    // Unless a test says otherwise, `test -d /sys/class/net/X/wireless` finds no Wi-Fi.
+    const given = answer([...argv], options.stdin) ?? (argv[0] === "test" ? { exitCode: 1 } : {});
     const result: CommandResult = { exitCode: given.exitCode ?? 0, stdout: given.stdout ?? "", stderr: given.stderr ?? "" };
     const allowed = typeof options.allowFailure === "function" ? options.allowFailure(result) : options.allowFailure === true;
     if (result.exitCode !== 0 && !allowed) throw new RemoteCommandError(TARGET, argv, result);

@@ -49,6 +49,8 @@ export const INVALID_CASES: InvalidCase[] = [
   { title: "label key with '='", resource: "MacvlanNetwork", patch: { labels: { "a=b": "c" } }, field: "labels", shows: "a=b" },
   { title: "label value with a newline", resource: "MacvlanNetwork", patch: { labels: { team: "a\nb" } }, field: "labels.team", shows: "control characters" },
   { title: "unknown input field (typo)", resource: "MacvlanNetwork", patch: { iprange: "198.51.100.128/26" }, field: "", shows: "iprange" },
+  { title: "no subnet of either family", resource: "MacvlanNetwork", patch: { subnet: undefined, gateway: undefined, ipRange: undefined, auxAddresses: undefined }, field: "subnet", shows: "IPv6-only" },
+  { title: "IPv4 gateway on an IPv6-only network", resource: "MacvlanNetwork", patch: { subnet: undefined, ipRange: undefined, auxAddresses: undefined, ipv6: { subnet: "fd18:0:0:3::/64" } }, field: "gateway", shows: "ipv6.gateway" },
   { title: "internal not a boolean", resource: "MacvlanNetwork", patch: { internal: "yes" }, field: "internal", shows: "yes" },
   // Connection
   { title: "host with shell syntax", resource: "MacvlanNetwork", patch: { connection: { host: `h;${SHELL}` } }, field: "connection.host", shows: "touch" },

@@ -55,3 +55,12 @@ describe("errors", () => {
     }
   });
 });
+
+describe("errors: sudo rights", () => {
+  it("says which command the user may not run through sudo, and the sudoers rule that grants it", () => {
+    const refused = new RemoteCommandError("ssh://ops@198.51.100.11:22", ["ip", "-j", "link"], { exitCode: 1, stdout: "", stderr: "sudo: a password is required\n" });
+    assert.match(refused.message, /ops may not run `ip` as root without a password: add a sudoers rule such as `ops ALL=\(root\) NOPASSWD: \$\(command -v ip\)`/);
+    const other = new RemoteCommandError("ssh://ops@198.51.100.11:22", ["ip", "-j", "link"], { exitCode: 1, stdout: "", stderr: "Cannot find device" });
+    assert.doesNotMatch(other.message, /sudoers/);
+  });
+});

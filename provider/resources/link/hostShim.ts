@@ -29,6 +29,7 @@ import { LinkMapping, LinkOutputs, linkOutputs, LinkProvider, Observed } from ".
 
 export const HostShimArgsSchema = z
   .object({
+    /** How to reach the Docker host over SSH (see Connection). Secret in state. */
     connection: ConnectionSchema,
     /** Interface name on the host; defaults to the resource name when that is a valid one. */
     name: interfaceName,

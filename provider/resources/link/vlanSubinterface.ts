@@ -18,6 +18,7 @@ import { LinkMapping, LinkOutputs, linkOutputs, LinkProvider } from "./provider"
 
 export const VlanSubinterfaceArgsSchema = z
   .object({
+    /** How to reach the Docker host over SSH (see Connection). Secret in state. */
     connection: ConnectionSchema,
     /** The trunk NIC carrying the tagged traffic. */
     parent: parentInterfaceName,

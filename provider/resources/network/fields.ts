@@ -19,9 +19,13 @@ import {
 function ipamConfigSchema(family: 4 | 6) {
   return z
     .object({
+      /** The subnet, as the rest of the LAN knows it (host bits zero). */
       subnet: subnet(family),
+      /** The LAN's router in this subnet; Docker picks the first address when it is left out. */
       gateway: ipAddress(family).optional(),
+      /** The part of the subnet Docker may hand out. */
       ipRange: subnet(family).optional(),
+      /** Addresses in this subnet Docker must never hand out (name -> address). */
       auxAddresses: z.record(auxAddressName, ipAddress(family)).default({}),
     })
     .strict();
@@ -38,10 +42,18 @@ export const networkFields = {
   connection: ConnectionSchema,
   /** Docker network name; defaults to the resource name. */
   name: dockerNetworkName,
-  /** The host NIC (or VLAN subinterface) the containers' ports hang off. */
-  parent: parentInterfaceName,
-  /** The LAN's IPv4 subnet, as the rest of the LAN knows it. */
-  subnet: subnet(4),
+  /**
+   * The host NIC (or VLAN subinterface) the containers' ports hang off. Leave it out for an
+   * internal network: Docker then makes a dummy link of its own (`dm-<network id>`) as the
+   * parent, and containers reach only each other.
+   */
+  parent: parentInterfaceName.optional(),
+  /**
+   * The LAN's IPv4 subnet, as the rest of the LAN knows it. Leave it out (and set `ipv6`) for an
+   * IPv6-only network, which needs Docker 28 or later on the host (older daemons add an IPv4
+   * subnet of their own; they are refused).
+   */
+  subnet: subnet(4).optional(),
   /** The LAN's router. Docker picks the subnet's first address when it is left out. */
   gateway: ipAddress(4).optional(),
   /** The part of the subnet Docker may hand out; keep it outside the LAN's DHCP pool. */
@@ -52,8 +64,12 @@ export const networkFields = {
   additionalSubnets: z.array(SubnetConfigSchema).default([]),
   /** Dual stack: the LAN's IPv6 subnet. */
   ipv6: Ipv6ConfigSchema.optional(),
-  /** No route out of the network (containers reach only each other). */
+  /**
+   * Docker's internal flag (`--internal`). A network without a `parent` is internal on the host
+   * whatever this says: Docker puts it on a dummy link of its own.
+   */
   internal: z.boolean().default(false),
+  /** Docker labels on the network. */
   labels: labels.default({}),
   /** Take over an existing network of this name whose settings match, instead of failing. */
   adopt: z.boolean().default(false),
@@ -72,10 +88,12 @@ export type NetworkOutputs = z.output<z.ZodObject<typeof networkOutputs>>;
 
 /** Gateway, ip-range and aux addresses inside their subnets, for both families; no two IPv4 subnets overlap. */
 export function refineIpam(args: NetworkArgs, ctx: z.RefinementCtx): void {
-  checkIpamMembership(ctx, [], args);
-  args.additionalSubnets.forEach((config, i) => checkIpamMembership(ctx, ["additionalSubnets", i], config));
+  refineFamilies(args, ctx);
+  if (args.subnet !== undefined) checkIpamMembership(ctx, [], { ...args, subnet: args.subnet });
+  for (const [i, config] of args.additionalSubnets.entries()) checkIpamMembership(ctx, ["additionalSubnets", i], config);
   if (args.ipv6) checkIpamMembership(ctx, ["ipv6"], args.ipv6);
-  const seen: { subnet: string; at: (string | number)[] }[] = [{ subnet: args.subnet, at: ["subnet"] }];
+  const seen: { subnet: string; at: (string | number)[] }[] =
+    args.subnet === undefined ? [] : [{ subnet: args.subnet, at: ["subnet"] }];
   args.additionalSubnets.forEach((config, i) => {
     const clash = seen.find((s) => subnetsOverlap(s.subnet, config.subnet));
     if (clash) {
@@ -87,6 +105,33 @@ export function refineIpam(args: NetworkArgs, ctx: z.RefinementCtx): void {
     }
     seen.push({ subnet: config.subnet, at: ["additionalSubnets", i, "subnet"] });
   });
+}
+
+/**
+ * A network needs a subnet of some family, and the IPv4 settings need the IPv4 subnet.
+ */
+function refineFamilies(args: NetworkArgs, ctx: z.RefinementCtx): void {
+  if (args.subnet === undefined) {
+    if (!args.ipv6) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["subnet"],
+        message: "is required: set subnet (IPv4), or ipv6.subnet alone for an IPv6-only network",
+      });
+    }
+    const v4Only = { gateway: args.gateway, ipRange: args.ipRange } as Record<string, unknown>;
+    for (const [field, value] of Object.entries(v4Only)) {
+      if (value !== undefined) {
+        ctx.addIssue({ code: "custom", path: [field], message: "needs subnet (IPv4); for the IPv6 subnet use ipv6." + field });
+      }
+    }
+    if (Object.keys(args.auxAddresses).length > 0) {
+      ctx.addIssue({ code: "custom", path: ["auxAddresses"], message: "needs subnet (IPv4); for the IPv6 subnet use ipv6.auxAddresses" });
+    }
+    if (args.additionalSubnets.length > 0) {
+      ctx.addIssue({ code: "custom", path: ["additionalSubnets"], message: "needs subnet (IPv4): further IPv4 subnets come after the first" });
+    }
+  }
 }
 
 /**

@@ -65,6 +65,10 @@ export const macvlanNetworkProvider = engineSafe(new DockerNetworkProvider(DEFIN
 /**
  * A Docker macvlan network on a remote host. Containers attached to it (for example with
  * @pulumi/docker's Container `networksAdvanced`) sit directly on the parent NIC's LAN.
+ *
+ * The Docker host itself cannot reach these containers (the kernel never passes traffic between
+ * a macvlan parent and its ports) until a {@link HostShim} sits on the same parent: see the
+ * README, "Why" (the host-cannot-reach-macvlan rule), and examples/quickstart.
  */
 export interface MacvlanNetwork extends OutputsOf<Omit<MacvlanNetworkState, "connection">> {}
 export class MacvlanNetwork extends DockerNetworkResource {

@@ -21,14 +21,18 @@ export function toNetworkSpec<A extends NetworkArgs>(mapping: DriverMapping<A>, 
   return {
     name: args.name,
     driver: mapping.driver,
-    options: { parent: args.parent, ...mapping.options(args) },
+    options: { ...(args.parent === undefined ? {} : { parent: args.parent }), ...mapping.options(args) },
     ipam: [
-      { subnet: args.subnet, gateway: args.gateway, ipRange: args.ipRange, auxAddresses: args.auxAddresses },
+      ...(args.subnet === undefined
+        ? []
+        : [{ subnet: args.subnet, gateway: args.gateway, ipRange: args.ipRange, auxAddresses: args.auxAddresses }]),
       ...args.additionalSubnets,
       ...(args.ipv6 ? [args.ipv6] : []),
     ],
     enableIPv6: args.ipv6 !== undefined,
-    internal: args.internal,
+    // Without a parent Docker puts the network on a dummy link: internal whatever the flag says.
+    // Saying so keeps `docker network inspect` on the host truthful.
+    internal: args.internal || args.parent === undefined,
     labels: args.labels,
   };
 }
@@ -64,21 +68,35 @@ export function fromInspected<A extends NetworkArgs>(
         auxAddresses: v6.auxAddresses,
       }
     : undefined;
+  const parent = readParent(network.options.parent, prior.parent);
   return {
     ...prior,
     networkId: network.id,
     name: network.name,
-    parent: network.options.parent ?? "",
-    subnet: v4?.subnet ?? "",
+    parent,
+    subnet: v4?.subnet,
     gateway: prior.gateway === undefined ? undefined : v4?.gateway,
     ipRange: v4?.ipRange,
     auxAddresses: v4?.auxAddresses ?? {},
     additionalSubnets: additional,
     ipv6,
-    internal: network.internal,
+    // A network without a parent is internal on the host; whether the program also said so is its own business.
+    internal: prior.parent === undefined && parent === undefined && network.internal ? prior.internal : network.internal,
     labels: network.labels,
     ...mapping.readOptions(network.options),
   };
+}
+
+/** Docker names the dummy link of a network without a parent "dm-" and the network id's first 12 characters. */
+export const DUMMY_PARENT = /^dm-[0-9a-f]{12}$/;
+
+/**
+ * The parent as the program wrote it: none for a network the host puts on Docker's own dummy
+ * link (some daemons report it as the parent option), so an internal network never drifts.
+ */
+function readParent(reported: string | undefined, asked: string | undefined): string | undefined {
+  if (reported === undefined) return undefined;
+  return asked === undefined && DUMMY_PARENT.test(reported) ? undefined : reported;
 }
 
 /** Differences between what was asked and what a host has, as "field: asked X, host has Y". */

@@ -39,7 +39,8 @@ export class DockerNetworkProvider<A extends NetworkArgs> implements pulumi.dyna
       adopt: args.adopt,
       differences: (existing) => specDifferences(spec, existing),
       // Docker's one-network-per-driver-and-parent rule and the kernel's macvlan/ipvlan rule.
-      precheck: (host) => parentConflicts(args.parent, mapping.driver, host),
+      // A network without a parent sits on a dummy link of its own: no parent rule applies.
+      precheck: (host) => (args.parent === undefined ? undefined : parentConflicts(args.parent, mapping.driver, host)),
     });
     return { id: network.id, outs: fromInspected(mapping, network, args) };
   }

@@ -8,6 +8,7 @@ const noDevice = { exitCode: 1, stderr: 'Device "x" does not exist.' };
 function hostWith(links: Parameters<typeof linksJson>[0]) {
   return fakeRunner((argv) => {
     if (argv[0] !== "ip" || argv[4] !== "show") return undefined;
+    if (argv.length === 5) return { stdout: linksJson(links) };
     const found = links.filter((l) => l.name === argv[argv.length - 1]);
     return found.length ? { stdout: linksJson(found) } : noDevice;
   });
@@ -28,10 +29,11 @@ describe("ops: owned links", () => {
       assert.equal(err.message, `${TARGET}: interface "shim0" already exists; remove it or choose another name`);
       return true;
     });
-    await assert.rejects(requireNewLink(hostWith([]).run, TARGET, "shim0", "eth9"), (err: unknown) => {
+    await assert.rejects(requireNewLink(hostWith([{ name: "eth1" }, { name: "shim0" }]).run, TARGET, "shim1", "eth9"), (err: unknown) => {
       assert.ok(err instanceof RefusalError);
       assert.equal(err.kind, "parentMissing");
       assert.deepEqual(err.names, ["eth9"]);
+      assert.match(err.message, /it has: eth1, shim0\); set parent to one of those/);
       return true;
     });
   });

@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
 import { RefusalError } from "../../../provider/errors";
+import { CommandResult } from "../../../provider/host/command";
 import { NetworkSpec } from "../../../provider/host/docker";
+import { RunCommand } from "../../../provider/ssh/pool";
 import { createNetwork, deleteNetwork, networkRefusals } from "../../../provider/ops/network";
 import { fakeRunner, inspectJson, linksJson, TARGET } from "../../support/fakeRunner";
 
@@ -46,6 +48,40 @@ function host(networks: Parameters<typeof inspectJson>[0] = [], created = [{ id:
 }
 
 describe("ops: network lifecycle", () => {
+  /** The host above, with some commands answered otherwise (`docker version`, the Wi-Fi test). */
+  function hostAnswering(over: (argv: readonly string[]) => Partial<CommandResult> | undefined) {
+    const base = host();
+    const run: RunCommand = (argv, options) => {
+      const given = over(argv);
+      return given ? Promise.resolve({ exitCode: 0, stdout: "", stderr: "", ...given }) : base.run(argv, options);
+    };
+    return { ...base, run, exclusive: <T>(body: (r: RunCommand) => Promise<T>) => body(run) };
+  }
+
+  it("refuses an IPv6-only network on a Docker older than 28, naming the version; creates it on 28", async () => {
+    const v6only: NetworkSpec = { ...spec, ipam: [{ subnet: "fd18:0:0:4::/64", auxAddresses: {} }], enableIPv6: true };
+    const on = (version: string) => hostAnswering((argv) => (argv[1] === "version" ? { stdout: `${version}\n` } : undefined));
+    await assert.rejects(createNetwork(on("26.1.5+dfsg1"), v6only, { adopt: false, differences: () => [] }), /needs Docker 28\.0 or later; the host runs Docker 26\.1\.5/);
+    await assert.rejects(createNetwork(on("20.10.24+dfsg1"), v6only, { adopt: false, differences: () => [] }), (err: unknown) => {
+      assert.ok(err instanceof RefusalError);
+      assert.equal(err.kind, "dockerTooOld");
+      assert.match(err.message, /an IPv6-only network needs Docker 28\.0 or later; the host runs Docker 20\.10\.24\+dfsg1/);
+      return true;
+    });
+    assert.equal((await createNetwork(on("28.0.1"), v6only, { adopt: false, differences: () => [] })).id, ID);
+  });
+
+  it("refuses a macvlan network on a Wi-Fi parent, saying to use ipvlan", async () => {
+    const wifi = hostAnswering((argv) => (argv[0] === "test" ? { exitCode: 0 } : undefined));
+    await assert.rejects(createNetwork(wifi, spec, { adopt: false, differences: () => [] }), (err: unknown) => {
+      assert.ok(err instanceof RefusalError);
+      assert.equal(err.kind, "wifiParent");
+      assert.match(err.message, /"eth1" is a Wi-Fi interface.*use IpvlanNetwork/);
+      return true;
+    });
+    assert.ok(!wifi.calls.some((c) => c.startsWith("docker network create")), "nothing was created");
+  });
+
   it("checks name, parent and subnets, then creates and inspects the new network", async () => {
     const h = host([{ id: "d".repeat(64), name: "other", driver: "bridge", subnets: ["203.0.113.0/24"] }]);
     const network = await createNetwork(h, spec, { adopt: false, differences: () => [] });
@@ -55,6 +91,7 @@ describe("ops: network lifecycle", () => {
       "ip -j -d link show",
       "docker network ls --no-trunc --quiet",
       `docker network inspect -- ${"d".repeat(64)}`,
+      "test -d /sys/class/net/eth1/wireless",
       "docker network create --driver macvlan --subnet 198.51.100.0/24 --opt parent=eth1 --opt macvlan_mode=bridge -- lan",
       `docker network inspect -- ${ID}`,
     ]);

@@ -81,12 +81,28 @@ describe("check(): input validation", () => {
 
   it("never shows the value of a secret field, whatever the issue on it", () => {
     for (const path of CONNECTION_SECRET_PATHS) {
-      const [, field] = path.split(".");
-      const issue = { code: "custom", path: ["connection", field], message: "is wrong", input: SECRET_PASSWORD } as unknown as z.core.$ZodIssue;
-      const [failure] = describeIssues([issue], { connection: { [field]: SECRET_PASSWORD } }, CONNECTION_SECRET_PATHS);
+      const segments = path.split(".").map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+      const issue = { code: "custom", path: segments, message: "is wrong", input: SECRET_PASSWORD } as unknown as z.core.$ZodIssue;
+      // The raw inputs with the secret at that path (arrays for numeric segments).
+      const raw = segments.reduceRight<unknown>((inner, key) => {
+        if (typeof key === "number") {
+          const arr: unknown[] = [];
+          arr[key] = inner;
+          return arr;
+        }
+        return { [key]: inner };
+      }, SECRET_PASSWORD) as Record<string, unknown>;
+      const [failure] = describeIssues([issue], raw, CONNECTION_SECRET_PATHS);
       assert.deepEqual(failure, { property: path, reason: `${path}: is wrong (value hidden: secret)` });
     }
-    assert.deepEqual(CONNECTION_SECRET_PATHS, ["connection.privateKey", "connection.privateKeyPassphrase", "connection.password"]);
+    assert.deepEqual(CONNECTION_SECRET_PATHS.slice(0, 6), [
+      "connection.privateKey",
+      "connection.privateKeyPassphrase",
+      "connection.password",
+      "connection.proxyJump.0.privateKey",
+      "connection.proxyJump.0.privateKeyPassphrase",
+      "connection.proxyJump.0.password",
+    ]);
   });
 
   it("create() refuses invalid input with every failure listed, before any connection", async () => {

@@ -30,7 +30,6 @@ describe("network mapping", () => {
   it("maps inputs to the spec docker network create is given", () => {
     const args = macvlanArgs({
       mode: "vepa",
-      internal: true,
       labels: { team: "net" },
       additionalSubnets: [{ subnet: "203.0.113.0/24", gateway: "203.0.113.1" }],
       ipv6: { subnet: "fd18:0:0:1::/64" },
@@ -45,7 +44,7 @@ describe("network mapping", () => {
         { subnet: "fd18:0:0:1::/64", auxAddresses: {} },
       ],
       enableIPv6: true,
-      internal: true,
+      internal: false,
       labels: { team: "net" },
     });
     const ipvlan = IpvlanNetworkArgsSchema.parse({ connection, name: "ipv", parent: "eth1", subnet: "198.51.100.0/24", mode: "l3", flag: "private" });
@@ -115,8 +114,36 @@ describe("network mapping", () => {
     assert.equal(state.ipv6, undefined);
     assert.equal(state.mode, "bridge", "Docker omits macvlan_mode for the default");
     const noParent = fromInspected(macvlanMapping, { ...docker, options: {}, ipam: [] }, args);
-    assert.equal(noParent.parent, "");
-    assert.equal(noParent.subnet, "");
+    assert.equal(noParent.parent, undefined);
+    assert.equal(noParent.subnet, undefined);
+  });
+
+  it("an internal network without a parent: no -o parent, --internal, and Docker's dummy link never reads as drift", async () => {
+    const args = macvlanArgs({ parent: undefined, gateway: undefined, ipRange: undefined, auxAddresses: {} });
+    const spec = toNetworkSpec(macvlanMapping, args);
+    assert.deepEqual(spec.options, { macvlan_mode: "bridge" });
+    assert.equal(spec.internal, true, "a network without a parent is internal on the host");
+    assert.equal(args.internal, false);
+    for (const options of [{}, { parent: "dm-0123456789ab" }] as Record<string, string>[]) {
+      const state = fromInspected(macvlanMapping, asDockerReports(args, () => "198.51.100.1", { options, internal: true }), args);
+      assert.equal(state.parent, undefined, JSON.stringify(options));
+      assert.equal(state.internal, false);
+      assert.equal((await macvlanNetworkProvider.diff("id", state, args)).changes, false, JSON.stringify(options));
+    }
+    // A real link where the program asked for none is drift.
+    const moved = fromInspected(macvlanMapping, asDockerReports(args, () => "198.51.100.1", { options: { parent: "eth1" } }), args);
+    assert.equal(moved.parent, "eth1");
+    assert.equal((await macvlanNetworkProvider.diff("id", moved, args)).changes, true);
+  });
+
+  it("an IPv6-only network: only the IPv6 subnet in the spec, read back with an empty diff", async () => {
+    const args = macvlanArgs({ subnet: undefined, gateway: undefined, ipRange: undefined, auxAddresses: {}, ipv6: { subnet: "fd18:0:0:2::/64", gateway: "fd18:0:0:2::1" } });
+    const spec = toNetworkSpec(macvlanMapping, args);
+    assert.deepEqual(spec.ipam, [{ subnet: "fd18:0:0:2::/64", gateway: "fd18:0:0:2::1", auxAddresses: {} }]);
+    assert.equal(spec.enableIPv6, true);
+    const state = fromInspected(macvlanMapping, asDockerReports(args, () => "unused"), args);
+    assert.equal(state.subnet, undefined);
+    assert.equal((await macvlanNetworkProvider.diff("id", state, args)).changes, false);
   });
 
   it("reads the drivers' modes, with the defaults Docker leaves out", () => {

@@ -1,0 +1,117 @@
+// `sudo: true` with a non-root SSH user on the VM lab: a user whose passwordless sudo rights
+// cover what the provider runs creates, reads and deletes a network; a user allowed only
+// `docker` is refused with a message that names the right it lacks (`ip`) and the sudoers rule.
+// The VM image has no sudo: Debian's package is fetched with apt-get download (the Debian mirror
+// is reachable here) and installed into this VM only (its disk is a throwaway overlay).
+
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { RemoteCommandError } from "../../../provider/errors";
+import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
+import type { LabHost } from "../../lab/types";
+import { connectionFor, lab, uniqueName } from "../fixture";
+
+describe("sudo: true with a non-root user (VM)", function () {
+  this.timeout(600_000);
+  let host: LabHost;
+  let scratch: string;
+
+  before(async function () {
+    this.timeout(600_000);
+    host = (await lab()).hosts[0];
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), "ulab-sudo-"));
+    execFileSync("apt-get", ["download", "sudo"], { cwd: scratch, stdio: "ignore", timeout: 120_000 });
+    const deb = fs.readdirSync(scratch).find((f) => f.endsWith(".deb"));
+    assert.ok(deb, "apt-get download sudo gave no package");
+    const key = path.join(scratch, "key");
+    fs.writeFileSync(key, host.ssh.privateKey, { mode: 0o600 });
+    execFileSync(
+      "scp",
+      [
+        "-q",
+        "-P",
+        String(host.ssh.port),
+        "-i",
+        key,
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        path.join(scratch, deb),
+        `root@${host.ssh.host}:/root/sudo.deb`,
+      ],
+      { timeout: 120_000 },
+    );
+    await host.exec(["dpkg", "-i", "/root/sudo.deb"], { timeoutMs: 300_000 });
+    for (const user of ["ulabops", "ulabpart"]) {
+      await host.exec(["useradd", "-m", "-s", "/bin/sh", user]);
+      await host.exec(["install", "-d", "-m", "700", "-o", user, "-g", user, `/home/${user}/.ssh`]);
+      await host.exec(["install", "-m", "600", "-o", user, "-g", user, "/root/.ssh/authorized_keys", `/home/${user}/.ssh/authorized_keys`]);
+    }
+    const rules = [
+      "ulabops ALL=(root) NOPASSWD: /usr/bin/docker, /usr/sbin/ip, /usr/bin/test",
+      "ulabpart ALL=(root) NOPASSWD: /usr/bin/docker",
+    ].join("\n");
+    await host.exec([
+      "sh",
+      "-c",
+      `printf '%s\\n' '${rules.replace(/\n/g, "' '")}' > /etc/sudoers.d/ulab && chmod 440 /etc/sudoers.d/ulab && visudo -c`,
+    ]);
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+    if (!host) return;
+    await host.exec(["rm", "-f", "/etc/sudoers.d/ulab", "/root/sudo.deb"], { allowFail: true });
+    for (const user of ["ulabops", "ulabpart"]) await host.exec(["userdel", "-r", user], { allowFail: true });
+  });
+
+  it("a user with passwordless sudo for docker, ip and test manages a network", async () => {
+    const name = uniqueName("sudo");
+    const inputs = {
+      connection: connectionFor(host, { user: "ulabops", sudo: true }),
+      name,
+      parent: host.lanParent,
+      subnet: "203.0.113.0/26",
+    };
+    assert.equal((await host.exec(["id", "-u", "ulabops"])).stdout.trim() !== "0", true);
+    const checked = await macvlanNetworkProvider.check!({}, inputs);
+    assert.deepEqual(checked.failures ?? [], []);
+    const created = await macvlanNetworkProvider.create!(checked.inputs);
+    try {
+      const inspected = JSON.parse((await host.docker(["network", "inspect", name])).stdout)[0];
+      assert.equal(inspected.Options.parent, host.lanParent);
+      const read = await macvlanNetworkProvider.read!(created.id, created.outs!);
+      assert.equal(read.id, created.id);
+    } finally {
+      await macvlanNetworkProvider.delete!(created.id, created.outs!);
+    }
+    assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
+  });
+
+  it("a user allowed only docker is told it lacks ip, with the sudoers rule, and the host is unchanged", async () => {
+    const name = uniqueName("sudo");
+    const checked = await macvlanNetworkProvider.check!(
+      {},
+      {
+        connection: connectionFor(host, { user: "ulabpart", sudo: true }),
+        name,
+        parent: host.lanParent,
+        subnet: "203.0.113.64/26",
+      },
+    );
+    await assert.rejects(macvlanNetworkProvider.create!(checked.inputs), (err: unknown) => {
+      assert.ok(err instanceof RemoteCommandError, String(err));
+      assert.match(
+        err.message,
+        /ulabpart may not run `ip` as root without a password: add a sudoers rule such as `ulabpart ALL=\(root\) NOPASSWD: \$\(command -v ip\)`/,
+      );
+      return true;
+    });
+    assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
+  });
+});
