@@ -1,5 +1,7 @@
-// How a Docker host spells networks: argv builders for `docker network ...` and parsers for
-// what `docker network inspect` prints. Nothing here knows about Pulumi or a resource.
+// How a Docker host spells networks: requests of the Docker Engine API (what the provider
+// sends), argv builders for `docker network ...` (the CLI, as an operator or the benchmark's
+// usual way runs it), and parsers for the network JSON both print. Nothing here knows about
+// Pulumi or a resource.
 
 import { z } from "zod";
 import { Argv } from "./command";
@@ -121,7 +123,15 @@ const InspectJson = z.array(
 );
 
 export function parseNetworkInspect(stdout: string): InspectedNetwork[] {
-  return InspectJson.parse(JSON.parse(stdout)).map((n) => ({
+  return parseNetworkJson(JSON.parse(stdout));
+}
+
+/**
+ * Networks as the Engine API returns them: `GET /networks` (a list, whose entries carry no
+ * containers) or `GET /networks/{id}` (one, wrapped in a list here); the CLI prints the same.
+ */
+export function parseNetworkJson(value: unknown): InspectedNetwork[] {
+  return InspectJson.parse(Array.isArray(value) ? value : [value]).map((n) => ({
     id: n.Id,
     name: n.Name,
     driver: n.Driver,
@@ -146,4 +156,71 @@ export function parseNetworkInspect(stdout: string): InspectedNetwork[] {
 /** The IPAM entry of one family (Docker keeps IPv4 and IPv6 configs in one list). */
 export function ipamOfFamily(ipam: IpamConfig[], family: 4 | 6): IpamConfig | undefined {
   return ipam.find((c) => parsePrefix(c.subnet)?.family === family);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Engine API (paths relative to the negotiated version prefix).
+
+export interface ApiRequest {
+  method: "GET" | "POST" | "DELETE";
+  path: string;
+  body?: unknown;
+}
+
+/** What `docker network create` sends the daemon for the same spec. */
+export function networkCreateRequest(spec: NetworkSpec): ApiRequest {
+  return {
+    method: "POST",
+    path: "/networks/create",
+    body: {
+      Name: spec.name,
+      // Refuse a second network of this name (Docker 20.10 otherwise allows duplicates).
+      CheckDuplicate: true,
+      Driver: spec.driver,
+      Options: spec.options,
+      IPAM: {
+        Driver: "default",
+        Config: spec.ipam.map((c) => ({
+          Subnet: c.subnet,
+          ...(c.gateway ? { Gateway: c.gateway } : {}),
+          ...(c.ipRange ? { IPRange: c.ipRange } : {}),
+          ...(Object.keys(c.auxAddresses).length ? { AuxiliaryAddresses: c.auxAddresses } : {}),
+        })),
+      },
+      EnableIPv6: spec.enableIPv6,
+      Internal: spec.internal,
+      Labels: spec.labels,
+    },
+  };
+}
+
+export function networkListRequest(): ApiRequest {
+  return { method: "GET", path: "/networks" };
+}
+
+export function networkInspectRequest(id: string): ApiRequest {
+  return { method: "GET", path: `/networks/${encodeURIComponent(id)}` };
+}
+
+export function networkRemoveRequest(id: string): ApiRequest {
+  return { method: "DELETE", path: `/networks/${encodeURIComponent(id)}` };
+}
+
+/** Every container, running or stopped, that refers to the network (as `docker ps --all --filter network=`). */
+export function containersOnNetworkRequest(network: string): ApiRequest {
+  const filters = encodeURIComponent(JSON.stringify({ network: [network] }));
+  return { method: "GET", path: `/containers/json?all=1&filters=${filters}` };
+}
+
+const ContainerList = z.array(z.object({ Id: z.string(), Names: z.array(z.string()).nullish() }));
+
+/** Container names as the CLI shows them (the API prefixes each with "/"). */
+export function parseContainerList(value: unknown): { id: string; name: string }[] {
+  return ContainerList.parse(value).map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, "") }));
+}
+
+const CreatedJson = z.object({ Id: z.string() });
+
+export function parseCreatedId(value: unknown): string {
+  return CreatedJson.parse(value).Id;
 }

@@ -140,7 +140,7 @@ export const shimMapping: LinkMapping<Args, ShimAddressing> = {
   fromObserved: shimFromObserved,
   // Docker's ipvlan network may have no port on the parent yet; the kernel's refusal would
   // then come at its next container attach instead of here.
-  precheck: async (run, target, args) => kernelParentConflicts(args.parent, "macvlan", await hostInventory(run, target)),
+  precheck: async (run, host, args) => kernelParentConflicts(args.parent, "macvlan", await hostInventory(run, host)),
   updateSteps: (before, olds, args) => shimUpdateSteps(shimFromObserved(before, { ...args, address: olds.address }), args),
 };
 

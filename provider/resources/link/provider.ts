@@ -9,7 +9,7 @@ import { checkInputs, diffByRules, FieldRules, ObjectSchema, parseInputs } from 
 import { RefusalError } from "../../errors";
 import { buildLinkDelete, LinkInfo } from "../../host/iproute";
 import { linkSetupCommands, PersistentLink } from "../../host/persistentLinks";
-import { showLink } from "../../ops/inventory";
+import { DockerHost, showLink } from "../../ops/inventory";
 import { deleteOwnLink, requireNewLink } from "../../ops/links";
 import { detectPersistMethod, isPersisted, persistSteps, PersistRecord, unpersistSteps, updatePersistenceSteps } from "../../ops/persistence";
 import { applySteps, HostStep } from "../../ops/steps";
@@ -62,11 +62,11 @@ export interface LinkMapping<A extends LinkArgs, M> {
   /** The args as the host has them; persist and connection are the provider's to set. */
   fromObserved(observed: Observed<M>, prior: A): A;
   /** Refusals before anything is made, given the parent link. */
-  precheck(run: RunCommand, target: string, args: A, parent: LinkInfo): Promise<void>;
+  precheck(run: RunCommand, host: DockerHost, args: A, parent: LinkInfo): Promise<void>;
   /** Steps that change the link in place from what the host has to what the args ask. */
   updateSteps(before: Observed<M>, olds: A & LinkOutputs, args: A): HostStep[];
   /** Refusals before deleting (a VLAN link still a network's parent). */
-  beforeDelete?(run: RunCommand, target: string, props: A & LinkOutputs): Promise<void>;
+  beforeDelete?(run: RunCommand, host: DockerHost, props: A & LinkOutputs): Promise<void>;
 }
 
 /** The live steps that make a link: its `ip` commands, undone as one by deleting the link. */
@@ -92,7 +92,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const host = hostSession(args.connection);
     const state = await host.exclusive(async (run) => {
       const parent = await requireNewLink(run, host.target, args.name, args.parent);
-      await m.precheck(run, host.target, args, parent);
+      await m.precheck(run, host, args, parent);
       const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
       const link = m.persistentLink(args);
       await applySteps(run, [...createLinkSteps(link), ...(persistence ? persistSteps(link, persistence) : [])]);
@@ -104,7 +104,8 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
 
   async read(id: string, props: A & LinkOutputs): Promise<pulumi.dynamic.ReadResult<A & LinkOutputs>> {
     const connection = parseConnection(props.connection, this.mapping.resource);
-    const state = await hostSession(connection).exclusive((run) => this.observe(run, { ...props, connection }, props.persistence));
+    // Shared: reads run side by side, and never in the middle of another resource's sequence.
+    const state = await hostSession(connection).shared((run) => this.observe(run, { ...props, connection }, props.persistence));
     return state ? { id, props: state } : {};
   }
 
@@ -133,7 +134,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const m = this.mapping;
     const host = hostSession(parseConnection(props.connection, m.resource));
     await host.exclusive(async (run) => {
-      await m.beforeDelete?.(run, host.target, props);
+      await m.beforeDelete?.(run, host, props);
       const unpersist = props.persistence ? unpersistSteps(m.persistentLink(props), props.persistence) : [];
       await deleteOwnLink(run, host.target, props.name, m.kind, unpersist);
     });
