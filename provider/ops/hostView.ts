@@ -6,10 +6,10 @@
 
 import { RefusalError } from "../errors";
 import { InspectedNetwork } from "../host/docker";
-import { LinkInfo } from "../host/iproute";
+import { LinkDump } from "../host/iproute";
 import { Slots } from "../ssh/dockerApi";
 import { HostRunner } from "../ssh/pool";
-import { HostInventory, hostInventory, listLinks, listNetworks } from "./inventory";
+import { dumpLinks, HostInventory, hostInventory, listNetworks } from "./inventory";
 
 /**
  * Callers within one window share one fetch. A fetch in flight is never joined (it may have
@@ -54,7 +54,7 @@ const PENDING_ID = "(being created)";
 
 export class HostView {
   readonly networkReads = new Coalescer<InspectedNetwork[]>(READ_WINDOW_MS);
-  readonly linkReads = new Coalescer<LinkInfo[]>(READ_WINDOW_MS);
+  readonly linkReads = new Coalescer<LinkDump>(READ_WINDOW_MS);
   private writes = 0;
   private batch?: { fetched: Promise<HostInventory>; inventory?: HostInventory };
   /** Networks being created right now: carried into any inventory fetched meanwhile. */
@@ -73,9 +73,9 @@ export class HostView {
     return this.networkReads.get(() => host.shared(() => listNetworks(host)));
   }
 
-  /** Every link on the host, from a fetch sent after this call (shared with concurrent reads). */
-  links(host: HostRunner): Promise<LinkInfo[]> {
-    return this.linkReads.get(() => host.shared((run) => listLinks(run)));
+  /** Every link with its addresses and routes, from a fetch sent after this call (shared with concurrent reads). */
+  links(host: HostRunner): Promise<LinkDump> {
+    return this.linkReads.get(() => host.shared((run) => dumpLinks(run)));
   }
 
   /**

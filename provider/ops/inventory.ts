@@ -10,7 +10,7 @@ import {
   networkListRequest,
   parseNetworkJson,
 } from "../host/docker";
-import { buildLinkShow, isNoSuchDevice, LinkInfo, parseLinks } from "../host/iproute";
+import { buildAddressDump, buildLinkShow, buildRouteDump, isNoSuchDevice, LinkDump, LinkInfo, parseLinkDump, parseLinks } from "../host/iproute";
 import type { DockerApi, DockerResponse } from "../ssh/dockerApi";
 import { RunCommand } from "../ssh/pool";
 
@@ -25,6 +25,12 @@ export async function showLink(run: RunCommand, name: string): Promise<LinkInfo 
   const result = await run(buildLinkShow(name), { allowFailure: (r) => isNoSuchDevice(r.stderr) });
   if (result.exitCode !== 0) return undefined;
   return parseLinks(result.stdout)[0];
+}
+
+/** Every link with its addresses and routes: three listings, side by side. */
+export async function dumpLinks(run: RunCommand): Promise<LinkDump> {
+  const [addresses, routes4, routes6] = await Promise.all([run(buildAddressDump()), run(buildRouteDump(4)), run(buildRouteDump(6))]);
+  return parseLinkDump(addresses.stdout, routes4.stdout, routes6.stdout);
 }
 
 export async function listLinks(run: RunCommand): Promise<LinkInfo[]> {

@@ -7,9 +7,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkInputs, diffByRules, FieldRules, ObjectSchema, parseInputs } from "../../dynamic";
 import { RefusalError } from "../../errors";
-import { buildLinkDelete, LinkInfo } from "../../host/iproute";
+import { buildLinkDelete, LinkDump, LinkInfo } from "../../host/iproute";
 import { linkSetupCommands, PersistentLink } from "../../host/persistentLinks";
-import { DockerHost, showLink } from "../../ops/inventory";
+import { viewOf } from "../../ops/hostView";
+import { DockerHost, dumpLinks } from "../../ops/inventory";
 import { deleteOwnLink, requireNewLink } from "../../ops/links";
 import { detectPersistMethod, isPersisted, persistSteps, PersistRecord, unpersistSteps, updatePersistenceSteps } from "../../ops/persistence";
 import { applySteps, HostStep } from "../../ops/steps";
@@ -58,7 +59,7 @@ export interface LinkMapping<A extends LinkArgs, M> {
   /** The link as created live and replayed at boot (the same `ip` commands). */
   persistentLink(args: A): PersistentLink;
   /** What else the state needs besides the link itself (a shim's addresses and routes). */
-  observeMore(run: RunCommand, name: string): Promise<M>;
+  observeMore(dump: LinkDump, name: string): M;
   /** The args as the host has them; persist and connection are the provider's to set. */
   fromObserved(observed: Observed<M>, prior: A): A;
   /** Refusals before anything is made, given the parent link. */
@@ -96,7 +97,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
       const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
       const link = m.persistentLink(args);
       await applySteps(run, [...createLinkSteps(link), ...(persistence ? persistSteps(link, persistence) : [])]);
-      return this.observe(run, args, persistence);
+      return this.observe(run, await dumpLinks(run), args, persistence);
     });
     if (!state) throw new RefusalError(host.target, { kind: "vanished", object: "interface", name: args.name, during: "create" });
     return { id: args.name, outs: state };
@@ -104,8 +105,11 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
 
   async read(id: string, props: A & LinkOutputs): Promise<pulumi.dynamic.ReadResult<A & LinkOutputs>> {
     const connection = parseConnection(props.connection, this.mapping.resource);
-    // Shared: reads run side by side, and never in the middle of another resource's sequence.
-    const state = await hostSession(connection).shared((run) => this.observe(run, { ...props, connection }, props.persistence));
+    // Reads issued together share one listing of the host's links, addresses and routes (taken
+    // under the shared lock, so never in the middle of another resource's sequence).
+    const host = hostSession(connection);
+    const dump = await viewOf(host).links(host);
+    const state = await host.shared((run) => this.observe(run, dump, { ...props, connection }, props.persistence));
     return state ? { id, props: state } : {};
   }
 
@@ -114,9 +118,10 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const args = this.parse(news);
     const host = hostSession(args.connection);
     const state = await host.exclusive(async (run) => {
-      const link = await showLink(run, args.name);
+      const dump = await dumpLinks(run);
+      const link = dump.links.find((l) => l.name === args.name);
       if (!link) throw new RefusalError(host.target, { kind: "gone", object: "interface", name: args.name });
-      const before = { link, more: await m.observeMore(run, args.name) };
+      const before = { link, more: m.observeMore(dump, args.name) };
       const { steps: persistenceSteps, record } = await updatePersistenceSteps(
         run,
         host.target,
@@ -124,7 +129,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
         { link: m.persistentLink(args), persist: args.persist },
       );
       await applySteps(run, [...m.updateSteps(before, olds, args), ...persistenceSteps]);
-      return this.observe(run, args, record);
+      return this.observe(run, await dumpLinks(run), args, record);
     });
     if (!state) throw new RefusalError(host.target, { kind: "vanished", object: "interface", name: args.name, during: "update" });
     return { outs: state };
@@ -144,12 +149,12 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
    * The state for what the host has; persistence files missing or edited by hand read as
    * `persist: false`, which the diff turns into an update that writes them again.
    */
-  private async observe(run: RunCommand, prior: A, persistence: PersistRecord | undefined): Promise<(A & LinkOutputs) | undefined> {
+  private async observe(run: RunCommand, dump: LinkDump, prior: A, persistence: PersistRecord | undefined): Promise<(A & LinkOutputs) | undefined> {
     const m = this.mapping;
-    const link = await showLink(run, prior.name);
+    const link = dump.links.find((l) => l.name === prior.name);
     if (!link) return undefined;
     const persisted = persistence !== undefined && (await isPersisted(run, m.persistentLink(prior), persistence));
-    const more = await m.observeMore(run, prior.name);
+    const more = m.observeMore(dump, prior.name);
     return {
       ...m.fromObserved({ link, more }, prior),
       connection: prior.connection,

@@ -79,7 +79,7 @@ export const vlanMapping: LinkMapping<Args, undefined> = {
   rules: FIELD_RULES,
   withDefaults: withDefaultName,
   persistentLink: (args) => ({ kind: "vlan", name: args.name, parent: args.parent, vlanId: args.vlanId, mtu: args.mtu }),
-  observeMore: async () => undefined,
+  observeMore: () => undefined,
   // An MTU the program left out is the kernel's choice, not drift.
   fromObserved: ({ link }, prior) => ({
     connection: prior.connection,
