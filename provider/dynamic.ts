@@ -3,7 +3,7 @@
 // field-by-field diffing.
 
 import * as path from "node:path";
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { FieldFailure, InputValidationError } from "./errors";
 import { CONNECTION_SECRET_PATHS } from "./ssh/connection";
@@ -44,6 +44,57 @@ export function serializableProvider(modulePath: string, exportName: string): Re
     update: (id, olds, news) => load().update!(id, olds, news),
     delete: (id, props) => load().delete!(id, props),
   };
+}
+
+
+/**
+ * A value as the dynamic-provider host can send it to the engine. The host turns results into
+ * a protobuf Struct, which throws "Unexpected struct type." on `undefined` at any depth (an
+ * optional field left out of a state object), so such keys are dropped and array holes become
+ * null. The mocked runtime serializes differently and never showed this; the real engine did.
+ */
+export function toWireValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : toWireValue(v)));
+  if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toWireValue(v);
+    return out;
+  }
+  return value;
+}
+
+function wire<T>(value: T): T {
+  return toWireValue(value) as T;
+}
+
+/**
+ * Wraps a provider so that everything it hands back to the dynamic-provider host is a valid
+ * wire value (see toWireValue). Applied where each provider is exported, inside the loaded
+ * module, so the serialized shell in the state never changes.
+ */
+export function engineSafe<P extends ResourceProvider>(provider: P): P {
+  const wrapped: ResourceProvider = {
+    check: async (olds, news) => {
+      const r = await provider.check!(olds, news);
+      return { ...r, inputs: wire(r.inputs) };
+    },
+    diff: (id, olds, news) => provider.diff!(id, olds, news),
+    create: async (inputs) => {
+      const r = await provider.create(inputs);
+      return { ...r, outs: wire(r.outs) };
+    },
+    read: async (id, props) => {
+      const r = await provider.read!(id, props);
+      // A read of something gone returns no id and no props: pass that through unchanged.
+      return { ...r, ...(r.props ? { props: wire(r.props) } : {}), ...(r.inputs ? { inputs: wire(r.inputs) } : {}) };
+    },
+    update: async (id, olds, news) => {
+      const r = await provider.update!(id, olds, news);
+      return { ...r, outs: wire(r.outs) };
+    },
+    delete: (id, props) => provider.delete!(id, props),
+  };
+  return Object.assign(Object.create(Object.getPrototypeOf(provider) as object) as P, provider, wrapped);
 }
 
 export type ObjectSchema = z.ZodObject<z.core.$ZodLooseShape>;
@@ -149,6 +200,8 @@ export function withSecretConnection(opts: pulumi.CustomResourceOptions | undefi
 /**
  * The property bag a dynamic resource registers: every schema field (absent ones as undefined,
  * so Pulumi still creates their output properties) plus the outputs only the provider sets.
+ * `connection` is registered as a secret as a whole, so the state's inputs hold it encrypted
+ * just like its outputs (withSecretConnection), whichever of its fields the program marked.
  */
 export function registeredProps(
   schema: ObjectSchema,
@@ -157,6 +210,7 @@ export function registeredProps(
 ): Record<string, unknown> {
   const props: Record<string, unknown> = {};
   for (const key of Object.keys(schema.shape)) props[key] = args[key];
+  if (props.connection !== undefined) props.connection = pulumi.secret(props.connection);
   for (const key of outputsOnly) props[key] = undefined;
   return props;
 }

@@ -10,7 +10,8 @@
 //   shimAddress               an address in the LAN, outside ipRange, for the host shim
 //   containerIp               the container's address (inside ipRange)
 //   image                     an image present on the host
-//   dockerHost (optional)     @pulumi/docker's host ("ssh://root@host:port"); without it no container is made
+//   dockerHost (optional)     @pulumi/docker's host ("ssh://root@host:port"); without it no container
+//                             is made (run.sh leaves it out where the Docker provider plugin is missing)
 
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
@@ -26,13 +27,14 @@ const connection: Connection = {
   hostKey: config.require("hostKey"),
 };
 
+const parent = config.require("parent");
 const subnet = config.require("subnet");
 const ipRange = config.require("ipRange");
 const shimAddress = config.require("shimAddress");
 
 const lan = new MacvlanNetwork("lan", {
   connection,
-  parent: config.require("parent"),
+  parent,
   subnet,
   gateway: config.require("gateway"),
   ipRange,
@@ -40,9 +42,11 @@ const lan = new MacvlanNetwork("lan", {
   auxAddresses: { "host-shim": shimAddress },
 });
 
+// The shim needs the NIC, not the network: naming the parent directly keeps a replacement of
+// the network (say, a new ipRange) from replacing the shim too.
 const shim = new HostShim("lan-shim", {
   connection,
-  parent: lan.parent,
+  parent,
   address: `${shimAddress}/32`,
   routes: [ipRange],
 });
@@ -70,4 +74,5 @@ export const networkId = lan.networkId;
 export const networkName = lan.name;
 export const shimInterface = shim.name;
 export const shimMac = shim.macAddress;
-export const appAddress = containerIp;
+// null, not undefined, when there is no container: Pulumi drops undefined outputs with a warning.
+export const appAddress = containerIp ?? null;

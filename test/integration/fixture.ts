@@ -4,6 +4,7 @@
 
 import { strict as assert } from "node:assert";
 import type * as pulumi from "@pulumi/pulumi";
+import { RefusalError, RefusalKind, TransportError, TransportReason } from "../../provider/errors";
 import { closeAllSessions } from "../../provider/ssh/pool";
 import type { Lab, LabHost } from "../lab/types";
 
@@ -58,6 +59,27 @@ export async function assertReadsBackAsAsked(
   assert.equal(read.id, id, "the object just created reads as gone");
   const diff = await provider.diff!(id, read.props, inputs);
   assert.equal(diff.changes, false, `read after create differs from the inputs: ${JSON.stringify(diff)}`);
+}
+
+/** An assert.rejects check: a RefusalError of this kind, naming these objects, saying this. */
+export function refused(kind: RefusalKind, names: string[] | undefined, text: RegExp) {
+  return (err: unknown): true => {
+    assert.ok(err instanceof RefusalError, `expected a RefusalError, got ${String(err)}`);
+    assert.equal(err.kind, kind, err.message);
+    if (names) assert.deepEqual(err.names, names);
+    assert.match(err.message, text);
+    return true;
+  };
+}
+
+/** An assert.rejects check: a TransportError for this reason, saying this. */
+export function transportFailed(reason: TransportReason, text: RegExp) {
+  return (err: unknown): true => {
+    assert.ok(err instanceof TransportError, `expected a TransportError, got ${String(err)}`);
+    assert.equal(err.reason, reason, err.message);
+    assert.match(err.message, text);
+    return true;
+  };
 }
 
 let unique = 0;

@@ -5,7 +5,8 @@ import { strict as assert } from "node:assert";
 import { hostShimProvider, HostShimState } from "../../provider/resources/link/hostShim";
 import { macvlanNetworkProvider, MacvlanNetworkState } from "../../provider/resources/network/macvlan";
 import type { Lab, LabHost } from "../lab/types";
-import { assertReadsBackAsAsked, connectionFor, lab, uniqueName } from "./fixture";
+import { StepsFailedError } from "../../provider/errors";
+import { assertReadsBackAsAsked, connectionFor, lab, refused, transportFailed, uniqueName } from "./fixture";
 
 const SUBNET = "198.51.100.0/24";
 const GATEWAY = "198.51.100.1";
@@ -154,7 +155,7 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     assert.equal(gone.id, undefined, "read still reports a network that was removed by hand");
 
     const unreachable = { ...outs, connection: { ...outs.connection, port: 1, connectTimeoutMs: 2000 } };
-    await assert.rejects(macvlanNetworkProvider.read(id, unreachable), /cannot connect|ECONNREFUSED/);
+    await assert.rejects(macvlanNetworkProvider.read(id, unreachable), transportFailed("connect", /cannot connect|ECONNREFUSED/));
   });
 
   it("reports a shim route removed by hand as drift; the diff asks for an update that puts it back", async () => {
@@ -196,7 +197,12 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     // The host already has a connected route for the LAN subnet, so adding it again fails
     // after the link, the address and the first route exist.
     const inputs = (await hostShimProvider.check({}, shimInputs(shimName, { routes: [RANGE, "198.51.100.0/24"] }))).inputs;
-    await assert.rejects(hostShimProvider.create(inputs), /File exists[\s\S]*undone/);
+    await assert.rejects(hostShimProvider.create(inputs), (err: unknown) => {
+      assert.ok(err instanceof StepsFailedError, String(err));
+      assert.deepEqual(err.undoFailures, []);
+      assert.match(err.message, /File exists[\s\S]*undone/);
+      return true;
+    });
     const link = await host.exec(["ip", "link", "show", "dev", shimName], { allowFail: true });
     assert.notEqual(link.code, 0, "the half-made shim is still there");
     assert.ok(!(await host.exec(["ip", "route"])).stdout.includes(RANGE), "a route of the failed shim is left");
@@ -207,7 +213,7 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     const { id, outs } = await createNetwork(networkInputs(name));
     const container = await runContainer(name, CONTAINER_IP);
     await host.docker(["stop", "-t", "0", container]);
-    await assert.rejects(macvlanNetworkProvider.delete(id, outs), new RegExp(`still used by container\\(s\\) ${container}`));
+    await assert.rejects(macvlanNetworkProvider.delete(id, outs), refused("inUse", [container], new RegExp(`still used by container\\(s\\) ${container}`)));
     assert.equal((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0, "network was deleted anyway");
 
     await host.docker(["rm", "-f", container]);
@@ -221,16 +227,16 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     await createNetwork(networkInputs(name));
     const other = uniqueName("mv");
     const overlapping = (await macvlanNetworkProvider.check({}, networkInputs(other, { subnet: "198.51.100.0/25", ipRange: undefined, gateway: undefined, auxAddresses: {} }))).inputs;
-    await assert.rejects(macvlanNetworkProvider.create(overlapping), new RegExp(`overlaps 198\\.51\\.100\\.0/24 of existing Docker network "${name}"`));
+    await assert.rejects(macvlanNetworkProvider.create(overlapping), refused("subnetOverlap", [name], new RegExp(`overlaps 198\\.51\\.100\\.0/24 of existing Docker network "${name}"`)));
 
     const noParent = (await macvlanNetworkProvider.check({}, networkInputs(other, { parent: "eth9", subnet: "203.0.113.0/24", gateway: undefined, ipRange: undefined, auxAddresses: {} }))).inputs;
-    await assert.rejects(macvlanNetworkProvider.create(noParent), /parent interface "eth9" does not exist/);
+    await assert.rejects(macvlanNetworkProvider.create(noParent), refused("parentMissing", ["eth9"], /parent interface "eth9" does not exist/));
 
     const sameParent = (await macvlanNetworkProvider.check({}, networkInputs(other, { subnet: "203.0.113.0/24", gateway: undefined, ipRange: undefined, auxAddresses: {} }))).inputs;
-    await assert.rejects(macvlanNetworkProvider.create(sameParent), new RegExp(`Docker network "${name}" already uses parent "${host.lanParent}"`));
+    await assert.rejects(macvlanNetworkProvider.create(sameParent), refused("parentTaken", [name], new RegExp(`Docker network "${name}" already uses parent "${host.lanParent}"`)));
 
     const taken = (await macvlanNetworkProvider.check({}, networkInputs(name))).inputs;
-    await assert.rejects(macvlanNetworkProvider.create(taken), /already exists[\s\S]*adopt: true/);
+    await assert.rejects(macvlanNetworkProvider.create(taken), refused("nameTaken", [name], /already exists[\s\S]*adopt: true/));
     const names = (await host.docker(["network", "ls", "--format", "{{.Name}}"])).stdout.split("\n");
     assert.ok(!names.includes(other), "a refused network was created");
   });
@@ -247,7 +253,7 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     assert.equal(adopted.id, existingId);
 
     const different = (await macvlanNetworkProvider.check({}, networkInputs(name, { adopt: true, ipRange: "198.51.100.192/26" }))).inputs;
-    await assert.rejects(macvlanNetworkProvider.create(different), /IPv4 ip range: asked "198\.51\.100\.192\/26", host has "198\.51\.100\.128\/26"/);
+    await assert.rejects(macvlanNetworkProvider.create(different), refused("adoptMismatch", [name], /IPv4 ip range: asked "198\.51\.100\.192\/26", host has "198\.51\.100\.128\/26"/));
   });
 
   it("applies a connection change as an update that proves the new connection, with no replacement", async () => {

@@ -7,7 +7,7 @@ import { ConnectionSchema } from "../../provider/ssh/connection";
 import { closeAllSessions, hostSession } from "../../provider/ssh/pool";
 import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import type { LabHost } from "../lab/types";
-import { connectionFor, lab, snapshotHost, uniqueName } from "./fixture";
+import { connectionFor, lab, snapshotHost, transportFailed, uniqueName } from "./fixture";
 
 function fingerprint(publicKeyLine: string): string {
   const blob = Buffer.from(publicKeyLine.split(" ")[1], "base64");
@@ -50,7 +50,7 @@ describe("SSH transport on a lab host", function () {
     await assert.rejects(
       macvlanNetworkProvider.create(inputs),
       (err: Error) =>
-        /host key verification failed/.test(err.message) &&
+        transportFailed("hostKey", /host key verification failed/)(err) &&
         err.message.includes(fingerprint(host.ssh.hostPublicKey)) &&
         /does not match connection\.hostKey/.test(err.message),
     );
@@ -59,7 +59,7 @@ describe("SSH transport on a lab host", function () {
 
   it("refuses a mismatched pinned key even when insecureIgnoreHostKey is set", async () => {
     const stranger = ed25519KeyPair().public;
-    await assert.rejects(whoami(connectionFor(host, { hostKey: stranger, insecureIgnoreHostKey: true })), /host key verification failed/);
+    await assert.rejects(whoami(connectionFor(host, { hostKey: stranger, insecureIgnoreHostKey: true })), transportFailed("hostKey", /host key verification failed/));
   });
 
   it("accepts any host key only with insecureIgnoreHostKey, and requires one of the two", async () => {
@@ -73,11 +73,11 @@ describe("SSH transport on a lab host", function () {
     const password = "not-the-password-7f3a";
     await assert.rejects(
       whoami(connectionFor(host, { privateKey: wrongKey })),
-      (err: Error) => /authentication as root failed/.test(err.message) && !err.message.includes("PRIVATE KEY"),
+      (err: Error) => transportFailed("auth", /authentication as root failed/)(err) && !err.message.includes("PRIVATE KEY"),
     );
     await assert.rejects(
       whoami(connectionFor(host, { privateKey: undefined, password })),
-      (err: Error) => /authentication as root failed/.test(err.message) && !err.message.includes(password),
+      (err: Error) => transportFailed("auth", /authentication as root failed/)(err) && !err.message.includes(password),
     );
   });
 

@@ -4,7 +4,8 @@
 #   netns-lab.sh deps                 install missing Debian packages (quick when present)
 #   netns-lab.sh up DIR [NHOSTS]      build a lab (default 1 host), write DIR/lab.json
 #   netns-lab.sh down DIR             tear the lab in DIR down and remove DIR (idempotent)
-#   netns-lab.sh down-all             tear down every leftover lab (namespaces ulab-XXXX-*)
+#   netns-lab.sh down-all             tear down EVERY lab on the machine (namespaces ulab-XXXX-*),
+#                                     including labs that other runs are using right now
 #
 # Each lab host is a network namespace with its own sshd (inetd mode, reached through a
 # socat listener on 127.0.0.1:<port> in the root namespace), its own containerd and dockerd,
@@ -14,14 +15,14 @@
 # shellcheck disable=SC2207 # arrays filled from $(...) are pid lists: digits only
 set -Eeuo pipefail
 
-readonly LAN_PREFIX=198.51.100          # lab LAN 198.51.100.0/24 (never the machine's own range, see LAB.md)
+readonly LAN_PREFIX=198.51.100          # lab LAN 198.51.100.0/24: a documentation range, never the machine's own
 readonly LAN_SUBNET=$LAN_PREFIX.0/24
 readonly EXT_IP=$LAN_PREFIX.1           # external device, also the LAN's "gateway" address
 readonly REGISTRY=/run/ulab             # <prefix> -> DIR, so down-all can find lab dirs
 readonly CACHE=/var/cache/ulab
 readonly IMAGE_TAR=$CACHE/busybox.tar
 readonly IMAGE=ulab/busybox:latest
-readonly DEB_PACKAGES=(docker.io openssh-server openssh-client busybox-static iproute2 socat iputils-ping)
+readonly DEB_PACKAGES=(docker.io openssh-server openssh-client busybox-static iproute2 socat iputils-ping jq)
 readonly APPLETS=(sh ash ip ping sleep wget nc httpd cat ls ifconfig route true false hostname
                   echo env ps kill grep ifup udhcpc arp arping netstat mkdir rm touch test
                   id uname ip6tunnel traceroute nslookup)
@@ -66,7 +67,7 @@ cmd_deps() {
 
 check_tools() {
   local t
-  for t in ip nsenter setsid socat ssh ssh-keygen dockerd containerd docker ss tar timeout; do
+  for t in ip jq nsenter setsid socat ssh ssh-keygen dockerd containerd docker ss tar timeout; do
     command -v "$t" >/dev/null || die "missing command '$t' (run: $0 deps)"
   done
   [[ -x /usr/sbin/sshd ]] || die "missing /usr/sbin/sshd (run: $0 deps)"
@@ -142,21 +143,10 @@ cmd_up() {
   dir=$(cd "$dir" && pwd -P)
   check_path "$dir"
   [[ ! -e "$dir/prefix" && ! -e "$dir/lab.json" ]] || die "$dir already holds a lab (run: $0 down $dir)"
-  local t0
+  local t0 prefix i
   t0=$(now)
-
-  # Name prefix ulab-<4 hex>, unused by any namespace or registered lab.
-  local prefix=""
-  mkdir -p "$REGISTRY"
-  for _ in $(seq 1 50); do
-    prefix="ulab-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
-    if ! ip netns list | grep -q "^$prefix-" && [[ ! -e "$REGISTRY/$prefix" ]]; then break; fi
-    prefix=""
-  done
-  [[ -n "$prefix" ]] || die "could not find a free ulab-XXXX prefix"
-  # Record first, so down/down-all can find everything even if we die half-way.
-  echo "$prefix" >"$dir/prefix"
-  echo "$dir" >"$REGISTRY/$prefix"
+  claim_prefix "$dir"
+  prefix=$CLAIMED_PREFIX
   UP_DIR=$dir
   trap on_up_exit EXIT
   trap 'UP_FAILED_CMD="$BASH_COMMAND (line $LINENO)"' ERR
@@ -164,17 +154,53 @@ cmd_up() {
   log "up $prefix in $dir with $n host(s)"
 
   build_image_tar
+  make_lan "$prefix" "$n"
+  log "network ready ($(elapsed "$t0"))"
+  mkdir -p /run/sshd && chmod 0755 /run/sshd # sshd's privilege-separation dir
+  for ((i = 1; i <= n; i++)); do write_host_files "$dir/h$i" "$prefix-h$i"; done
+  start_daemons "$dir" "$prefix" "$n"
+  log "dockerd ready on $n host(s) ($(elapsed "$t0"))"
+  import_image "$dir" "$n"
+  log "image $IMAGE imported ($(elapsed "$t0"))"
+  start_ssh "$dir" "$prefix" "$n"
+  log "ssh ready ($(elapsed "$t0"))"
 
-  # --- network: LAN bridge, external device, hosts ---------------------------------------
-  local lan=$prefix-lan ext=$prefix-ext i ns
+  write_lab_json "$dir" "$prefix" "$n"
+  trap - EXIT ERR INT TERM
+  log "lab $prefix up in $(elapsed "$t0"): $dir/lab.json"
+}
+
+# Name prefix ulab-<4 hex>, unused by any namespace or registered lab, in CLAIMED_PREFIX.
+# Recorded before anything is made, so down and down-all find everything even if up dies
+# half-way; with ULAB_RUN_REGISTRY set (test/run-all.sh), the dir is also appended there, so
+# that run tears down only the labs it started.
+CLAIMED_PREFIX=""
+claim_prefix() { # dir
+  local dir=$1 prefix=""
+  mkdir -p "$REGISTRY"
+  for _ in $(seq 1 50); do
+    prefix="ulab-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')"
+    if ! ip netns list | grep -q "^$prefix-" && [[ ! -e "$REGISTRY/$prefix" ]]; then break; fi
+    prefix=""
+  done
+  [[ -n "$prefix" ]] || die "could not find a free ulab-XXXX prefix"
+  echo "$prefix" >"$dir/prefix"
+  echo "$dir" >"$REGISTRY/$prefix"
+  if [[ -n "${ULAB_RUN_REGISTRY:-}" ]]; then echo "$dir" >>"$ULAB_RUN_REGISTRY"; fi
+  CLAIMED_PREFIX=$prefix
+}
+
+# The LAN bridge, the external device and one namespace per host. veth pairs are created
+# inside the LAN namespace with the peer directly in the other one: nothing ever appears in
+# the root namespace.
+make_lan() { # prefix nhosts
+  local prefix=$1 n=$2 lan=$1-lan ext=$1-ext i ns
   ip netns add "$lan"
   ip -n "$lan" link set lo up
   ip -n "$lan" link add br0 type bridge stp_state 0 forward_delay 0
   ip -n "$lan" link set br0 up
   ip netns add "$ext"
   ip -n "$ext" link set lo up
-  # Create veth pairs inside the LAN namespace, peer directly in the other namespace:
-  # nothing ever appears in the root namespace.
   ip -n "$lan" link add ext type veth peer name eth0 netns "$ext"
   ip -n "$lan" link set ext master br0 up
   ip -n "$ext" addr add "$EXT_IP/24" dev eth0
@@ -188,19 +214,17 @@ cmd_up() {
     ip -n "$ns" addr add "$LAN_PREFIX.$((10 + i))/24" dev eth1
     ip -n "$ns" link set eth1 up
   done
-  log "network ready ($(elapsed "$t0"))"
+}
 
-  # --- per host: keys, sshd config, containerd, dockerd ---------------------------------
-  mkdir -p /run/sshd && chmod 0755 /run/sshd # sshd's privilege-separation dir
-  local hd
-  for ((i = 1; i <= n; i++)); do
-    ns=$prefix-h$i
-    hd=$dir/h$i
-    mkdir -p "$hd"/{containerd/root,containerd/state,containerd/opt,docker,run}
-    ssh-keygen -q -t ed25519 -N '' -C "$ns-host" -f "$hd/ssh_host_ed25519_key"
-    ssh-keygen -q -t ed25519 -N '' -C "$ns-client" -f "$hd/id_ed25519"
-    cp "$hd/id_ed25519.pub" "$hd/authorized_keys"
-    cat >"$hd/sshd_config" <<EOF
+# One host's keys and configuration: sshd (run per connection by socat, as sshd -i), its
+# containerd and dockerd.
+write_host_files() { # hostdir ns
+  local hd=$1 ns=$2
+  mkdir -p "$hd"/{containerd/root,containerd/state,containerd/opt,docker,run}
+  ssh-keygen -q -t ed25519 -N '' -C "$ns-host" -f "$hd/ssh_host_ed25519_key"
+  ssh-keygen -q -t ed25519 -N '' -C "$ns-client" -f "$hd/id_ed25519"
+  cp "$hd/id_ed25519.pub" "$hd/authorized_keys"
+  cat >"$hd/sshd_config" <<EOF
 # lab host $ns (sshd -i, started per connection by socat via sshd-inetd)
 HostKey $hd/ssh_host_ed25519_key
 AuthorizedKeysFile $hd/authorized_keys
@@ -218,14 +242,14 @@ SetEnv DOCKER_HOST=unix://$hd/docker.sock
 Subsystem sftp internal-sftp
 LogLevel INFO
 EOF
-    cat >"$hd/sshd-inetd" <<EOF
+  cat >"$hd/sshd-inetd" <<EOF
 #!/bin/sh
 exec nsenter --net=/var/run/netns/$ns /usr/sbin/sshd -i -e -f $hd/sshd_config 2>>$hd/sshd.log
 EOF
-    chmod 0755 "$hd/sshd-inetd"
-    /usr/sbin/sshd -t -f "$hd/sshd_config" || die "sshd -t rejected $hd/sshd_config"
+  chmod 0755 "$hd/sshd-inetd"
+  /usr/sbin/sshd -t -f "$hd/sshd_config" || die "sshd -t rejected $hd/sshd_config"
 
-    cat >"$hd/containerd/config.toml" <<EOF
+  cat >"$hd/containerd/config.toml" <<EOF
 version = 2
 root = "$hd/containerd/root"
 state = "$hd/containerd/state"
@@ -243,11 +267,17 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   [plugins."io.containerd.internal.v1.opt"]
     path = "$hd/containerd/opt"
 EOF
-    # deprecated-key-path: keeps dockerd 20.10 from writing /etc/docker/key.json
-    printf '{\n  "deprecated-key-path": "%s"\n}\n' "$hd/key.json" >"$hd/daemon.json"
-    # A containerd of our own per host (never the machine's /run/containerd).
+  # deprecated-key-path: keeps dockerd 20.10 from writing /etc/docker/key.json
+  jq -n --arg key "$hd/key.json" '{"deprecated-key-path": $key}' >"$hd/daemon.json"
+}
+
+# A containerd of our own per host (never the machine's /run/containerd), then dockerd on it.
+start_daemons() { # dir prefix nhosts
+  local dir=$1 prefix=$2 n=$3 i ns hd
+  for ((i = 1; i <= n; i++)); do
+    hd=$dir/h$i
     spawn "$hd/containerd.pid" "$hd/containerd.log" \
-      nsenter --net="/var/run/netns/$ns" containerd --config "$hd/containerd/config.toml"
+      nsenter --net="/var/run/netns/$prefix-h$i" containerd --config "$hd/containerd/config.toml"
   done
   for ((i = 1; i <= n; i++)); do
     hd=$dir/h$i
@@ -273,10 +303,11 @@ EOF
     wait_for "dockerd h$i" 60 "$hd/dockerd.spawn.pid" "$hd/dockerd.log" \
       timeout 5 docker -H "unix://$hd/docker.sock" info --format '{{.ServerVersion}}'
   done
-  log "dockerd ready on $n host(s) ($(elapsed "$t0"))"
+}
 
-  # --- image on every host (in parallel) ---------------------------------------------------
-  local pids=()
+# The busybox image on every host, in parallel.
+import_image() { # dir nhosts
+  local dir=$1 n=$2 i hd pids=()
   for ((i = 1; i <= n; i++)); do
     hd=$dir/h$i
     docker -H "unix://$hd/docker.sock" import --change 'CMD ["sh"]' \
@@ -287,10 +318,12 @@ EOF
   for ((i = 1; i <= n; i++)); do
     wait "${pids[i - 1]}" || die "docker import on h$i failed: $(tail -n 5 "$dir/h$i/import.log")"
   done
-  log "image $IMAGE imported ($(elapsed "$t0"))"
+}
 
-  # --- ssh forwards: socat on 127.0.0.1:<port> -> sshd -i inside the namespace -------------
-  local port ok
+# socat on 127.0.0.1:<port> -> sshd -i inside each host's namespace, then a real SSH handshake
+# and command on every host.
+start_ssh() { # dir prefix nhosts
+  local dir=$1 prefix=$2 n=$3 i ns hd port ok out
   for ((i = 1; i <= n; i++)); do
     ns=$prefix-h$i
     hd=$dir/h$i
@@ -306,19 +339,12 @@ EOF
     echo "$port" >"$hd/ssh.port"
     printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$hd/ssh_host_ed25519_key.pub")" >"$hd/known_hosts"
   done
-  # A real SSH handshake + command on every host.
   for ((i = 1; i <= n; i++)); do
     hd=$dir/h$i
-    local out
     out=$(ssh_cmd "$hd" ip -br link show eth1 2>&1) ||
       die "ssh into h$i failed: $out; sshd.log: $(tail -n 5 "$hd/sshd.log" 2>/dev/null)"
     [[ "$out" == eth1@* ]] || die "ssh into h$i: unexpected 'ip -br link show eth1' output: $out"
   done
-  log "ssh ready ($(elapsed "$t0"))"
-
-  write_lab_json "$dir" "$prefix" "$n"
-  trap - EXIT ERR INT TERM
-  log "lab $prefix up in $(elapsed "$t0"): $dir/lab.json"
 }
 
 ssh_cmd() { # hostdir argv...
@@ -355,28 +381,22 @@ wait_listen() { # port pid
 }
 
 write_lab_json() { # dir prefix n
-  local dir=$1 prefix=$2 n=$3 i hd sep=""
-  {
-    printf '{\n  "version": 1,\n  "kind": "netns",\n'
-    printf '  "prefix": "%s",\n  "dir": "%s",\n  "image": "%s",\n' "$prefix" "$dir" "$IMAGE"
-    printf '  "lan": {\n    "ns": "%s",\n    "bridge": "br0",\n    "subnet": "%s"\n  },\n' "$prefix-lan" "$LAN_SUBNET"
-    printf '  "external": {\n    "ns": "%s",\n    "dev": "eth0",\n    "address": "%s",\n    "cidr": "%s/24"\n  },\n' \
-      "$prefix-ext" "$EXT_IP" "$EXT_IP"
-    printf '  "hosts": ['
-    for ((i = 1; i <= n; i++)); do
-      hd=$dir/h$i
-      printf '%s\n    {\n' "$sep"
-      printf '      "name": "h%d",\n      "ns": "%s",\n      "dir": "%s",\n' "$i" "$prefix-h$i" "$hd"
-      printf '      "ssh": {\n        "host": "127.0.0.1",\n        "port": %d,\n        "user": "root",\n' "$(cat "$hd/ssh.port")"
-      printf '        "privateKeyPath": "%s",\n        "hostPublicKeyPath": "%s",\n' "$hd/id_ed25519" "$hd/ssh_host_ed25519_key.pub"
-      printf '        "hostPublicKey": "%s",\n        "knownHostsPath": "%s"\n      },\n' \
-        "$(cut -d' ' -f1,2 "$hd/ssh_host_ed25519_key.pub")" "$hd/known_hosts"
-      printf '      "dockerSocket": "%s",\n      "dockerHost": "unix://%s",\n' "$hd/docker.sock" "$hd/docker.sock"
-      printf '      "lanParent": "eth1",\n      "lanAddress": "%s/24"\n    }' "$LAN_PREFIX.$((10 + i))"
-      sep=","
-    done
-    printf '\n  ]\n}\n'
-  } >"$dir/lab.json.tmp"
+  local dir=$1 prefix=$2 n=$3 i hd
+  for ((i = 1; i <= n; i++)); do
+    hd=$dir/h$i
+    jq -n --arg name "h$i" --arg ns "$prefix-h$i" --arg dir "$hd" --argjson port "$(cat "$hd/ssh.port")" \
+      --arg key "$hd/id_ed25519" --arg hostKeyPath "$hd/ssh_host_ed25519_key.pub" \
+      --arg hostKey "$(cut -d' ' -f1,2 "$hd/ssh_host_ed25519_key.pub")" --arg knownHosts "$hd/known_hosts" \
+      --arg socket "$hd/docker.sock" --arg lanAddress "$LAN_PREFIX.$((10 + i))/24" \
+      '{name: $name, ns: $ns, dir: $dir,
+        ssh: {host: "127.0.0.1", port: $port, user: "root", privateKeyPath: $key,
+              hostPublicKeyPath: $hostKeyPath, hostPublicKey: $hostKey, knownHostsPath: $knownHosts},
+        dockerSocket: $socket, dockerHost: ("unix://" + $socket), lanParent: "eth1", lanAddress: $lanAddress}'
+  done | jq -s --arg prefix "$prefix" --arg dir "$dir" --arg image "$IMAGE" --arg subnet "$LAN_SUBNET" --arg ext "$EXT_IP" \
+    '{version: 1, kind: "netns", prefix: $prefix, dir: $dir, image: $image,
+      lan: {ns: ($prefix + "-lan"), bridge: "br0", subnet: $subnet},
+      external: {ns: ($prefix + "-ext"), dev: "eth0", address: $ext, cidr: ($ext + "/24")},
+      hosts: .}' >"$dir/lab.json.tmp"
   mv "$dir/lab.json.tmp" "$dir/lab.json"
 }
 

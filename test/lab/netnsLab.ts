@@ -3,17 +3,16 @@
 // The heavy lifting is in netns-lab.sh beside this file; this wrapper runs it, reads the
 // lab.json it writes and exposes the Lab contract of ./types.
 
-import { spawn } from "child_process";
 import { existsSync, promises as fs } from "fs";
 import * as os from "os";
 import * as path from "path";
+import { z } from "zod";
+import { run } from "./run";
 import type { Exec, ExecOptions, ExecResult, Lab, LabHost } from "./types";
 
-const DEFAULT_TIMEOUT_MS = 60_000;
 const DEPS_TIMEOUT_MS = 15 * 60_000; // apt-get on a fresh machine
 const UP_TIMEOUT_MS = 5 * 60_000;
 const DOWN_TIMEOUT_MS = 2 * 60_000;
-const OUTPUT_LIMIT = 4_000; // characters of stdout/stderr quoted in an error message
 
 /** What startNetnsLab returns: the Lab contract plus where the lab lives (for debugging). */
 export interface NetnsLab extends Lab {
@@ -39,162 +38,48 @@ function scriptPath(): string {
   return found;
 }
 
-function quoteArg(a: string): string {
-  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(a) ? a : JSON.stringify(a);
-}
-
-function tail(text: string): string {
-  const t = text.trimEnd();
-  return t.length > OUTPUT_LIMIT ? `...${t.slice(-OUTPUT_LIMIT)}` : t;
-}
-
-/** Run argv (no shell); resolve with code/stdout/stderr, reject on non-zero unless allowFail. */
-function run(argv: string[], opts: ExecOptions = {}, env?: NodeJS.ProcessEnv): Promise<ExecResult> {
-  if (argv.length === 0) {
-    return Promise.reject(new Error("exec: empty argv"));
-  }
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const shown = argv.map(quoteArg).join(" ");
-  return new Promise<ExecResult>((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: env ?? process.env,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    let settled = false;
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("error", (e: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(new Error(`exec failed to start: ${shown}: ${e.message}`));
-    });
-    child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      const result: ExecResult = {
-        code: code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : -1),
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
-      };
-      if (timedOut) {
-        reject(
-          new Error(
-            `exec timed out after ${timeoutMs} ms: ${shown}\n` +
-              `stderr: ${tail(result.stderr)}\nstdout: ${tail(result.stdout)}`,
-          ),
-        );
-        return;
-      }
-      if (result.code !== 0 && !opts.allowFail) {
-        reject(
-          new Error(
-            `exec failed (exit ${result.code}${signal ? `, ${signal}` : ""}): ${shown}\n` +
-              `stderr: ${tail(result.stderr)}\nstdout: ${tail(result.stdout)}`,
-          ),
-        );
-        return;
-      }
-      resolve(result);
-    });
-  });
-}
-
 function execIn(prefix: string[], env?: NodeJS.ProcessEnv): Exec {
   return (argv: string[], opts?: ExecOptions) => {
     if (argv.length === 0) {
       return Promise.reject(new Error("exec: empty argv"));
     }
-    return run([...prefix, ...argv], opts, env);
+    return run([...prefix, ...argv], { ...opts, env });
   };
 }
 
 // ---- lab.json (written by netns-lab.sh up) --------------------------------------------------
 
-type Json = Record<string, unknown>;
+const nonEmpty = z.string().min(1);
 
-function obj(v: unknown, where: string): Json {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new Error(`lab.json: ${where} is not an object`);
-  }
-  return v as Json;
-}
-function str(o: Json, key: string, where: string): string {
-  const v = o[key];
-  if (typeof v !== "string" || v === "") throw new Error(`lab.json: ${where}.${key} is not a string`);
-  return v;
-}
-function num(o: Json, key: string, where: string): number {
-  const v = o[key];
-  if (typeof v !== "number" || !Number.isInteger(v)) throw new Error(`lab.json: ${where}.${key} is not an integer`);
-  return v;
-}
-function arr(o: Json, key: string, where: string): unknown[] {
-  const v = o[key];
-  if (!Array.isArray(v)) throw new Error(`lab.json: ${where}.${key} is not an array`);
-  return v;
-}
-
-interface HostSpec {
-  name: string;
-  ns: string;
-  sshPort: number;
-  sshUser: string;
-  privateKeyPath: string;
-  hostPublicKeyPath: string;
-  dockerSocket: string;
-  lanParent: string;
-  lanAddress: string;
-}
-
-interface LabSpec {
-  prefix: string;
-  dir: string;
-  image: string;
-  subnet: string;
-  externalNs: string;
-  externalAddress: string;
-  hosts: HostSpec[];
-}
+/** The part of lab.json this wrapper reads; anything else in it is left alone. */
+const LabJson = z.object({
+  prefix: nonEmpty,
+  dir: nonEmpty,
+  image: nonEmpty,
+  lan: z.object({ subnet: nonEmpty }),
+  external: z.object({ ns: nonEmpty, address: nonEmpty }),
+  hosts: z
+    .array(
+      z.object({
+        name: nonEmpty,
+        ns: nonEmpty,
+        ssh: z.object({ port: z.number().int(), user: nonEmpty, privateKeyPath: nonEmpty, hostPublicKeyPath: nonEmpty }),
+        dockerSocket: nonEmpty,
+        lanParent: nonEmpty,
+        lanAddress: nonEmpty,
+      }),
+    )
+    .min(1),
+});
+type LabSpec = z.output<typeof LabJson>;
+type HostSpec = LabSpec["hosts"][number];
 
 function parseLabJson(text: string): LabSpec {
-  const root = obj(JSON.parse(text) as unknown, "root");
-  const lan = obj(root.lan, "lan");
-  const external = obj(root.external, "external");
-  const hosts = arr(root, "hosts", "root").map((h, i): HostSpec => {
-    const where = `hosts[${i}]`;
-    const ho = obj(h, where);
-    const ssh = obj(ho.ssh, `${where}.ssh`);
-    return {
-      name: str(ho, "name", where),
-      ns: str(ho, "ns", where),
-      sshPort: num(ssh, "port", `${where}.ssh`),
-      sshUser: str(ssh, "user", `${where}.ssh`),
-      privateKeyPath: str(ssh, "privateKeyPath", `${where}.ssh`),
-      hostPublicKeyPath: str(ssh, "hostPublicKeyPath", `${where}.ssh`),
-      dockerSocket: str(ho, "dockerSocket", where),
-      lanParent: str(ho, "lanParent", where),
-      lanAddress: str(ho, "lanAddress", where),
-    };
-  });
-  if (hosts.length === 0) throw new Error("lab.json: no hosts");
-  return {
-    prefix: str(root, "prefix", "root"),
-    dir: str(root, "dir", "root"),
-    image: str(root, "image", "root"),
-    subnet: str(lan, "subnet", "lan"),
-    externalNs: str(external, "ns", "external"),
-    externalAddress: str(external, "address", "external"),
-    hosts,
-  };
+  const parsed = LabJson.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    throw new Error(`lab.json: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+  }
+  return parsed.data;
 }
 
 // ---- the lab --------------------------------------------------------------------------------
@@ -215,15 +100,15 @@ function dockerEnv(): NodeJS.ProcessEnv {
 
 async function buildHost(spec: HostSpec): Promise<LabHost> {
   const [privateKey, hostPub] = await Promise.all([
-    fs.readFile(spec.privateKeyPath, "utf8"),
-    fs.readFile(spec.hostPublicKeyPath, "utf8"),
+    fs.readFile(spec.ssh.privateKeyPath, "utf8"),
+    fs.readFile(spec.ssh.hostPublicKeyPath, "utf8"),
   ]);
   // "ssh-ed25519 AAAA... comment" -> "ssh-ed25519 AAAA..."
   const hostPublicKey = hostPub.trim().split(/\s+/).slice(0, 2).join(" ");
   const nsenter = ["nsenter", `--net=${netnsPath(spec.ns)}`];
   return {
     name: spec.name,
-    ssh: { host: "127.0.0.1", port: spec.sshPort, user: spec.sshUser, privateKey, hostPublicKey },
+    ssh: { host: "127.0.0.1", port: spec.ssh.port, user: spec.ssh.user, privateKey, hostPublicKey },
     lanParent: spec.lanParent,
     lanAddress: spec.lanAddress,
     exec: execIn(nsenter),
@@ -266,10 +151,10 @@ export async function startNetnsLab(opts?: { hosts?: number }): Promise<NetnsLab
     prefix: spec.prefix,
     hosts,
     lan: {
-      subnet: spec.subnet,
+      subnet: spec.lan.subnet,
       external: {
-        address: spec.externalAddress,
-        exec: execIn(["nsenter", `--net=${netnsPath(spec.externalNs)}`]),
+        address: spec.external.address,
+        exec: execIn(["nsenter", `--net=${netnsPath(spec.external.ns)}`]),
       },
     },
     image: spec.image,

@@ -13,6 +13,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { shellCommand } from "../../provider/host/command";
+import { run } from "./run";
 import type { Exec, ExecOptions, ExecResult, Lab, LabHost } from "./types";
 
 const IMAGE_TAG = "ulab/busybox:latest";
@@ -26,59 +28,11 @@ function log(msg: string): void {
   process.stderr.write(`[vmlab] ${msg}\n`);
 }
 
-/** POSIX single-quoting of one argv element for the remote shell. The only place that quotes. */
-export function shQuote(arg: string): string {
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
 function remoteCommand(argv: string[]): string {
   if (argv.length === 0) throw new Error("vmLab exec: empty argv");
-  return argv.map(shQuote).join(" ");
+  return shellCommand(argv);
 }
 
-interface RunOptions {
-  timeoutMs?: number;
-  allowFail?: boolean;
-  /** Stream the child's stderr to ours (long builds) instead of capturing it. */
-  inheritStderr?: boolean;
-  /** What to call the command in errors (default: the local argv). */
-  describe?: string;
-}
-
-/** Run a local argv (no shell) and collect its output. */
-function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<ExecResult> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
-  return new Promise<ExecResult>((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", opts.inheritStderr ? "inherit" : "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd}: ${err.message}`));
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const what = opts.describe ?? `${cmd} ${args.join(" ")}`;
-      if (timedOut) {
-        reject(new Error(`timed out after ${timeoutMs} ms: ${what}\nstdout: ${stdout}\nstderr: ${stderr}`));
-        return;
-      }
-      const result: ExecResult = { code: code ?? (signal ? 128 : 1), stdout, stderr };
-      if (result.code !== 0 && !opts.allowFail) {
-        reject(new Error(`exit ${result.code}: ${what}\nstdout: ${stdout}\nstderr: ${stderr}`));
-        return;
-      }
-      resolve(result);
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -101,7 +55,7 @@ async function ensureImage(vmDir: string): Promise<string> {
   const t0 = Date.now();
   let res: ExecResult;
   try {
-    res = await run("bash", [path.join(vmDir, "build-image.sh")], { timeoutMs: BUILD_TIMEOUT_MS, inheritStderr: true });
+    res = await run(["bash", path.join(vmDir, "build-image.sh")], { timeoutMs: BUILD_TIMEOUT_MS, inheritStderr: true });
   } catch (err) {
     throw new Error(`vmLab: building the VM image failed (see the [build-image] lines above): ${(err as Error).message}`);
   }
@@ -181,10 +135,9 @@ function sshBaseArgs(ctx: Ctx, name: string, port: number): string[] {
 function makeExec(vm: { name: string; sshBase: string[] }): Exec {
   return (argv: string[], opts?: ExecOptions) =>
     run(
-      "ssh",
       // The first call starts a persistent multiplexing master; later ones reuse it
       // (a fresh connection costs 1-2 s under TCG). If it is gone, ssh connects directly.
-      [...vm.sshBase, "-o", "ControlMaster=auto", "-o", "ControlPersist=600", "root@127.0.0.1", remoteCommand(argv)],
+      ["ssh", ...vm.sshBase, "-o", "ControlMaster=auto", "-o", "ControlPersist=600", "root@127.0.0.1", remoteCommand(argv)],
       {
         timeoutMs: opts?.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
         allowFail: opts?.allowFail,
@@ -253,7 +206,7 @@ async function waitReady(vm: Vm, t0: number): Promise<void> {
   for (;;) {
     if (vm.exited) throw bootFailure(vm, "died while booting");
     if (Date.now() > deadline) throw bootFailure(vm, `gave no SSH login within ${BOOT_TIMEOUT_MS / 1000}s`);
-    const probe = await run("ssh", [...vm.sshBase, "-o", "ControlMaster=no", "root@127.0.0.1", "true"], {
+    const probe = await run(["ssh", ...vm.sshBase, "-o", "ControlMaster=no", "root@127.0.0.1", "true"], {
       timeoutMs: 30_000,
       allowFail: true,
     }).catch((): ExecResult => ({ code: -1, stdout: "", stderr: "timeout" }));
@@ -287,7 +240,7 @@ async function waitReady(vm: Vm, t0: number): Promise<void> {
 }
 
 async function stopVm(vm: Vm): Promise<void> {
-  await run("ssh", [...vm.sshBase, "-O", "exit", "root@127.0.0.1"], { allowFail: true, timeoutMs: 5000 }).catch(() => undefined);
+  await run(["ssh", ...vm.sshBase, "-O", "exit", "root@127.0.0.1"], { allowFail: true, timeoutMs: 5000 }).catch(() => undefined);
   if (!vm.exited) {
     try {
       process.kill(vm.pid, "SIGTERM");

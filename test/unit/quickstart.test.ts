@@ -1,5 +1,7 @@
 // The quickstart program under Pulumi's mocks: it declares what the README says it does, and
-// its resources validate. (Running it against a host is the quickstart script's job.)
+// its resources validate. The real engine runs the program against a lab host in
+// test/engine/examples.test.ts; this mocked run stays for the one branch the engine cannot run
+// on these machines, the @pulumi/docker container (no Docker provider plugin can be built here).
 
 import { strict as assert } from "node:assert";
 import * as path from "node:path";

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
+import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dynamic";
 import {
   buildAddressAdd,
   buildAddressDelete,
@@ -137,7 +137,7 @@ export const shimMapping: LinkMapping<Args, ShimAddressing> = {
   updateSteps: (before, olds, args) => shimUpdateSteps(shimFromObserved(before, { ...args, address: olds.address }), args),
 };
 
-export const hostShimProvider = new LinkProvider(shimMapping);
+export const hostShimProvider = engineSafe(new LinkProvider(shimMapping));
 
 // ---------------------------------------------------------------------------------------------
 // Resource

@@ -4,7 +4,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
+import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dynamic";
 import { RefusalError } from "../../errors";
 import { buildLinkSetMtu } from "../../host/iproute";
 import { listAllNetworks } from "../../ops/inventory";
@@ -106,7 +106,7 @@ export const vlanMapping: LinkMapping<Args, undefined> = {
   },
 };
 
-export const vlanSubinterfaceProvider = new LinkProvider(vlanMapping);
+export const vlanSubinterfaceProvider = engineSafe(new LinkProvider(vlanMapping));
 
 // ---------------------------------------------------------------------------------------------
 // Resource

@@ -4,8 +4,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
-import { parentConflicts } from "../../ops/inventory";
+import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dynamic";
 import { OutputsOf } from "../resource";
 import { NETWORK_FIELD_RULES, networkFields, NetworkOutputs, refineIpam } from "./fields";
 import { DriverMapping } from "./mapping";
@@ -75,10 +74,9 @@ const DEFINITION: NetworkDefinition<Args> = {
   schema: IpvlanNetworkArgsSchema,
   rules: FIELD_RULES,
   mapping: ipvlanMapping,
-  precheck: (args, host) => parentConflicts(args.parent, "ipvlan", host),
 };
 
-export const ipvlanNetworkProvider = new DockerNetworkProvider(DEFINITION);
+export const ipvlanNetworkProvider = engineSafe(new DockerNetworkProvider(DEFINITION));
 
 // ---------------------------------------------------------------------------------------------
 // Resource

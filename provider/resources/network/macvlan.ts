@@ -3,8 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { FieldRules, InputsOf, serializableProvider } from "../../dynamic";
-import { parentConflicts } from "../../ops/inventory";
+import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dynamic";
 import { macvlanMode } from "../../validate";
 import { OutputsOf } from "../resource";
 import { NETWORK_FIELD_RULES, networkFields, NetworkOutputs, refineIpam } from "./fields";
@@ -55,11 +54,10 @@ const DEFINITION: NetworkDefinition<Args> = {
   schema: MacvlanNetworkArgsSchema,
   rules: FIELD_RULES,
   mapping: macvlanMapping,
-  precheck: (args, host) => parentConflicts(args.parent, "macvlan", host),
 };
 
 /** The implementation the serialized provider loads at run time (see dynamic.ts). */
-export const macvlanNetworkProvider = new DockerNetworkProvider(DEFINITION);
+export const macvlanNetworkProvider = engineSafe(new DockerNetworkProvider(DEFINITION));
 
 // ---------------------------------------------------------------------------------------------
 // Resource

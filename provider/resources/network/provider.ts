@@ -1,10 +1,10 @@
 // The provider and resource class MacvlanNetwork and IpvlanNetwork share, given a definition:
-// the schema, the diff rules, the driver mapping and the driver's own refusals.
+// the schema, the diff rules and the driver mapping.
 
 import * as pulumi from "@pulumi/pulumi";
 import { checkInputs, diffByRules, FieldRules, ObjectSchema, parseInputs } from "../../dynamic";
 import { RefusalError } from "../../errors";
-import { HostInventory, inspectNetwork } from "../../ops/inventory";
+import { HostInventory, inspectNetwork, parentConflicts } from "../../ops/inventory";
 import { createNetwork, deleteNetwork, readNetwork } from "../../ops/network";
 import { parseConnection } from "../../ssh/connection";
 import { hostSession } from "../../ssh/pool";
@@ -17,8 +17,6 @@ export interface NetworkDefinition<A extends NetworkArgs> {
   schema: ObjectSchema;
   rules: FieldRules<string>;
   mapping: DriverMapping<A>;
-  /** Refusals that need the host's other networks and links (parent conflicts). */
-  precheck?(args: A, host: HostInventory): void;
 }
 
 /** The provider of a Docker network resource, given its definition. */
@@ -34,13 +32,14 @@ export class DockerNetworkProvider<A extends NetworkArgs> implements pulumi.dyna
   }
 
   async create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult<A & NetworkOutputs>> {
-    const { mapping, precheck } = this.definition;
+    const { mapping } = this.definition;
     const args = this.parse(inputs);
     const spec = toNetworkSpec(mapping, args);
     const network = await createNetwork(hostSession(args.connection), spec, {
       adopt: args.adopt,
       differences: (existing) => specDifferences(spec, existing),
-      precheck: precheck && ((host) => precheck(args, host)),
+      // Docker's one-network-per-driver-and-parent rule and the kernel's macvlan/ipvlan rule.
+      precheck: (host) => parentConflicts(args.parent, mapping.driver, host),
     });
     return { id: network.id, outs: fromInspected(mapping, network, args) };
   }

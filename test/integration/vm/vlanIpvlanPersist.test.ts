@@ -9,7 +9,7 @@ import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvla
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
 import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
 import type { ExecResult, Lab, LabHost } from "../../lab/types";
-import { assertReadsBackAsAsked, connectionFor, lab, uniqueName } from "../fixture";
+import { assertReadsBackAsAsked, connectionFor, lab, refused, uniqueName } from "../fixture";
 
 type Provider = {
   check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs?: Record<string, unknown>; failures?: unknown[] }>;
@@ -140,7 +140,7 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     const net = await network(macvlanNetworkProvider, { parent: v80.outs.name, subnet: "203.0.113.128/26" });
     await assert.rejects(
       vlanSubinterfaceProvider.delete(v80.id, v80.outs as never),
-      new RegExp(`parent of Docker network\\(s\\) "${net.inputs.name}"`),
+      refused("inUse", [net.inputs.name as string], new RegExp(`parent of Docker network\\(s\\) "${net.inputs.name}"`)),
     );
     assert.ok(ok(await host.exec(["ip", "link", "show", "dev", "eth1.80"], { allowFail: true })), "the link was deleted anyway");
     await macvlanNetworkProvider.delete(net.id, net.outs as never);
@@ -221,7 +221,7 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     const checked = await ipvlanNetworkProvider.check({}, { connection: conn(), name, parent: host.lanParent, subnet: "203.0.113.0/24" });
     await assert.rejects(
       ipvlanNetworkProvider.create(checked.inputs),
-      new RegExp(`macvlan interface "${shimName}" .*already sits on parent "${host.lanParent}"`),
+      refused("parentConflict", [shimName], new RegExp(`macvlan interface "${shimName}" .*already sits on parent "${host.lanParent}"`)),
     );
     const names = (await host.docker(["network", "ls", "--format", "{{.Name}}"])).stdout.split("\n");
     assert.ok(!names.includes(name), "the refused ipvlan network exists");
@@ -232,7 +232,7 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     const shimName = uniqueName("vs");
     links.push(shimName);
     const checked = await hostShimProvider.check({}, { connection: conn(), name: shimName, parent: host.lanParent, address: "203.0.113.250/32" });
-    await assert.rejects(hostShimProvider.create(checked.inputs), new RegExp(`ipvlan network "${net.inputs.name}" uses parent "${host.lanParent}"`));
+    await assert.rejects(hostShimProvider.create(checked.inputs), refused("parentConflict", [net.inputs.name as string], new RegExp(`ipvlan network "${net.inputs.name}" uses parent "${host.lanParent}"`)));
     assert.ok(!ok(await host.exec(["ip", "link", "show", "dev", shimName], { allowFail: true })), "the refused shim exists");
   });
 

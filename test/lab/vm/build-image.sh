@@ -3,18 +3,18 @@
 #
 #   test/lab/vm/build-image.sh            # build if needed; prints the cache dir on stdout
 #
-# Cache: /var/cache/ulab/vm/<first 16 hex of sha256(this script)>/ holding
+# Cache: /var/cache/ulab/vm/<first 16 hex of a sha256 over this script and guest/>/ holding
 #   vmlinuz initrd.img rootfs.img (raw ext4)  lab_key lab_key.pub (root's client key)
 #   host_key.pub (the guest's ssh-ed25519 host key line)  known_hosts ("ulab-vm <key>", for
 #   ssh -o HostKeyAlias=ulab-vm)  build.log  READY
-# Any edit to this script means a new hash, so a new image. Progress goes to stderr;
+# Any edit to this script or to a file under guest/ means a new hash, so a new image. Progress goes to stderr;
 # the only stdout line is the cache dir. Root only (mmdebstrap --mode=root, mkfs, chroot).
 #
 # The guest: Debian trixie (kernel 6.12, docker.io 26), systemd + systemd-networkd,
 # net.ifnames=0 so NICs are eth0 (slirp, DHCP), eth1 (LAN parent, 198.51.100.1N/24),
 # eth2 (the "external device": moved into netns "ext" with 198.51.100.1/24).
-# Kernel command line knobs read by ulab-setup at boot:
-#   ulab.host=h1  ulab.lan=198.51.100.11/24  ulab.ext=1 (0: no ext namespace on this VM)
+# Kernel command line knobs read at boot: ulab.host=h1 and ulab.lan=198.51.100.11/24 by
+# guest/usr/local/sbin/ulab-setup, ulab.ext=1 (0: no ext namespace on this VM) by ulab-ext.
 # The busybox image ulab/busybox:latest is imported into the guest's Docker by booting
 # the fresh image once during the build (and shutting it down cleanly).
 set -euo pipefail
@@ -51,119 +51,15 @@ customize_hook() {
   rm -f "$r"/etc/ssh/ssh_host_*
   install -m 600 "$b/host_key" "$r/etc/ssh/ssh_host_ed25519_key"
   install -m 644 "$b/host_key.pub" "$r/etc/ssh/ssh_host_ed25519_key.pub"
-  cat >"$r/etc/ssh/sshd_config.d/ulab.conf" <<'EOF'
-HostKey /etc/ssh/ssh_host_ed25519_key
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UseDNS no
-MaxSessions 64
-MaxStartups 64:30:128
-EOF
 
-  # --- base system
-  echo ulab >"$r/etc/hostname"
-  printf '127.0.0.1 localhost\n127.0.1.1 ulab\n::1 localhost ip6-localhost ip6-loopback\n' >"$r/etc/hosts"
-  printf '/dev/vda / ext4 rw,relatime,errors=remount-ro 0 1\n' >"$r/etc/fstab"
-  printf '# no DNS in the lab\n' >"$r/etc/resolv.conf"
-  printf '8021q\nmacvlan\nipvlan\n' >"$r/etc/modules-load.d/ulab.conf"
-  mkdir -p "$r/etc/systemd/journald.conf.d"
-  printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n' >"$r/etc/systemd/journald.conf.d/ulab.conf"
+  # --- the guest's own files (guest/ beside this script, laid out as in the guest): sshd,
+  # networkd (eth0 by DHCP), ulab-setup (hostname and eth1's address from the kernel command
+  # line), ulab-ext (eth2 as the external device in netns "ext"), ulab-busybox-import
+  tar -C "$HERE/guest" --owner=0 --group=0 -cf - . | tar -C "$r" --no-overwrite-dir -xf -
   passwd_lock=$(chroot "$r" passwd -l root 2>&1) || log "passwd -l: $passwd_lock"
 
-  # --- systemd-networkd: eth0 DHCP (slirp); eth1 gets its address from ulab-setup
-  mkdir -p "$r/etc/systemd/network" "$r/etc/systemd/networkd.conf.d"
-  cat >"$r/etc/systemd/network/10-eth0.network" <<'EOF'
-[Match]
-Name=eth0
-
-[Network]
-DHCP=ipv4
-LinkLocalAddressing=no
-IPv6AcceptRA=no
-EOF
-  # Leave routes/rules that tests (or Docker) add on managed links alone.
-  printf '[Network]\nManageForeignRoutes=no\nManageForeignRoutingPolicyRules=no\n' \
-    >"$r/etc/systemd/networkd.conf.d/ulab.conf"
-
-  # --- ulab-setup: hostname + eth1 address from the kernel command line
-  mkdir -p "$r/usr/local/sbin" "$r/var/lib/ulab"
-  cat >"$r/usr/local/sbin/ulab-setup" <<'EOF'
-#!/bin/sh
-# Reads ulab.host= / ulab.lan= from /proc/cmdline (defaults: h1, 198.51.100.11/24).
-host=h1 lan=198.51.100.11/24
-for w in $(cat /proc/cmdline); do
-  case "$w" in
-    ulab.host=*) host=${w#ulab.host=} ;;
-    ulab.lan=*) lan=${w#ulab.lan=} ;;
-  esac
-done
-hostname "$host"
-echo "$host" >/etc/hostname
-sed -i "s/^127\.0\.1\.1 .*/127.0.1.1 $host/" /etc/hosts
-mkdir -p /run/systemd/network
-cat >/run/systemd/network/20-eth1.network <<EON
-[Match]
-Name=eth1
-
-[Link]
-RequiredForOnline=no
-
-[Network]
-Address=$lan
-IPv6AcceptRA=no
-ConfigureWithoutCarrier=yes
-EON
-EOF
-  cat >"$r/etc/systemd/system/ulab-setup.service" <<'EOF'
-[Unit]
-Description=ulab lab: hostname and LAN address from the kernel command line
-DefaultDependencies=no
-After=local-fs.target
-Before=systemd-networkd.service network-pre.target
-Wants=network-pre.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/sbin/ulab-setup
-
-[Install]
-WantedBy=sysinit.target
-EOF
-
-  # --- ulab-ext: eth2 becomes the external device in netns "ext"
-  cat >"$r/usr/local/sbin/ulab-ext" <<'EOF'
-#!/bin/sh
-set -e
-grep -qw 'ulab.ext=0' /proc/cmdline && exit 0
-i=0
-while [ ! -e /sys/class/net/eth2 ]; do
-  i=$((i + 1)); [ $i -gt 300 ] && { echo "ulab-ext: no eth2" >&2; exit 1; }
-  sleep 0.1
-done
-[ -e /run/netns/ext ] || ip netns add ext
-ip link set eth2 netns ext
-ip -n ext link set lo up
-ip -n ext addr add 198.51.100.1/24 dev eth2
-ip -n ext link set eth2 up
-EOF
-  cat >"$r/etc/systemd/system/ulab-ext.service" <<'EOF'
-[Unit]
-Description=ulab lab: eth2 as the external LAN device in netns ext
-After=systemd-udevd.service systemd-udev-settle.service systemd-modules-load.service
-Before=network.target docker.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/sbin/ulab-ext
-
-[Install]
-WantedBy=multi-user.target
-EOF
-
   # --- ulab/busybox:latest: rootfs tar made here, imported by the guest's own dockerd
+  mkdir -p "$r/var/lib/ulab"
   local bb; bb=$(mktemp -d)
   mkdir -p "$bb/bin" "$bb/etc" "$bb/tmp" "$bb/root" "$bb/var/www" "$bb/proc" "$bb/sys" "$bb/dev"
   cp "$r/usr/bin/busybox" "$bb/bin/busybox"
@@ -193,27 +89,6 @@ EOF
   chmod 1777 "$bb/tmp"
   tar --numeric-owner --owner=0 --group=0 -C "$bb" -cf "$r/var/lib/ulab/busybox.tar" .
   rm -rf "$bb"
-  cat >"$r/usr/local/sbin/ulab-busybox-import" <<'EOF'
-#!/bin/sh
-set -e
-docker image inspect ulab/busybox:latest >/dev/null 2>&1 && exit 0
-docker import -c 'CMD ["sh"]' /var/lib/ulab/busybox.tar ulab/busybox:latest
-EOF
-  cat >"$r/etc/systemd/system/ulab-busybox-import.service" <<'EOF'
-[Unit]
-Description=ulab lab: import ulab/busybox:latest into Docker
-After=docker.service
-Requires=docker.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/sbin/ulab-busybox-import
-
-[Install]
-WantedBy=multi-user.target
-EOF
-  chmod 755 "$r"/usr/local/sbin/ulab-*
 
   # --- units: enable ours and networkd; drop what only slows a TCG boot
   chroot "$r" systemctl enable systemd-networkd.service ulab-setup.service ulab-ext.service \
@@ -244,12 +119,13 @@ esac
 
 # ---------------------------------------------------------------- main
 [ "$(id -u)" = 0 ] || die "must run as root"
-HASH=$(sha256sum "$SELF" | cut -c1-16)
+# The cache key covers everything that ends up in the image: this script and every guest file.
+HASH=$({ sha256sum "$SELF"; (cd "$HERE/guest" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); } | sha256sum | cut -c1-16)
 CACHE_ROOT=${ULAB_VM_CACHE:-/var/cache/ulab/vm}
 OUT=$CACHE_ROOT/$HASH
 mkdir -p "$CACHE_ROOT"
 
-if [ -e "$OUT/READY" ]; then echo "$OUT"; exit 0; fi
+if [ -e "$OUT/READY" ]; then touch "$OUT/READY"; echo "$OUT"; exit 0; fi
 
 exec 9>"$CACHE_ROOT/.build.lock"
 flock 9
@@ -375,10 +251,11 @@ chmod 755 "$BUILD"
 touch "$BUILD/READY"
 rm -rf "$OUT"
 mv "$BUILD" "$OUT"
-# Images of older versions of this script: a running VM keeps its open backing file.
+# Images of other versions (another checkout on this machine may still use one: each use
+# touches READY) go once unused for two days; a running VM keeps its open backing file anyway.
 for old in "$CACHE_ROOT"/*/; do
   old=${old%/}
-  [ "$old" != "$OUT" ] && [ -e "$old/READY" ] && { log "removing old image $old"; rm -rf "$old"; }
+  [ "$old" != "$OUT" ] && [ -n "$(find "$old/READY" -mtime +1 2>/dev/null)" ] && { log "removing unused image $old"; rm -rf "$old"; }
 done
 BUILD=$OUT.gone  # nothing left for cleanup to remove
 echo "$OUT"
