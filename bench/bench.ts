@@ -4,6 +4,9 @@
 // a warm SSH round trip), for N = 10, 50, 200 networks on one host and M = 1, 5, 20 hosts with
 // 10 each; then two plain lines computed from this run. Asserts nothing.
 //
+// Under the real engine (main's tools/engine build, built here first when missing): `pulumi up`,
+// `refresh` and `destroy` of a stack of BENCH_ENGINE_N (50) networks, BENCH_ENGINE=0 to skip.
+//
 // Knobs: BENCH_RUNS (3: each figure is the median of this many runs), BENCH_N ("10,50,200"),
 // BENCH_M ("1,5,20"), BENCH_SEQUENTIAL_MAX (50: the one-after-another usual way is measured up
 // to this N; above it, ~0.45 s x 3N per run), BENCH_USUAL_RUNS_LARGE (1: runs of the usual ways
@@ -27,6 +30,8 @@ const HOST_COUNTS = (process.env.BENCH_M ?? "1,5,20").split(",").map(Number);
 const SEQUENTIAL_MAX = Number(process.env.BENCH_SEQUENTIAL_MAX ?? 50);
 const USUAL_RUNS_LARGE = Number(process.env.BENCH_USUAL_RUNS_LARGE ?? 1);
 const PER_HOST_M = 10;
+const ENGINE_N = Number(process.env.BENCH_ENGINE_N ?? 50);
+const ENGINE = process.env.BENCH_ENGINE !== "0";
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -262,20 +267,24 @@ async function main(): Promise<void> {
       sizes.push(await measureSize(one, n));
     }
 
-    const multi: { m: number; ms: number; handshakesPerHost: number }[] = [];
+    const multi: Multi[] = [];
     for (const m of HOST_COUNTS) {
       const hosts = targets.slice(0, m).map((t) => ({ ...t, parents: t.parents.slice(0, PER_HOST_M), subnets: t.subnets.slice(0, PER_HOST_M) }));
       const before = await Promise.all(hosts.map(handshakes));
-      const runs: number[] = [];
-      for (let r = 0; r < RUNS; r++) {
-        const o = await driveProvider(hosts, PER_HOST_M, `bm${r}x`);
-        runs.push(o.createMs + o.readMs + o.deleteMs);
-      }
+      const runs: DriveResult[] = [];
+      for (let r = 0; r < RUNS; r++) runs.push(await driveProvider(hosts, PER_HOST_M, `bm${r}x`));
       const after = await Promise.all(hosts.map(handshakes));
-      multi.push({ m, ms: median(runs), handshakesPerHost: Math.max(...after.map((a, i) => a - before[i])) / RUNS });
+      multi.push({
+        m,
+        ms: median(runs.map((o) => o.createMs + o.readMs + o.deleteMs)),
+        cpuMs: median(runs.map((o) => o.cpuMs)),
+        handshakesPerHost: Math.max(...after.map((a, i) => a - before[i])) / RUNS,
+      });
     }
 
-    print(sizes, multi, rtt);
+    const engine = ENGINE ? await underEngine(one).catch((err: Error) => ({ failed: err.message.split("\n")[0] })) : { failed: "skipped (BENCH_ENGINE=0)" };
+
+    print(sizes, multi, rtt, engine);
   } finally {
     closeAllSessions();
     await lab.stop();
@@ -283,7 +292,70 @@ async function main(): Promise<void> {
   }
 }
 
-function print(sizes: SizeResult[], multi: { m: number; ms: number; handshakesPerHost: number }[], rtt: { ssh2Warm: number; opensshFresh: number }): void {
+// ---------------------------------------------------------------------------------------------
+// The real engine: main's Pulumi CLI build, the Automation API, a file:// backend, no network.
+
+type EngineResult = { up: number; refresh: number; destroy: number; handshakes: number } | { failed: string };
+
+async function underEngine(t: Target): Promise<EngineResult> {
+  const engine = await import("../test/engine/engine");
+  try {
+    await engine.pulumiCommand();
+  } catch {
+    log("building the Pulumi engine (tools/engine/build.sh)");
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn("bash", [path.join(engine.REPO, "tools/engine/build.sh")], { stdio: ["ignore", "ignore", "inherit"] });
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`tools/engine/build.sh exited ${code}`))));
+    });
+  }
+  const canary = new engine.NetworkCanary();
+  await canary.start();
+  const es = await engine.openStack({
+    program: "bench/engine",
+    canary,
+    config: {
+      "underlay:host": { value: t.host.ssh.host },
+      "underlay:port": { value: String(t.host.ssh.port) },
+      "underlay:user": { value: t.host.ssh.user },
+      "underlay:privateKey": { value: t.host.ssh.privateKey, secret: true },
+      "underlay:hostKey": { value: t.host.ssh.hostPublicKey },
+      "underlay:count": { value: String(ENGINE_N) },
+    },
+  });
+  try {
+    log(`engine: pulumi up of ${ENGINE_N} networks`);
+    const before = await handshakes(t);
+    let start = performance.now();
+    await es.stack.up();
+    const up = performance.now() - start;
+    start = performance.now();
+    await es.stack.refresh();
+    const refresh = performance.now() - start;
+    start = performance.now();
+    await es.stack.destroy();
+    const destroy = performance.now() - start;
+    if (canary.attempts.length) throw new Error(`the engine tried the network: ${canary.attempts.join(", ")}`);
+    return { up, refresh, destroy, handshakes: (await handshakes(t)) - before };
+  } finally {
+    await es.stack.destroy().catch(() => undefined);
+    await es.remove();
+    await canary.stop();
+  }
+}
+
+interface Multi {
+  m: number;
+  ms: number;
+  cpuMs: number;
+  handshakesPerHost: number;
+}
+
+function print(
+  sizes: SizeResult[],
+  multi: Multi[],
+  rtt: { ssh2Warm: number; opensshFresh: number },
+  engine: EngineResult,
+): void {
   const row = (cells: (string | number)[]) => console.log(`| ${cells.join(" | ")} |`);
   console.log(`\nMachine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; Node ${process.version}; lab: network-namespace hosts, Docker 20.10, OpenSSH sshd.`);
   console.log(`Medians of ${RUNS} runs (the usual ways at N >= 200: ${Math.min(RUNS, USUAL_RUNS_LARGE)} run(s)). Times in seconds.\n`);
@@ -314,10 +386,11 @@ function print(sizes: SizeResult[], multi: { m: number; ms: number; handshakesPe
     ]);
   }
   console.log("");
-  row(["M hosts, 10 networks each", "ours create+read+delete", "against M = 1", "SSH handshakes per host per run"]);
-  row(["---", "---:", "---:", "---:"]);
+  row(["M hosts, 10 networks each", "ours create+read+delete", "against M = 1", "CPU of the driving process", "SSH handshakes per host per run"]);
+  row(["---", "---:", "---:", "---:", "---:"]);
   const base = multi.find((m) => m.m === 1)?.ms ?? multi[0]?.ms;
-  for (const m of multi) row([m.m, seconds(m.ms), `${(m.ms / base).toFixed(2)}x`, m.handshakesPerHost.toFixed(1)]);
+  for (const m of multi) row([m.m, seconds(m.ms), `${(m.ms / base).toFixed(2)}x`, seconds(m.cpuMs), m.handshakesPerHost.toFixed(1)]);
+  console.log("(every lab host shares this machine's cores: M hosts' sshd, docker and dockerd work is done by the same CPUs that run the provider)");
   console.log("");
   row(["other figures", "value"]);
   row(["---", "---:"]);
@@ -326,7 +399,13 @@ function print(sizes: SizeResult[], multi: { m: number; ms: number; handshakesPe
   for (const s of sizes) row([`peak RSS of the process driving the provider, N = ${s.n}`, `${s.maxRssMiB.toFixed(0)} MiB`]);
   for (const s of sizes) row([`SSH handshakes on the lab sshd per provider run, N = ${s.n}`, s.handshakesPerRun.toFixed(1)]);
   row(["reads that came back gone or with a diff (all runs)", sizes.reduce((sum, s) => sum + s.drift, 0)]);
-  row(["`pulumi up` / `refresh` / `destroy` of 50 networks under the real engine", "not in this table: run `npm run bench:engine` (needs main's engine build)"]);
+  if ("failed" in engine) row([`\`pulumi up\` / \`refresh\` / \`destroy\` of ${ENGINE_N} networks under the real engine`, `not measured: ${engine.failed}`]);
+  else {
+    row([`\`pulumi up\` of ${ENGINE_N} networks, real engine (one run)`, `${seconds(engine.up)} s`]);
+    row([`\`pulumi refresh\` of them`, `${seconds(engine.refresh)} s`]);
+    row([`\`pulumi destroy\` of them`, `${seconds(engine.destroy)} s`]);
+    row(["SSH handshakes on the lab sshd for up + refresh + destroy (one provider process each)", engine.handshakes]);
+  }
   row(["the same stack with @pulumi/command `remote.Command`", "not measured: the Go module proxy here refuses github.com/pulumi/pulumi-command/provider (403 \"This module version is not available\"), so its provider cannot be built"]);
   const n50 = sizes.find((s) => s.n === 50) ?? sizes[0];
   const allHandshakes = [...sizes.map((s) => s.handshakesPerRun), ...multi.map((m) => m.handshakesPerHost)];

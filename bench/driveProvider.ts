@@ -23,6 +23,8 @@ export interface DriveResult {
   roundTrips: { create: number; read: number; delete: number };
   handshakes: number;
   maxRssMiB: number;
+  /** CPU time (user + system) of this process over the three phases. */
+  cpuMs: number;
   driftAfterRead: number;
 }
 
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
     ),
   );
 
+  const cpuBefore = process.cpuUsage();
   let t = performance.now();
   let trips = roundTrips();
   const created = await Promise.all(inputs.map((i) => provider.create(i)));
@@ -68,6 +71,7 @@ async function main(): Promise<void> {
     roundTrips: { create: createTrips, read: readTrips, delete: deleteTrips },
     handshakes: sessionStats().reduce((sum, s) => sum + s.handshakes, 0),
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    cpuMs: ((c) => (c.user + c.system) / 1000)(process.cpuUsage(cpuBefore)),
     driftAfterRead: diffs.filter((d) => d.changes).length + read.filter((r) => r.id === undefined).length,
   };
   closeAllSessions();

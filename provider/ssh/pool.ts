@@ -21,10 +21,13 @@ import { DialStream, DockerApi, DockerApiClient, Slots } from "./dockerApi";
 
 /**
  * Channels one connection may have open at once: command channels plus Docker API streams.
- * OpenSSH's default MaxSessions is 10; this stays under it with room for a second client.
+ * OpenSSH's default MaxSessions is 10; this stays under it with room for a second client. Two
+ * streams are enough: network changes go to Docker one at a time and reads share one listing,
+ * so the second stream only carries the inspects and container checks beside a change, and
+ * each stream costs a `docker` process start on the host.
  */
 const MAX_COMMAND_CHANNELS = 4;
-const MAX_DOCKER_STREAMS = 4;
+const MAX_DOCKER_STREAMS = 2;
 
 export interface RunOptions {
   /**
