@@ -314,11 +314,7 @@ async function underEngine(t: Target): Promise<EngineResult> {
     program: "bench/engine",
     canary,
     config: {
-      "underlay:host": { value: t.host.ssh.host },
-      "underlay:port": { value: String(t.host.ssh.port) },
-      "underlay:user": { value: t.host.ssh.user },
-      "underlay:privateKey": { value: t.host.ssh.privateKey, secret: true },
-      "underlay:hostKey": { value: t.host.ssh.hostPublicKey },
+      "underlay:connection": { value: JSON.stringify(connectionOf(t)), secret: true },
       "underlay:count": { value: String(ENGINE_N) },
     },
   });

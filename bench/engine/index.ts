@@ -1,19 +1,12 @@
 // The stack `npm run bench` drives with the real engine: `count` macvlan networks on one lab
 // host, each on its own parent (bp1, bp2, ...) with its own /24 from 198.18.0.0/15.
 //
-// Config (namespace "underlay"): host, port, user, privateKey (secret), hostKey, count.
+// Config (namespace "underlay"): connection (the whole Connection as JSON, secret), count.
 import * as pulumi from "@pulumi/pulumi";
 import { MacvlanNetwork, type Connection } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
-
-const connection: Connection = {
-  host: config.require("host"),
-  port: config.requireNumber("port"),
-  user: config.require("user"),
-  privateKey: config.requireSecret("privateKey"),
-  hostKey: config.require("hostKey"),
-};
+const connection = config.requireSecretObject<Connection>("connection");
 
 export const networkIds = Array.from({ length: config.requireNumber("count") }, (_, i) =>
   new MacvlanNetwork(`net${i}`, {

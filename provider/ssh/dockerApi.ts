@@ -10,7 +10,7 @@
 
 import * as http from "node:http";
 import type { Duplex } from "node:stream";
-import { DockerApiError } from "../errors";
+import { DockerApiError, TransportError } from "../errors";
 
 export interface DockerResponse {
   status: number;
@@ -171,7 +171,8 @@ export class DockerApiClient implements DockerApi {
           });
           request.on("error", (err: Error) => {
             clearTimeout(timer);
-            if (err instanceof DockerApiError) {
+            // No session or no channel (TransportError): that is what happened, not a Docker error.
+            if (err instanceof DockerApiError || err instanceof TransportError) {
               reject(err);
               return;
             }

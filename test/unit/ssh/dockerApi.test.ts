@@ -4,7 +4,7 @@
 // which request failed and what the daemon (or the host) said.
 
 import { strict as assert } from "node:assert";
-import { DockerApiError } from "../../../provider/errors";
+import { DockerApiError, TransportError } from "../../../provider/errors";
 import { chooseApiVersion } from "../../../provider/ssh/dockerApi";
 import { ConnectionSchema } from "../../../provider/ssh/connection";
 import { closeAllSessions, hostSession, sessionStats } from "../../../provider/ssh/pool";
@@ -59,6 +59,11 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
       assert.match(err.message, /Docker API `GET \/version` failed: env: 'docker': No such file or directory/);
       return true;
     });
+  });
+
+  it("reports an unreachable host as a TransportError, not as a Docker error", async () => {
+    const unreachable = hostSession(ConnectionSchema.parse({ ...host.connection(), port: 1 }));
+    await assert.rejects(unreachable.docker.request("GET", "/networks"), (err: unknown) => err instanceof TransportError && err.reason === "connect");
   });
 
   it("asks for API 1.41, within what the daemon supports", () => {
