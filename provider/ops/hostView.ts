@@ -8,7 +8,7 @@ import { RefusalError } from "../errors";
 import { InspectedNetwork } from "../host/docker";
 import { LinkDump } from "../host/iproute";
 import { Slots } from "../ssh/dockerApi";
-import { HostRunner } from "../ssh/pool";
+import { HostRunner, RunCommand } from "../ssh/pool";
 import { dumpLinks, HostInventory, hostInventory, listNetworks } from "./inventory";
 
 /**
@@ -97,12 +97,16 @@ export class HostView {
     }
   }
 
-  /** The inventory the writes in flight share, fetched by the first of them. */
-  inventory(host: HostRunner): Promise<HostInventory> {
+  /**
+   * The inventory the writes in flight share, fetched by the first of them with the `run` of
+   * the host lock it already holds (asking for the lock again could queue behind a waiting
+   * link sequence that waits for this very write).
+   */
+  inventory(host: HostRunner, run: RunCommand): Promise<HostInventory> {
     if (!this.batch) {
       this.inventories++;
       const batch: { fetched: Promise<HostInventory>; inventory?: HostInventory } = {
-        fetched: host.shared((run) => hostInventory(run, host)).then((inventory) => {
+        fetched: hostInventory(run, host).then((inventory) => {
           const inFlight = [...this.claims].filter((c) => !inventory.networks.some((n) => n.name === c.name));
           inventory.networks.push(...inFlight);
           batch.inventory = inventory;

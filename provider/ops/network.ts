@@ -64,9 +64,9 @@ export function networkRefusals(spec: NetworkSpec, inventory: HostInventory): vo
  */
 export function createNetwork(host: HostRunner, spec: NetworkSpec, options: CreateOptions): Promise<InspectedNetwork> {
   const view = viewOf(host);
-  return host.shared(() =>
+  return host.shared((run) =>
     view.write(async () => {
-      const inventory = await view.inventory(host);
+      const inventory = await view.inventory(host, run);
       const existing = inventory.networks.find((n) => n.name === spec.name);
       if (existing) {
         if (!options.adopt) {

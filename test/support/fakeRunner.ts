@@ -5,7 +5,7 @@
 import { RemoteCommandError } from "../../provider/errors";
 import { Argv, CommandResult } from "../../provider/host/command";
 import type { DockerApi } from "../../provider/ssh/dockerApi";
-import { HostRunner, RunCommand } from "../../provider/ssh/pool";
+import { HostLock, HostRunner, RunCommand } from "../../provider/ssh/pool";
 
 export type Answer = (argv: string[], stdin?: string) => Partial<CommandResult> | undefined;
 
@@ -40,7 +40,18 @@ export function fakeRunner(answer: Answer = () => undefined, docker?: DockerApi)
   };
   // Each fake is a host of its own, so no two tests share what the ops remember of a host.
   const hostId = `fake-${++runners}:22`;
-  return { target: TARGET, hostId, calls, stdins, run, exclusive: (body) => body(run), shared: (body) => body(run), docker: api };
+  // The real lock, so ops are tested with the ordering they get on a host.
+  const lock = new HostLock();
+  return {
+    target: TARGET,
+    hostId,
+    calls,
+    stdins,
+    run,
+    exclusive: (body) => lock.exclusive(() => body(run)),
+    shared: (body) => lock.shared(() => body(run)),
+    docker: api,
+  };
 }
 
 /** `ip -j -d link show` output for links given by name, kind and parent. */

@@ -88,6 +88,14 @@ describe("ops: network lifecycle", () => {
     assert.equal(h.dockerd.maxConcurrentChanges, 1);
   });
 
+  it("lets a link sequence asked for during a create run after it, never waiting on each other", async () => {
+    const h = host();
+    const create = createNetwork(h, spec, { adopt: false, differences: () => [] });
+    const createsSeenByLink = h.exclusive(async () => h.dockerd.count("POST /networks/create"));
+    await create;
+    assert.equal(await createsSeenByLink, 1, "the link sequence ran in the middle of the create");
+  });
+
   it("takes a failed create's claim back, so the name is free again", async () => {
     const h = host();
     h.dockerd.failing.set("POST /networks/create", { status: 500, message: "Pool overlaps with other one on this address space" });
