@@ -1,10 +1,8 @@
-// How a Docker host spells networks: requests of the Docker Engine API (what the provider
-// sends), argv builders for `docker network ...` (the CLI, as an operator or the benchmark's
-// usual way runs it), and parsers for the network JSON both print. Nothing here knows about
+// How a Docker host spells networks: requests of the Docker Engine API and parsers for the
+// network JSON it returns (the same `docker network inspect` prints). Nothing here knows about
 // Pulumi or a resource.
 
 import { z } from "zod";
-import { Argv } from "./command";
 import { canonicalAddress, canonicalPrefix, parsePrefix } from "../ipnet";
 
 export interface IpamConfig {
@@ -33,66 +31,6 @@ export interface InspectedNetwork extends Omit<NetworkSpec, "driver"> {
   id: string;
   /** Containers attached right now: name and id. */
   containers: { id: string; name: string }[];
-}
-
-export function buildNetworkCreate(spec: NetworkSpec): Argv {
-  const argv = ["docker", "network", "create", "--driver", spec.driver];
-  for (const ipam of spec.ipam) {
-    argv.push("--subnet", ipam.subnet);
-    if (ipam.gateway) argv.push("--gateway", ipam.gateway);
-    if (ipam.ipRange) argv.push("--ip-range", ipam.ipRange);
-    for (const [name, address] of Object.entries(ipam.auxAddresses)) argv.push("--aux-address", `${name}=${address}`);
-  }
-  if (spec.enableIPv6) argv.push("--ipv6");
-  if (spec.internal) argv.push("--internal");
-  for (const [key, value] of Object.entries(spec.options)) argv.push("--opt", `${key}=${value}`);
-  for (const [key, value] of Object.entries(spec.labels)) argv.push("--label", `${key}=${value}`);
-  // "--" so a name can never be read as a flag, whatever validation upstream allowed.
-  argv.push("--", spec.name);
-  return argv;
-}
-
-export function buildNetworkInspect(...idsOrNames: string[]): Argv {
-  return ["docker", "network", "inspect", "--", ...idsOrNames];
-}
-
-export function buildNetworkRemove(id: string): Argv {
-  return ["docker", "network", "rm", "--", id];
-}
-
-/** Every network id on the host, one per line (ids are hex, so a line split is exact). */
-export function buildNetworkListIds(): Argv {
-  return ["docker", "network", "ls", "--no-trunc", "--quiet"];
-}
-
-export function parseIdList(stdout: string): string[] {
-  return stdout
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => /^[0-9a-f]{12,64}$/.test(line));
-}
-
-/**
- * Every container, running or stopped, that refers to the network. `network inspect` lists only
- * running endpoints; a stopped container would be left pointing at a deleted network.
- */
-export function buildContainersOnNetwork(network: string): Argv {
-  return ["docker", "ps", "--all", "--no-trunc", "--filter", `network=${network}`, "--format", "{{json .}}"];
-}
-
-const PsLine = z.object({ ID: z.string(), Names: z.string() });
-
-export function parseContainerLines(stdout: string): { id: string; name: string }[] {
-  return stdout
-    .split("\n")
-    .filter((line) => line.trim().startsWith("{"))
-    .map((line) => PsLine.parse(JSON.parse(line)))
-    .map((c) => ({ id: c.ID, name: c.Names }));
-}
-
-// Docker 20.10 says "No such network: X"; newer daemons say "network X not found".
-export function isNoSuchNetwork(stderr: string): boolean {
-  return /no such network|network .* not found/i.test(stderr);
 }
 
 const InspectJson = z.array(
