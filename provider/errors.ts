@@ -243,6 +243,42 @@ function sudoHint(target: string, argv: Argv, stderr: string): string {
 }
 
 /**
+ * The Docker Engine API (over the SSH connection) refused a request (`status`, with the
+ * daemon's message), or the stream to it failed (`status` undefined; `streamExitCode` is how
+ * `docker system dial-stdio` exited, when it did).
+ */
+export class DockerApiError extends Error {
+  constructor(
+    readonly target: string,
+    readonly method: string,
+    readonly path: string,
+    readonly status: number | undefined,
+    detail: string,
+    readonly streamExitCode?: number,
+    readonly streamStderr?: string,
+  ) {
+    const daemonMessage = status === undefined ? detail : messageOf(detail);
+    super(
+      status === undefined
+        ? `${target}: Docker API \`${method} ${path}\` failed: ${daemonMessage}`
+        : `${target}: Docker API \`${method} ${path}\` answered ${status}: ${daemonMessage}`,
+    );
+    this.name = "DockerApiError";
+  }
+}
+
+/** The daemon's `{"message": ...}` body, or the text as it came. */
+function messageOf(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown };
+    if (typeof parsed.message === "string") return parsed.message;
+  } catch {
+    // not JSON: show it as it came
+  }
+  return text.trim() || "(no body)";
+}
+
+/**
  * Why no command result exists: the TCP connection failed (connect), the SSH handshake failed
  * (handshake), the credentials were refused (auth), the host key was not the pinned one
  * (hostKey), the session or the command ran out of time (timeout), or the channel failed to

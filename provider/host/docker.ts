@@ -1,8 +1,8 @@
-// How a Docker host spells networks: argv builders for `docker network ...` and parsers for
-// what `docker network inspect` prints. Nothing here knows about Pulumi or a resource.
+// How a Docker host spells networks: requests of the Docker Engine API and parsers for the
+// network JSON it returns (the same `docker network inspect` prints). Nothing here knows about
+// Pulumi or a resource.
 
 import { z } from "zod";
-import { Argv } from "./command";
 import { canonicalAddress, canonicalPrefix, parsePrefix } from "../ipnet";
 
 export interface IpamConfig {
@@ -33,79 +33,6 @@ export interface InspectedNetwork extends Omit<NetworkSpec, "driver"> {
   containers: { id: string; name: string }[];
 }
 
-export function buildNetworkCreate(spec: NetworkSpec): Argv {
-  const argv = ["docker", "network", "create", "--driver", spec.driver];
-  for (const ipam of spec.ipam) {
-    argv.push("--subnet", ipam.subnet);
-    if (ipam.gateway) argv.push("--gateway", ipam.gateway);
-    if (ipam.ipRange) argv.push("--ip-range", ipam.ipRange);
-    for (const [name, address] of Object.entries(ipam.auxAddresses)) argv.push("--aux-address", `${name}=${address}`);
-  }
-  if (spec.enableIPv6) argv.push("--ipv6");
-  // IPv6-only: without this Docker allocates an IPv4 subnet from its default pools (Docker 28+).
-  if (spec.ipam.length > 0 && spec.ipam.every((c) => c.subnet.includes(":"))) argv.push("--ipv4=false");
-  if (spec.internal) argv.push("--internal");
-  for (const [key, value] of Object.entries(spec.options)) argv.push("--opt", `${key}=${value}`);
-  for (const [key, value] of Object.entries(spec.labels)) argv.push("--label", `${key}=${value}`);
-  // "--" so a name can never be read as a flag, whatever validation upstream allowed.
-  argv.push("--", spec.name);
-  return argv;
-}
-
-/** The daemon's version ("26.1.5+dfsg1"), for features older daemons lack. */
-export function buildServerVersion(): Argv {
-  return ["docker", "version", "--format", "{{.Server.Version}}"];
-}
-
-/** The major version of a daemon's version string, or undefined when it cannot be read. */
-export function parseMajorVersion(stdout: string): number | undefined {
-  const m = /^(\d+)\./.exec(stdout.trim());
-  return m ? Number(m[1]) : undefined;
-}
-
-export function buildNetworkInspect(...idsOrNames: string[]): Argv {
-  return ["docker", "network", "inspect", "--", ...idsOrNames];
-}
-
-export function buildNetworkRemove(id: string): Argv {
-  return ["docker", "network", "rm", "--", id];
-}
-
-/** Every network id on the host, one per line (ids are hex, so a line split is exact). */
-export function buildNetworkListIds(): Argv {
-  return ["docker", "network", "ls", "--no-trunc", "--quiet"];
-}
-
-export function parseIdList(stdout: string): string[] {
-  return stdout
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => /^[0-9a-f]{12,64}$/.test(line));
-}
-
-/**
- * Every container, running or stopped, that refers to the network. `network inspect` lists only
- * running endpoints; a stopped container would be left pointing at a deleted network.
- */
-export function buildContainersOnNetwork(network: string): Argv {
-  return ["docker", "ps", "--all", "--no-trunc", "--filter", `network=${network}`, "--format", "{{json .}}"];
-}
-
-const PsLine = z.object({ ID: z.string(), Names: z.string() });
-
-export function parseContainerLines(stdout: string): { id: string; name: string }[] {
-  return stdout
-    .split("\n")
-    .filter((line) => line.trim().startsWith("{"))
-    .map((line) => PsLine.parse(JSON.parse(line)))
-    .map((c) => ({ id: c.ID, name: c.Names }));
-}
-
-// Docker 20.10 says "No such network: X"; newer daemons say "network X not found".
-export function isNoSuchNetwork(stderr: string): boolean {
-  return /no such network|network .* not found/i.test(stderr);
-}
-
 const InspectJson = z.array(
   z.object({
     Id: z.string(),
@@ -134,7 +61,15 @@ const InspectJson = z.array(
 );
 
 export function parseNetworkInspect(stdout: string): InspectedNetwork[] {
-  return InspectJson.parse(JSON.parse(stdout)).map((n) => ({
+  return parseNetworkJson(JSON.parse(stdout));
+}
+
+/**
+ * Networks as the Engine API returns them: `GET /networks` (a list, whose entries carry no
+ * containers) or `GET /networks/{id}` (one, wrapped in a list here); the CLI prints the same.
+ */
+export function parseNetworkJson(value: unknown): InspectedNetwork[] {
+  return InspectJson.parse(Array.isArray(value) ? value : [value]).map((n) => ({
     id: n.Id,
     name: n.Name,
     driver: n.Driver,
@@ -159,4 +94,92 @@ export function parseNetworkInspect(stdout: string): InspectedNetwork[] {
 /** The IPAM entry of one family (Docker keeps IPv4 and IPv6 configs in one list). */
 export function ipamOfFamily(ipam: IpamConfig[], family: 4 | 6): IpamConfig | undefined {
   return ipam.find((c) => parsePrefix(c.subnet)?.family === family);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Engine API (paths relative to the negotiated version prefix).
+
+export interface ApiRequest {
+  method: "GET" | "POST" | "DELETE";
+  path: string;
+  body?: unknown;
+}
+
+/** What `docker network create` sends the daemon for the same spec. */
+export function networkCreateRequest(spec: NetworkSpec): ApiRequest {
+  return {
+    method: "POST",
+    path: "/networks/create",
+    body: {
+      Name: spec.name,
+      // Refuse a second network of this name (Docker 20.10 otherwise allows duplicates).
+      CheckDuplicate: true,
+      Driver: spec.driver,
+      Options: spec.options,
+      IPAM: {
+        Driver: "default",
+        Config: spec.ipam.map((c) => ({
+          Subnet: c.subnet,
+          ...(c.gateway ? { Gateway: c.gateway } : {}),
+          ...(c.ipRange ? { IPRange: c.ipRange } : {}),
+          ...(Object.keys(c.auxAddresses).length ? { AuxiliaryAddresses: c.auxAddresses } : {}),
+        })),
+      },
+      EnableIPv6: spec.enableIPv6,
+      // IPv6-only: without this Docker allocates an IPv4 subnet from its default pools (API of
+      // Docker 28+; older daemons ignore the field, which is why ops refuses them first).
+      ...(spec.ipam.length > 0 && spec.ipam.every((c) => c.subnet.includes(":")) ? { EnableIPv4: false } : {}),
+      Internal: spec.internal,
+      Labels: spec.labels,
+    },
+  };
+}
+
+/** The daemon's version, for features older daemons lack. */
+export function versionRequest(): ApiRequest {
+  return { method: "GET", path: "/version" };
+}
+
+const VersionJson = z.object({ Version: z.string() });
+
+/** The daemon's version string ("26.1.5+dfsg1") from GET /version. */
+export function parseServerVersion(value: unknown): string {
+  return VersionJson.parse(value).Version;
+}
+
+/** The major version of a daemon's version string, or undefined when it cannot be read. */
+export function parseMajorVersion(version: string): number | undefined {
+  const m = /^(\d+)\./.exec(version.trim());
+  return m ? Number(m[1]) : undefined;
+}
+
+export function networkListRequest(): ApiRequest {
+  return { method: "GET", path: "/networks" };
+}
+
+export function networkInspectRequest(id: string): ApiRequest {
+  return { method: "GET", path: `/networks/${encodeURIComponent(id)}` };
+}
+
+export function networkRemoveRequest(id: string): ApiRequest {
+  return { method: "DELETE", path: `/networks/${encodeURIComponent(id)}` };
+}
+
+/** Every container, running or stopped, that refers to the network (as `docker ps --all --filter network=`). */
+export function containersOnNetworkRequest(network: string): ApiRequest {
+  const filters = encodeURIComponent(JSON.stringify({ network: [network] }));
+  return { method: "GET", path: `/containers/json?all=1&filters=${filters}` };
+}
+
+const ContainerList = z.array(z.object({ Id: z.string(), Names: z.array(z.string()).nullish() }));
+
+/** Container names as the CLI shows them (the API prefixes each with "/"). */
+export function parseContainerList(value: unknown): { id: string; name: string }[] {
+  return ContainerList.parse(value).map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, "") }));
+}
+
+const CreatedJson = z.object({ Id: z.string() });
+
+export function parseCreatedId(value: unknown): string {
+  return CreatedJson.parse(value).Id;
 }

@@ -96,10 +96,6 @@ export function buildAddressDelete(cidr: string, dev: string): Argv {
   return ["ip", "address", "delete", cidr, "dev", dev];
 }
 
-export function buildAddressShow(dev: string): Argv {
-  return ["ip", "-j", "address", "show", "dev", dev];
-}
-
 const AddrJson = z.array(
   z.object({
     addr_info: z
@@ -128,10 +124,6 @@ export function buildRouteDelete(destination: string, dev: string): Argv {
   return ["ip", familyFlag(destination), "route", "delete", destination, "dev", dev];
 }
 
-export function buildRouteShow(dev: string, family: 4 | 6): Argv {
-  return ["ip", "-j", `-${family}`, "route", "show", "dev", dev];
-}
-
 const RouteJson = z.array(z.object({ dst: z.string(), protocol: z.string().optional() }));
 
 /**
@@ -142,4 +134,42 @@ export function parseRoutes(stdout: string): string[] {
   return RouteJson.parse(parseJsonOrEmpty(stdout))
     .filter((r) => r.protocol !== "kernel" && r.dst !== "default")
     .map((r) => canonicalPrefix(r.dst));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole host at once: one listing of links with their addresses, one of routes per family,
+// shared by every link a batch of reads asks about.
+
+/** Every link with its details and addresses (`ip -d address show` lists both). */
+export function buildAddressDump(): Argv {
+  return ["ip", "-j", "-d", "address", "show"];
+}
+
+export function buildRouteDump(family: 4 | 6): Argv {
+  return ["ip", "-j", `-${family}`, "route", "show"];
+}
+
+export interface LinkDump {
+  links: LinkInfo[];
+  /** Device -> its addresses as parseAddresses gives them. */
+  addresses: Map<string, string[]>;
+  /** Device -> the routes through it as parseRoutes gives them, IPv4 then IPv6. */
+  routes: Map<string, string[]>;
+}
+
+const DumpRouteJson = z.array(z.object({ dst: z.string(), dev: z.string().optional(), protocol: z.string().optional() }));
+
+export function parseLinkDump(addressDump: string, ...routeDumps: string[]): LinkDump {
+  const links = parseLinks(addressDump);
+  const withAddresses = z.array(z.object({ ifname: z.string() }).passthrough()).parse(parseJsonOrEmpty(addressDump));
+  const addresses = new Map(withAddresses.map((l) => [l.ifname, parseAddresses(JSON.stringify([l]))]));
+  const routes = new Map<string, string[]>();
+  for (const dump of routeDumps) {
+    for (const route of DumpRouteJson.parse(parseJsonOrEmpty(dump))) {
+      if (!route.dev) continue;
+      const parsed = parseRoutes(JSON.stringify([route]));
+      if (parsed.length) routes.set(route.dev, [...(routes.get(route.dev) ?? []), ...parsed]);
+    }
+  }
+  return { links, addresses, routes };
 }

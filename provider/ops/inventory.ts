@@ -1,18 +1,34 @@
 // What is on a host already: its links and Docker networks, and the refusals that depend on
 // them (the kernel's rule that macvlan and ipvlan ports never share a parent).
 
-import { RefusalError } from "../errors";
+import { DockerApiError, RefusalError } from "../errors";
 import {
-  buildNetworkInspect,
-  buildNetworkListIds,
+  ApiRequest,
   InspectedNetwork,
-  isNoSuchNetwork,
   NetworkSpec,
-  parseIdList,
-  parseNetworkInspect,
+  networkInspectRequest,
+  networkListRequest,
+  parseNetworkJson,
 } from "../host/docker";
-import { buildIsWireless, buildLinkShow, isNoSuchDevice, LinkInfo, parseLinks } from "../host/iproute";
+import {
+  buildAddressDump,
+  buildIsWireless,
+  buildLinkShow,
+  buildRouteDump,
+  isNoSuchDevice,
+  LinkDump,
+  LinkInfo,
+  parseLinkDump,
+  parseLinks,
+} from "../host/iproute";
+import type { DockerApi, DockerResponse } from "../ssh/dockerApi";
 import { RunCommand } from "../ssh/pool";
+
+/** What Docker calls need of a host: its name for messages and its Engine API. */
+export interface DockerHost {
+  readonly target: string;
+  readonly docker: DockerApi;
+}
 
 /** The link, or undefined when the host has no such device. */
 export async function showLink(run: RunCommand, name: string): Promise<LinkInfo | undefined> {
@@ -26,34 +42,67 @@ export async function isWireless(run: RunCommand, name: string): Promise<boolean
   return (await run(buildIsWireless(name), { allowFailure: true })).exitCode === 0;
 }
 
+/** Every link with its addresses and routes: three listings, side by side. */
+export async function dumpLinks(run: RunCommand): Promise<LinkDump> {
+  const [addresses, routes4, routes6] = await Promise.all([run(buildAddressDump()), run(buildRouteDump(4)), run(buildRouteDump(6))]);
+  return parseLinkDump(addresses.stdout, routes4.stdout, routes6.stdout);
+}
+
 export async function listLinks(run: RunCommand): Promise<LinkInfo[]> {
   return parseLinks((await run(buildLinkShow())).stdout);
 }
 
-/** The network, or undefined when the host says it does not exist. Any other failure throws. */
-export async function inspectNetwork(run: RunCommand, idOrName: string): Promise<InspectedNetwork | undefined> {
-  const result = await run(buildNetworkInspect(idOrName), { allowFailure: (r) => isNoSuchNetwork(r.stderr) });
-  if (result.exitCode !== 0) return undefined;
-  const [network] = parseNetworkInspect(result.stdout);
-  // `inspect NAME` also matches an id prefix; only an exact name or id counts.
+/** Sends the request; any status but the expected ones throws a DockerApiError with the daemon's message. */
+export async function callDocker(host: DockerHost, request: ApiRequest, expected: number[]): Promise<DockerResponse> {
+  const response = await host.docker.request(request.method, request.path, request.body);
+  if (!expected.includes(response.status)) {
+    throw new DockerApiError(host.target, request.method, request.path, response.status, response.text);
+  }
+  return response;
+}
+
+/** The network, or undefined when the daemon says it does not exist. Any other failure throws. */
+export async function inspectNetwork(host: DockerHost, idOrName: string): Promise<InspectedNetwork | undefined> {
+  const response = await callDocker(host, networkInspectRequest(idOrName), [200, 404]);
+  if (response.status === 404) return undefined;
+  const [network] = parseNetworkJson(response.json);
+  // The daemon also matches an id prefix; only an exact name or id counts.
   return network && (network.id === idOrName || network.name === idOrName) ? network : undefined;
 }
 
 /**
- * A host without the docker CLI has no networks to protect. Every command runs as
- * `env LC_ALL=C [sudo -n --] argv`: without sudo, `env` exits 127 when docker is missing;
+ * A host without the docker CLI has no networks to protect. dial-stdio runs as
+ * `env LC_ALL=C [sudo -n --] docker ...`: without sudo, `env` exits 127 when docker is missing;
  * with sudo, sudo exits 1 saying "docker: command not found".
  */
 export function isDockerMissing(result: { exitCode: number; stderr: string }): boolean {
   return result.exitCode === 127 || (result.exitCode === 1 && /^sudo: .*command not found/m.test(result.stderr));
 }
 
+function dockerMissing(err: unknown): boolean {
+  if (!(err instanceof DockerApiError) || err.status !== undefined) return false;
+  const stderr = err.streamStderr ?? "";
+  // ssh2 may report the channel closed before its exit status when the HTTP client drops the
+  // stream first; env's own message then stands for its exit status 127.
+  const exitCode =
+    err.streamExitCode ??
+    (/^env: .docker.: No such file or directory/m.test(stderr) ? 127 : /^sudo: .*command not found/m.test(stderr) ? 1 : -1);
+  return isDockerMissing({ exitCode, stderr });
+}
+
+/** Every Docker network on the host, in one request (entries carry no containers). */
+export async function listNetworks(host: DockerHost): Promise<InspectedNetwork[]> {
+  return parseNetworkJson((await callDocker(host, networkListRequest(), [200])).json);
+}
+
 /** Every Docker network on the host; none when the host has no docker CLI at all. */
-export async function listAllNetworks(run: RunCommand): Promise<InspectedNetwork[]> {
-  const listed = await run(buildNetworkListIds(), { allowFailure: isDockerMissing });
-  const ids = parseIdList(listed.stdout);
-  if (ids.length === 0) return [];
-  return parseNetworkInspect((await run(buildNetworkInspect(...ids))).stdout);
+export async function listAllNetworks(host: DockerHost): Promise<InspectedNetwork[]> {
+  try {
+    return await listNetworks(host);
+  } catch (err) {
+    if (dockerMissing(err)) return [];
+    throw err;
+  }
 }
 
 /** What is on a host already, for refusals that depend on it. */
@@ -64,9 +113,10 @@ export interface HostInventory {
   target: string;
 }
 
-/** Every Docker network and every link on the host. */
-export async function hostInventory(run: RunCommand, target: string): Promise<HostInventory> {
-  return { links: await listLinks(run), networks: await listAllNetworks(run), target };
+/** Every Docker network and every link on the host, fetched side by side. */
+export async function hostInventory(run: RunCommand, host: DockerHost): Promise<HostInventory> {
+  const [links, networks] = await Promise.all([listLinks(run), listAllNetworks(host)]);
+  return { links, networks, target: host.target };
 }
 
 /**

@@ -3,10 +3,22 @@
 // with the checks an operator would do by hand first.
 
 import { RefusalError } from "../errors";
-import { buildContainersOnNetwork, buildNetworkCreate, buildServerVersion, parseMajorVersion, buildNetworkRemove, InspectedNetwork, isNoSuchNetwork, NetworkSpec, parseContainerLines } from "../host/docker";
+import {
+  containersOnNetworkRequest,
+  InspectedNetwork,
+  networkCreateRequest,
+  networkRemoveRequest,
+  NetworkSpec,
+  parseContainerList,
+  parseCreatedId,
+  parseMajorVersion,
+  parseServerVersion,
+  versionRequest,
+} from "../host/docker";
 import { subnetsOverlap } from "../ipnet";
 import { HostRunner } from "../ssh/pool";
-import { HostInventory, hostInventory, inspectNetwork, isWireless } from "./inventory";
+import { viewOf } from "./hostView";
+import { callDocker, HostInventory, inspectNetwork, isWireless } from "./inventory";
 
 export interface CreateOptions {
   /**
@@ -59,43 +71,58 @@ export function networkRefusals(spec: NetworkSpec, inventory: HostInventory): vo
 
 /**
  * Creates the network, or adopts an identical existing one. Everything that can be checked is
- * checked before `docker network create`, the only step that changes the host, so a refusal
- * leaves the host exactly as it was.
+ * checked before the create request, the only step that changes the host, so a refusal leaves
+ * the host exactly as it was. Creates that run together check against one inventory of the
+ * host, in which each claims its network (name, parent, subnets) before asking Docker, so two
+ * of them can never both pass a check the other would fail.
  */
 export function createNetwork(host: HostRunner, spec: NetworkSpec, options: CreateOptions): Promise<InspectedNetwork> {
-  return host.exclusive(async (run) => {
-    const existing = await inspectNetwork(run, spec.name);
-    if (existing) {
-      if (!options.adopt) {
-        throw new RefusalError(host.target, { kind: "nameTaken", object: "network", name: spec.name, id: existing.id });
+  const view = viewOf(host);
+  return host.shared((run) =>
+    view.write(async () => {
+      const inventory = await view.inventory(host, run);
+      // The checks that ask the host come first: from the name check to the claim nothing may
+      // await, so creates running together each see the others' claims.
+      if (isIpv6Only(spec)) {
+        const version = parseServerVersion((await callDocker(host, versionRequest(), [200])).json);
+        const major = parseMajorVersion(version);
+        if (major === undefined || major < IPV6_ONLY_SINCE) {
+          throw new RefusalError(host.target, { kind: "dockerTooOld", feature: "an IPv6-only network", needs: `${IPV6_ONLY_SINCE}.0`, version });
+        }
       }
-      const differences = options.differences(existing);
-      if (differences.length > 0) {
-        throw new RefusalError(host.target, { kind: "adoptMismatch", name: spec.name, differences });
+      const parent = spec.options.parent;
+      if (spec.driver === "macvlan" && parent !== undefined && (await isWireless(run, parent))) {
+        throw new RefusalError(host.target, { kind: "wifiParent", parent, driver: "macvlan" });
       }
-      return existing;
-    }
-    const inventory = await hostInventory(run, host.target);
-    networkRefusals(spec, inventory);
-    if (isIpv6Only(spec)) {
-      const version = (await run(buildServerVersion())).stdout.trim();
-      const major = parseMajorVersion(version);
-      if (major === undefined || major < IPV6_ONLY_SINCE) {
-        throw new RefusalError(host.target, { kind: "dockerTooOld", feature: "an IPv6-only network", needs: `${IPV6_ONLY_SINCE}.0`, version });
+      const existing = inventory.networks.find((n) => n.name === spec.name);
+      if (existing) {
+        if (!options.adopt) {
+          throw new RefusalError(host.target, { kind: "nameTaken", object: "network", name: spec.name, id: existing.id });
+        }
+        const differences = options.differences(existing);
+        if (differences.length > 0) {
+          throw new RefusalError(host.target, { kind: "adoptMismatch", name: spec.name, differences });
+        }
+        return existing;
       }
-    }
-    options.precheck?.(inventory);
-    const parent = spec.options.parent;
-    if (spec.driver === "macvlan" && parent !== undefined && (await isWireless(run, parent))) {
-      throw new RefusalError(host.target, { kind: "wifiParent", parent, driver: "macvlan" });
-    }
+      networkRefusals(spec, inventory);
+      options.precheck?.(inventory);
 
-    const created = await run(buildNetworkCreate(spec));
-    const id = created.stdout.trim();
-    const network = await inspectNetwork(run, id);
-    if (!network) throw new RefusalError(host.target, { kind: "vanished", object: "Docker network", name: id, during: "create" });
-    return network;
-  });
+      const claim = view.claim(inventory, spec);
+      let network: InspectedNetwork | undefined;
+      try {
+        const created = await view.networkChanges.take(() => callDocker(host, networkCreateRequest(spec), [201]));
+        const id = parseCreatedId(created.json);
+        network = await inspectNetwork(host, id);
+        if (!network) throw new RefusalError(host.target, { kind: "vanished", object: "Docker network", name: id, during: "create" });
+      } finally {
+        claim.settle(network);
+      }
+      // Docker makes a missing "<base>.<vlan id>" parent itself: the inventory's links are stale.
+      if (spec.options.parent && !inventory.links.some((l) => l.name === spec.options.parent)) view.invalidate();
+      return network;
+    }),
+  );
 }
 
 /**
@@ -103,14 +130,20 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
  * it; a network that is already gone counts as deleted.
  */
 export function deleteNetwork(host: HostRunner, id: string, name: string): Promise<void> {
-  return host.exclusive(async (run) => {
-    const network = await inspectNetwork(run, id);
-    if (!network) return;
-    const users = parseContainerLines((await run(buildContainersOnNetwork(id))).stdout);
-    const attached = [...new Set([...users.map((c) => c.name), ...network.containers.map((c) => c.name)])];
-    if (attached.length > 0) {
-      throw new RefusalError(host.target, { kind: "inUse", object: "network", name, containers: attached });
-    }
-    await run(buildNetworkRemove(id), { allowFailure: (r) => isNoSuchNetwork(r.stderr) });
-  });
+  const view = viewOf(host);
+  return host.shared(() =>
+    view.write(async () => {
+      const users = parseContainerList((await callDocker(host, containersOnNetworkRequest(id), [200])).json);
+      if (users.length > 0) {
+        throw new RefusalError(host.target, { kind: "inUse", object: "network", name, containers: users.map((c) => c.name) });
+      }
+      await view.networkChanges.take(() => callDocker(host, networkRemoveRequest(id), [204, 200, 404]));
+      view.removed(id);
+    }),
+  );
+}
+
+/** The network as the host has it now, from one listing shared by the reads issued with it. */
+export async function readNetwork(host: HostRunner, id: string): Promise<InspectedNetwork | undefined> {
+  return (await viewOf(host).networks(host)).find((n) => n.id === id);
 }

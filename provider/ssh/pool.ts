@@ -1,19 +1,33 @@
 // The one SSH transport every resource uses: one ssh2 client per distinct connection, opened
-// lazily and reused by every resource in the process, and one command queue per host (host
-// name and port), so two resources on one host never interleave their commands even when
-// their connection settings (user, sudo, timeouts) differ.
+// lazily and reused by every resource in the process, and one lock per host (host name and
+// port). Sequences that change links, addresses and routes hold it exclusively, so two
+// resources' sequences on one host never interleave even when their connection settings
+// (user, sudo, timeouts) differ; reads and Docker network changes hold it shared and run side
+// by side. Commands run on several channels at once, and the Docker Engine API is reached over
+// the same connection (dockerApi.ts), all within sshd's MaxSessions.
 //
 // This module must be loaded with `require` at run time (see dynamic.ts), never captured by
 // Pulumi's closure serializer: a captured copy would give each resource its own pool.
 
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
-import type { Client } from "ssh2";
+import type { Client, ClientChannel } from "ssh2";
 import { RemoteCommandError, TransportError } from "../errors";
 import { Argv, CommandResult, toRemoteCommand } from "../host/command";
 import { execChannel } from "./channel";
 import { ConnectionConfig, describeTarget } from "./connection";
 import { dial } from "./dial";
+import { DialStream, DockerApi, DockerApiClient, Slots } from "./dockerApi";
+
+/**
+ * Channels one connection may have open at once: command channels plus Docker API streams.
+ * OpenSSH's default MaxSessions is 10; this stays under it with room for a second client. Two
+ * streams are enough: network changes go to Docker one at a time and reads share one listing,
+ * so the second stream only carries the inspects and container checks beside a change, and
+ * each stream costs a `docker` process start on the host.
+ */
+const MAX_COMMAND_CHANNELS = 4;
+const MAX_DOCKER_STREAMS = 2;
 
 export interface RunOptions {
   /**
@@ -27,40 +41,93 @@ export interface RunOptions {
 
 export type RunCommand = (argv: Argv, options?: RunOptions) => Promise<CommandResult>;
 
-/** What ops and resources see of a host: its name for messages, one command, or a sequence. */
+/** What ops and resources see of a host: its name for messages, commands, and its Docker API. */
 export interface HostRunner {
   readonly target: string;
+  /** The host as locks and caches know it (name and port), whatever the user or settings. */
+  readonly hostId: string;
   run(argv: Argv, options?: RunOptions): Promise<CommandResult>;
   /**
-   * Holds the host's queue for a whole sequence (create a link, address it, route through it),
-   * so no other resource's command runs on that host in between.
+   * Holds the host's lock alone for a whole sequence (create a link, address it, route through
+   * it), so no other resource's command runs on that host in between.
    */
   exclusive<T>(body: (run: RunCommand) => Promise<T>): Promise<T>;
+  /** Holds the host's lock beside other shared holders (reads, Docker network changes). */
+  shared<T>(body: (run: RunCommand) => Promise<T>): Promise<T>;
+  /** The host's Docker Engine API over the same connection. */
+  readonly docker: DockerApi;
 }
 
-/** Runs bodies one after another, in the order they were queued; a failure does not stop the queue. */
-export class HostQueue {
-  private tail: Promise<unknown> = Promise.resolve();
+/**
+ * A host's lock: shared holders run together, an exclusive holder runs alone. Granted strictly
+ * in the order asked, so a waiting exclusive sequence is never starved by later shared ones; a
+ * failure releases the lock like a success.
+ */
+export class HostLock {
+  private sharedHolders = 0;
+  private exclusiveHeld = false;
+  private readonly waiting: { exclusive: boolean; grant: () => void }[] = [];
 
-  enqueue<T>(body: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(body);
-    this.tail = result.catch(() => undefined);
-    return result;
+  shared<T>(body: () => Promise<T>): Promise<T> {
+    return this.hold(false, body);
+  }
+
+  exclusive<T>(body: () => Promise<T>): Promise<T> {
+    return this.hold(true, body);
+  }
+
+  private async hold<T>(exclusive: boolean, body: () => Promise<T>): Promise<T> {
+    await new Promise<void>((grant) => {
+      this.waiting.push({ exclusive, grant });
+      this.pump();
+    });
+    try {
+      return await body();
+    } finally {
+      if (exclusive) this.exclusiveHeld = false;
+      else this.sharedHolders--;
+      this.pump();
+    }
+  }
+
+  private pump(): void {
+    while (this.waiting.length > 0 && !this.exclusiveHeld) {
+      const next = this.waiting[0];
+      if (next.exclusive && this.sharedHolders > 0) return;
+      this.waiting.shift();
+      if (next.exclusive) this.exclusiveHeld = true;
+      else this.sharedHolders++;
+      next.grant();
+    }
   }
 }
 
-/** One connection's pooled client, behind its host's queue. */
+/** What one connection has cost so far (the bench's handshakes and round trips). */
+export interface SessionStats {
+  target: string;
+  handshakes: number;
+  commands: number;
+  dockerRequests: number;
+  dockerStreams: number;
+}
+
+/** One connection's pooled client, behind its host's lock. */
 class Session implements HostRunner {
   private client?: Promise<Client>;
   private socket?: Socket;
   private inFlight = 0;
+  private readonly commandChannels = new Slots(MAX_COMMAND_CHANNELS);
+  private dockerClient?: DockerApiClient;
   readonly target: string;
+  readonly stats: SessionStats;
 
   constructor(
     private readonly connection: ConnectionConfig,
-    private readonly queue: HostQueue,
+    private readonly lock: HostLock,
+    readonly hostId: string,
   ) {
     this.target = describeTarget(connection);
+    this.stats = { target: this.target, handshakes: 0, commands: 0, dockerRequests: 0, dockerStreams: 0 };
   }
 
   run(argv: Argv, options: RunOptions = {}): Promise<CommandResult> {
@@ -68,14 +135,38 @@ class Session implements HostRunner {
   }
 
   exclusive<T>(body: (run: RunCommand) => Promise<T>): Promise<T> {
-    return this.queue.enqueue(() => this.withActivity(() => body((argv, options) => this.runCommand(argv, options ?? {}))));
+    return this.lock.exclusive(() => this.withActivity(() => body(this.runner)));
+  }
+
+  shared<T>(body: (run: RunCommand) => Promise<T>): Promise<T> {
+    return this.lock.shared(() => this.withActivity(() => body(this.runner)));
+  }
+
+  get docker(): DockerApi {
+    this.dockerClient ??= new DockerApiClient({
+      target: this.target,
+      openStream: () => this.openDialStream(),
+      maxStreams: MAX_DOCKER_STREAMS,
+      timeoutMs: this.connection.commandTimeoutMs,
+      whileActive: (body) => this.withActivity(body),
+    });
+    const client = this.dockerClient;
+    return {
+      request: (method, path, body) => {
+        this.stats.dockerRequests++;
+        return client.request(method, path, body);
+      },
+    };
   }
 
   close(): void {
     const client = this.client;
     this.client = undefined;
+    this.dockerClient?.destroy();
     void client?.then((c) => c.end(), () => undefined);
   }
+
+  private readonly runner: RunCommand = (argv, options) => this.runCommand(argv, options ?? {});
 
   // The socket is unref'd while idle so a pooled connection never keeps a process alive,
   // and ref'd while a command runs so the process does not exit under it.
@@ -90,34 +181,76 @@ class Session implements HostRunner {
     }
   }
 
-  private async runCommand(argv: Argv, options: RunOptions): Promise<CommandResult> {
-    const request = {
-      target: this.target,
-      argv,
-      command: toRemoteCommand(argv, { sudo: this.connection.sudo }),
-      stdin: options.stdin,
-      timeoutMs: this.connection.commandTimeoutMs,
-    };
-    let result: CommandResult;
+  private runCommand(argv: Argv, options: RunOptions): Promise<CommandResult> {
+    return this.commandChannels.take(async () => {
+      this.stats.commands++;
+      const request = {
+        target: this.target,
+        argv,
+        command: toRemoteCommand(argv, { sudo: this.connection.sudo }),
+        stdin: options.stdin,
+        timeoutMs: this.connection.commandTimeoutMs,
+      };
+      let result: CommandResult;
+      try {
+        result = await execChannel(await this.connect(), request);
+      } catch (err) {
+        // A pooled connection the server dropped while idle fails at channel open, before the
+        // command ran: reconnecting once is safe then, and only then.
+        if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
+        this.close();
+        result = await execChannel(await this.connect(), request);
+      }
+      const allowed =
+        typeof options.allowFailure === "function" ? options.allowFailure(result) : options.allowFailure === true;
+      if (result.exitCode !== 0 && !allowed) {
+        throw new RemoteCommandError(this.target, argv, result);
+      }
+      return result;
+    });
+  }
+
+  /** An exec channel running `docker system dial-stdio`, kept open by the API client. */
+  private async openDialStream(): Promise<DialStream> {
+    const argv = ["docker", "system", "dial-stdio"];
+    const command = toRemoteCommand(argv, { sudo: this.connection.sudo });
+    const open = (client: Client) =>
+      new Promise<ClientChannel>((resolve, reject) => {
+        try {
+          client.exec(command, (err, channel) => (err ? reject(TransportError.cannotStart(this.target, argv, err.message)) : resolve(channel)));
+        } catch (err) {
+          reject(TransportError.cannotStart(this.target, argv, err instanceof Error ? err.message : String(err)));
+        }
+      });
+    let channel: ClientChannel;
     try {
-      result = await execChannel(await this.connect(), request);
+      channel = await open(await this.connect());
     } catch (err) {
-      // A pooled connection the server dropped while idle fails at channel open, before the
-      // command ran: reconnecting once is safe then, and only then.
-      if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
+      // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
+      if (!(err instanceof TransportError)) throw err;
       this.close();
-      result = await execChannel(await this.connect(), request);
+      channel = await open(await this.connect());
     }
-    const allowed =
-      typeof options.allowFailure === "function" ? options.allowFailure(result) : options.allowFailure === true;
-    if (result.exitCode !== 0 && !allowed) {
-      throw new RemoteCommandError(this.target, argv, result);
-    }
-    return result;
+    this.stats.dockerStreams++;
+    const stream = channel as ClientChannel & DialStream;
+    const stderr: Buffer[] = [];
+    let code: number | undefined;
+    channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    channel.on("exit", (exitCode: number | null) => {
+      if (exitCode !== null) code = exitCode;
+    });
+    stream.whenClosed = new Promise<void>((resolve) =>
+      channel.once("close", () => {
+        stream.ended = { code, stderr: Buffer.concat(stderr).toString("utf8") };
+        resolve();
+      }),
+    );
+    return stream;
   }
 
   private connect(): Promise<Client> {
     if (!this.client) {
+      this.stats.handshakes++;
       const pending = dial(this.connection, (gone) => this.dropIfCurrent(gone)).then(({ client, socket }) => {
         this.socket = socket;
         if (this.inFlight === 0) socket.unref();
@@ -134,7 +267,10 @@ class Session implements HostRunner {
   private dropIfCurrent(client: Client): void {
     void this.client?.then(
       (current) => {
-        if (current === client) this.client = undefined;
+        if (current === client) {
+          this.client = undefined;
+          this.dockerClient?.destroy();
+        }
       },
       () => undefined,
     );
@@ -142,14 +278,14 @@ class Session implements HostRunner {
 }
 
 const sessions = new Map<string, Session>();
-const queues = new Map<string, HostQueue>();
+const locks = new Map<string, HostLock>();
 
 /** Connections that differ in anything (a rotated key, a new port) get their own client. */
 function sessionKey(c: ConnectionConfig): string {
   return createHash("sha256").update(JSON.stringify(c)).digest("hex");
 }
 
-/** One queue per host: the name as written (lower case) and the port. */
+/** One lock per host: the name as written (lower case) and the port. */
 function hostKey(c: ConnectionConfig): string {
   return `${c.host.toLowerCase()}:${c.port}`;
 }
@@ -159,16 +295,21 @@ export function hostSession(connection: ConnectionConfig): HostRunner {
   const key = sessionKey(connection);
   let session = sessions.get(key);
   if (!session) {
-    const queueKey = hostKey(connection);
-    let queue = queues.get(queueKey);
-    if (!queue) {
-      queue = new HostQueue();
-      queues.set(queueKey, queue);
+    const id = hostKey(connection);
+    let lock = locks.get(id);
+    if (!lock) {
+      lock = new HostLock();
+      locks.set(id, lock);
     }
-    session = new Session(connection, queue);
+    session = new Session(connection, lock, id);
     sessions.set(key, session);
   }
   return session;
+}
+
+/** What every pooled connection has cost so far. */
+export function sessionStats(): SessionStats[] {
+  return [...sessions.values()].map((s) => ({ ...s.stats }));
 }
 
 /** Closes every pooled connection (tests; a long-lived process that wants to let go). */

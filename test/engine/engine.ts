@@ -152,7 +152,13 @@ export async function openStack(opts: StackOptions): Promise<EngineStack> {
           encoding: "utf8",
           timeout: 120_000,
         }),
-      reopenFrom: (other: string) => open(path.join(root, `copy-${fs.readdirSync(root).length}`), other),
+      reopenFrom: async (other: string) => {
+        // Another checkout of the same project carries the same stack config file.
+        const copy = path.join(root, `copy-${fs.readdirSync(root).length}`);
+        fs.mkdirSync(copy);
+        fs.copyFileSync(path.join(workDir, "Pulumi.lab.yaml"), path.join(copy, "Pulumi.lab.yaml"));
+        return open(copy, other);
+      },
       remove: async () => fs.rmSync(root, { recursive: true, force: true }),
     };
   }

@@ -224,6 +224,11 @@ write_host_files() { # hostdir ns
   ssh-keygen -q -t ed25519 -N '' -C "$ns-host" -f "$hd/ssh_host_ed25519_key"
   ssh-keygen -q -t ed25519 -N '' -C "$ns-client" -f "$hd/id_ed25519"
   cp "$hd/id_ed25519.pub" "$hd/authorized_keys"
+  # A home of the lab host's own with an empty .bashrc: bash sources ~/.bashrc for every
+  # command sshd runs, and this machine's root .bashrc (pyenv init) costs ~0.2-1 s each time,
+  # which no real Docker host would add to a test or a benchmark (LAB.md, 2026-11-26).
+  mkdir -p "$hd/home"
+  : >"$hd/home/.bashrc"
   cat >"$hd/sshd_config" <<EOF
 # lab host $ns (sshd -i, started per connection by socat via sshd-inetd)
 HostKey $hd/ssh_host_ed25519_key
@@ -238,7 +243,7 @@ PidFile none
 PrintMotd no
 PrintLastLog no
 UseDNS no
-SetEnv DOCKER_HOST=unix://$hd/docker.sock
+SetEnv DOCKER_HOST=unix://$hd/docker.sock HOME=$hd/home
 Subsystem sftp internal-sftp
 LogLevel INFO
 EOF

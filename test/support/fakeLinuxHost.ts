@@ -61,6 +61,13 @@ export class FakeLinuxHost {
       this.links.set(name, this.newLink({ kind, parent, mtu, data, up: false, addresses: [], routes: [] }));
       return {};
     }
+    if (cmd === "ip -j -d address show") {
+      return { stdout: JSON.stringify([...this.links].map(([name, l], i) => ({ ...this.linkJson(name, l, i), addr_info: this.addrInfo(l) }))) };
+    }
+    if (cmd === "ip -j -4 route show" || cmd === "ip -j -6 route show") {
+      const family = argv[2] === "-6" ? ":" : ".";
+      return { stdout: JSON.stringify([...this.links].flatMap(([name, l]) => l.routes.filter((r) => r.includes(family)).map((dst) => ({ dst, dev: name, scope: "link" })))) };
+    }
     if (!link) return missing;
     if (cmd.startsWith("ip link set")) {
       if (argv.includes("up")) link.up = true;
@@ -74,7 +81,7 @@ export class FakeLinuxHost {
     if (cmd.startsWith("ip address add")) return this.edit(link.addresses, canonicalPrefix(argv[3]), true);
     if (cmd.startsWith("ip address delete")) return this.edit(link.addresses, canonicalPrefix(argv[3]), false);
     if (cmd.startsWith("ip -j address show")) {
-      return { stdout: JSON.stringify([{ addr_info: link.addresses.map((a) => ({ family: a.includes(":") ? "inet6" : "inet", local: a.split("/")[0], prefixlen: Number(a.split("/")[1]), scope: "global" })) }]) };
+      return { stdout: JSON.stringify([{ addr_info: this.addrInfo(link) }]) };
     }
     if (argv[2] === "route" && (argv[3] === "add" || argv[3] === "delete")) return this.edit(link.routes, argv[4], argv[3] === "add");
     if (argv[3] === "route" && argv[4] === "show") {
@@ -97,6 +104,10 @@ export class FakeLinuxHost {
     if (add) list.push(value);
     else list.splice(at, 1);
     return {};
+  }
+
+  private addrInfo(l: FakeLink) {
+    return l.addresses.map((a) => ({ family: a.includes(":") ? "inet6" : "inet", local: a.split("/")[0], prefixlen: Number(a.split("/")[1]), scope: "global" }));
   }
 
   private linkJson(name: string, l: FakeLink, i: number) {

@@ -4,7 +4,8 @@
 
 import { RemoteCommandError } from "../../provider/errors";
 import { Argv, CommandResult } from "../../provider/host/command";
-import { HostRunner, RunCommand } from "../../provider/ssh/pool";
+import type { DockerApi } from "../../provider/ssh/dockerApi";
+import { HostLock, HostRunner, RunCommand } from "../../provider/ssh/pool";
 
 export type Answer = (argv: string[], stdin?: string) => Partial<CommandResult> | undefined;
 
@@ -17,7 +18,10 @@ export interface FakeRunner extends HostRunner {
 
 export const TARGET = "ssh://root@198.51.100.11:22";
 
-export function fakeRunner(answer: Answer = () => undefined): FakeRunner {
+let runners = 0;
+
+/** `docker` answers the host's Engine API requests (none by default: every request fails). */
+export function fakeRunner(answer: Answer = () => undefined, docker?: DockerApi): FakeRunner {
   const calls: string[] = [];
   const stdins: (string | undefined)[] = [];
   const run: RunCommand = async (argv: Argv, options = {}) => {
@@ -30,7 +34,25 @@ export function fakeRunner(answer: Answer = () => undefined): FakeRunner {
     if (result.exitCode !== 0 && !allowed) throw new RemoteCommandError(TARGET, argv, result);
     return result;
   };
-  return { target: TARGET, calls, stdins, run, exclusive: (body) => body(run) };
+  const api: DockerApi = docker ?? {
+    request: async (method, path) => {
+      throw new Error(`fakeRunner has no Docker API (${method} ${path})`);
+    },
+  };
+  // Each fake is a host of its own, so no two tests share what the ops remember of a host.
+  const hostId = `fake-${++runners}:22`;
+  // The real lock, so ops are tested with the ordering they get on a host.
+  const lock = new HostLock();
+  return {
+    target: TARGET,
+    hostId,
+    calls,
+    stdins,
+    run,
+    exclusive: (body) => lock.exclusive(() => body(run)),
+    shared: (body) => lock.shared(() => body(run)),
+    docker: api,
+  };
 }
 
 /** `ip -j -d link show` output for links given by name, kind and parent. */

@@ -2,8 +2,10 @@
 // providers run without root or a lab: every exec request is recorded and answered by a
 // handler the test sets, from the argv the library quoted.
 
+import { createServer } from "node:http";
 import { AddressInfo } from "node:net";
 import { Connection, Server, ServerChannel } from "ssh2";
+import type { FakeDocker } from "./fakeDocker";
 import { ed25519KeyPair } from "./keys";
 
 export interface Reply {
@@ -74,6 +76,9 @@ export class FakeSshHost {
   handler: Handler = () => ({ code: 0 });
   /** Connections (by number) on which every session channel is refused at open. */
   readonly refuseChannelsOn = new Set<number>();
+  /** The Docker daemon `docker system dial-stdio` reaches; without one the handler answers it. */
+  docker?: FakeDocker;
+  private readonly dockerServer = createServer((req, res) => this.docker?.handleHttp(req, res));
   private readonly server: Server;
   private readonly live = new Set<Connection>();
   port = 0;
@@ -126,6 +131,18 @@ export class FakeSshHost {
       const session = acceptSession();
       session.on("exec", (acceptExec, _reject, info) => {
         const channel = acceptExec();
+        const argv = argvOf(info.command);
+        if (argv.join(" ") === "docker system dial-stdio") {
+          // A stream, not a command: it never waits for the end of its input.
+          const exec = { argv, command: info.command, stdin: "", connection: number };
+          if (this.docker) {
+            this.execs.push(exec);
+            this.dockerServer.emit("connection", channel);
+          } else {
+            void this.answer(channel, exec);
+          }
+          return;
+        }
         const chunks: Buffer[] = [];
         channel.on("data", (chunk: Buffer) => chunks.push(chunk));
         channel.on("end", () => {

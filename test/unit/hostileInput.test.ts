@@ -2,9 +2,10 @@
 // shell metacharacters, quotes, $(), backticks, newlines, NUL, '-'-leading values, look-alikes,
 // bidi marks, overlong values, out-of-range and non-integer numbers, CIDRs with host bits, /0,
 // mixed families and loopback/link-local values. Each value is either refused by check() with a
-// message naming the field (and safe to print), or accepted and then proven to arrive as exactly
-// one argv element: the commands a create runs are quoted by the one quoting function, parsed back
-// by a real `sh`, and compared byte for byte. A canary file shows no shell interpreted anything.
+// message naming the field (and safe to print), or accepted and then proven to arrive whole: a
+// link's commands are quoted by the one quoting function, parsed back by a real `sh`, and compared
+// byte for byte (the value is one argv element); a network's value is one string of the Engine API
+// body the create sends (no shell at all). A canary file shows no shell interpreted anything.
 
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
@@ -13,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { Argv, toRemoteCommand } from "../../provider/host/command";
-import { buildNetworkCreate } from "../../provider/host/docker";
+import { networkCreateRequest } from "../../provider/host/docker";
 import { linkSetupCommands } from "../../provider/host/persistentLinks";
 import { hostShimProvider, shimMapping } from "../../provider/resources/link/hostShim";
 import { vlanMapping, vlanSubinterfaceProvider } from "../../provider/resources/link/vlanSubinterface";
@@ -35,8 +36,10 @@ type Provider = { check(olds: Record<string, unknown>, news: Record<string, unkn
 interface Resource {
   provider: Provider;
   valid: Record<string, unknown>;
-  /** The commands a create runs for checked inputs (the network's `docker network create`, the link's `ip` commands). */
+  /** The commands a create runs on the host for checked inputs (the link's `ip` commands). */
   commands(inputs: Record<string, unknown>): Argv[];
+  /** The Engine API body a create sends (networks go to Docker as JSON, never through a shell). */
+  apiBody?(inputs: Record<string, unknown>): unknown;
   strings: string[];
   numbers: string[];
 }
@@ -45,14 +48,16 @@ const RESOURCES: Record<string, Resource> = {
   MacvlanNetwork: {
     provider: macvlanNetworkProvider,
     valid: { connection, ...SAMPLE_LAN, labels: { team: "net" }, ipv6: { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1" }, additionalSubnets: [{ subnet: "203.0.113.0/24" }] },
-    commands: (inputs) => [buildNetworkCreate(toNetworkSpec(macvlanMapping, inputs as never))],
+    commands: () => [],
+    apiBody: (inputs) => networkCreateRequest(toNetworkSpec(macvlanMapping, inputs as never)).body,
     strings: ["name", "parent", "subnet", "gateway", "ipRange", "auxAddresses.shim", "auxAddresses.<key>", "labels.team", "labels.<key>", "mode", "ipv6.subnet", "ipv6.gateway", "additionalSubnets.0.subnet", "connection.host", "connection.user", "connection.hostKey", "connection.agentSocket"],
     numbers: ["connection.port", "connection.connectTimeoutMs", "connection.commandTimeoutMs"],
   },
   IpvlanNetwork: {
     provider: ipvlanNetworkProvider,
     valid: { connection, name: "ipv", parent: "eth1", subnet: "198.51.100.0/24", gateway: "198.51.100.1", labels: { team: "net" } },
-    commands: (inputs) => [buildNetworkCreate(toNetworkSpec(ipvlanMapping, inputs as never))],
+    commands: () => [],
+    apiBody: (inputs) => networkCreateRequest(toNetworkSpec(ipvlanMapping, inputs as never)).body,
     strings: ["name", "parent", "subnet", "gateway", "mode", "flag", "labels.team"],
     numbers: [],
   },
@@ -139,7 +144,7 @@ describe("hostile input, generated (fast-check)", function () {
     console.log(
       `      hostile inputs: ${figures.tried} tried / ${figures.rejectedNamingField} rejected naming the field` +
         ` (+${figures.rejectedOtherField} by a cross-field rule naming another) / ${figures.accepted} accepted` +
-        ` (${figures.argvProven} proven byte for byte through sh, ${figures.acceptedNoArgv} connection values that reach no command)`,
+        ` (${figures.argvProven} proven byte for byte (an argv element through sh, or a field of the Engine API body), ${figures.acceptedNoArgv} connection values that reach no command)`,
     );
   });
 
@@ -173,6 +178,14 @@ describe("hostile input, generated (fast-check)", function () {
               return;
             }
             const inputs = result.inputs ?? {};
+            const canonicalValue = String(fieldOf(field) === field ? valueAt(inputs, field) : value);
+            if (r.apiBody) {
+              // The body as the daemon parses it: the value is one JSON string, or one map key.
+              const sent = JSON.parse(JSON.stringify(r.apiBody(inputs))) as unknown;
+              assert.ok(jsonStrings(sent).includes(canonicalValue), `${JSON.stringify(canonicalValue)} is no field of ${JSON.stringify(sent)}`);
+              figures.argvProven++;
+              return;
+            }
             const commands = r.commands(inputs);
             const back = throughShell(commands);
             assert.equal(back.length, commands.length);
@@ -193,6 +206,14 @@ describe("hostile input, generated (fast-check)", function () {
     assert.equal(fs.existsSync(CANARY), false);
   });
 });
+
+/** Every string value and every object key in a JSON value. */
+function jsonStrings(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(jsonStrings);
+  if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => [k, ...jsonStrings(v)]);
+  return [];
+}
 
 function valueAt(input: Record<string, unknown>, field: string): unknown {
   return field.split(".").reduce<unknown>((at, k) => (at as Record<string, unknown>)?.[k], input);

@@ -10,12 +10,8 @@ import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dy
 import {
   buildAddressAdd,
   buildAddressDelete,
-  buildAddressShow,
   buildRouteAdd,
   buildRouteDelete,
-  buildRouteShow,
-  parseAddresses,
-  parseRoutes,
 } from "../../host/iproute";
 import { hostInventory, kernelParentConflicts } from "../../ops/inventory";
 import { HostStep } from "../../ops/steps";
@@ -134,14 +130,11 @@ export const shimMapping: LinkMapping<Args, ShimAddressing> = {
   rules: FIELD_RULES,
   withDefaults: (news) => news,
   persistentLink: (args) => ({ kind: "macvlan", name: args.name, parent: args.parent, mode: args.mode, address: args.address, routes: args.routes }),
-  observeMore: async (run, name) => ({
-    addresses: parseAddresses((await run(buildAddressShow(name))).stdout),
-    routes: [...parseRoutes((await run(buildRouteShow(name, 4))).stdout), ...parseRoutes((await run(buildRouteShow(name, 6))).stdout)],
-  }),
+  observeMore: (dump, name) => ({ addresses: dump.addresses.get(name) ?? [], routes: dump.routes.get(name) ?? [] }),
   fromObserved: shimFromObserved,
   // Docker's ipvlan network may have no port on the parent yet; the kernel's refusal would
   // then come at its next container attach instead of here.
-  precheck: async (run, target, args) => kernelParentConflicts(args.parent, "macvlan", await hostInventory(run, target)),
+  precheck: async (run, host, args) => kernelParentConflicts(args.parent, "macvlan", await hostInventory(run, host)),
   addressing: (args) => ({ link: args.name, addresses: [args.address], routes: args.routes }),
   updateSteps: (before, olds, args) => shimUpdateSteps(shimFromObserved(before, { ...args, address: olds.address }), args),
 };

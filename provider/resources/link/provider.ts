@@ -7,9 +7,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkInputs, diffByRules, FieldRules, ObjectSchema, parseInputs } from "../../dynamic";
 import { RefusalError } from "../../errors";
-import { buildLinkDelete, LinkInfo } from "../../host/iproute";
+import { buildLinkDelete, LinkDump, LinkInfo } from "../../host/iproute";
 import { linkSetupCommands, PersistentLink } from "../../host/persistentLinks";
-import { showLink } from "../../ops/inventory";
+import { viewOf } from "../../ops/hostView";
+import { DockerHost, dumpLinks } from "../../ops/inventory";
 import { deleteOwnLink, identityOf, LinkIdentity, requireNewLink, sameKindAndParent, showOwnLink } from "../../ops/links";
 import { detectPersistMethod, isPersisted, persistSteps, PersistRecord, unpersistSteps, updatePersistenceSteps } from "../../ops/persistence";
 import { refuseCuttingSession, LinkAddressing } from "../../ops/sessionPath";
@@ -66,17 +67,17 @@ export interface LinkMapping<A extends LinkArgs, M> {
   /** The link as created live and replayed at boot (the same `ip` commands). */
   persistentLink(args: A): PersistentLink;
   /** What else the state needs besides the link itself (a shim's addresses and routes). */
-  observeMore(run: RunCommand, name: string): Promise<M>;
+  observeMore(dump: LinkDump, name: string): M;
   /** The args as the host has them; persist and connection are the provider's to set. */
   fromObserved(observed: Observed<M>, prior: A): A;
   /** Refusals before anything is made, given the parent link. */
-  precheck(run: RunCommand, target: string, args: A, parent: LinkInfo): Promise<void>;
+  precheck(run: RunCommand, host: DockerHost, args: A, parent: LinkInfo): Promise<void>;
   /** Steps that change the link in place from what the host has to what the args ask. */
   updateSteps(before: Observed<M>, olds: A & LinkOutputs, args: A): HostStep[];
   /** The addresses and routes the args put on the link, checked against the SSH session's own path. */
   addressing?(args: A): LinkAddressing;
   /** Refusals before deleting (a VLAN link still a network's parent). */
-  beforeDelete?(run: RunCommand, target: string, props: A & LinkOutputs): Promise<void>;
+  beforeDelete?(run: RunCommand, host: DockerHost, props: A & LinkOutputs): Promise<void>;
 }
 
 /** The live steps that make a link: its `ip` commands, undone as one by deleting the link. */
@@ -102,12 +103,12 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const host = hostSession(args.connection);
     const state = await host.exclusive(async (run) => {
       const parent = await requireNewLink(run, host.target, args.name, args.parent);
-      await m.precheck(run, host.target, args, parent);
+      await m.precheck(run, host, args, parent);
       if (m.addressing) await refuseCuttingSession(run, host.target, m.addressing(args));
       const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
       const link = m.persistentLink(args);
       await applySteps(run, [...createLinkSteps(link), ...(persistence ? persistSteps(link, persistence) : [])]);
-      return this.observe(run, args, persistence, undefined);
+      return this.observe(run, await dumpLinks(run), args, persistence, undefined);
     });
     if (!state) throw new RefusalError(host.target, { kind: "vanished", object: "interface", name: args.name, during: "create" });
     return { id: args.name, outs: state };
@@ -115,9 +116,11 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
 
   async read(id: string, props: A & LinkOutputs): Promise<pulumi.dynamic.ReadResult<A & LinkOutputs>> {
     const connection = parseConnection(props.connection, this.mapping.resource);
-    const state = await hostSession(connection).exclusive((run) =>
-      this.observe(run, { ...props, connection }, props.persistence, props.identity),
-    );
+    // Reads issued together share one listing of the host's links, addresses and routes (taken
+    // under the shared lock, so never in the middle of another resource's sequence).
+    const host = hostSession(connection);
+    const dump = await viewOf(host).links(host);
+    const state = await host.shared((run) => this.observe(run, dump, { ...props, connection }, props.persistence, props.identity));
     return state ? { id, props: state } : {};
   }
 
@@ -126,9 +129,11 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const args = this.parse(news);
     const host = hostSession(args.connection);
     const state = await host.exclusive(async (run) => {
+      // The link must still be the one recorded at create before anything changes it.
       const link = await showOwnLink(run, host.target, args.name, m.kind, olds.identity);
       if (!link) throw new RefusalError(host.target, { kind: "gone", object: "interface", name: args.name });
-      const before = { link, more: await m.observeMore(run, args.name) };
+      const dump = await dumpLinks(run);
+      const before = { link, more: m.observeMore(dump, args.name) };
       if (m.addressing) await refuseCuttingSession(run, host.target, m.addressing(args));
       const { steps: persistenceSteps, record } = await updatePersistenceSteps(
         run,
@@ -137,7 +142,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
         { link: m.persistentLink(args), persist: args.persist },
       );
       await applySteps(run, [...m.updateSteps(before, olds, args), ...persistenceSteps]);
-      return this.observe(run, args, record, olds.identity);
+      return this.observe(run, await dumpLinks(run), args, record, olds.identity);
     });
     if (!state) throw new RefusalError(host.target, { kind: "vanished", object: "interface", name: args.name, during: "update" });
     return { outs: state };
@@ -147,7 +152,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const m = this.mapping;
     const host = hostSession(parseConnection(props.connection, m.resource));
     await host.exclusive(async (run) => {
-      await m.beforeDelete?.(run, host.target, props);
+      await m.beforeDelete?.(run, host, props);
       const unpersist = props.persistence ? unpersistSteps(m.persistentLink(props), props.persistence) : [];
       await deleteOwnLink(run, host.target, props.name, m.kind, unpersist, props.identity);
     });
@@ -162,15 +167,16 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
    */
   private async observe(
     run: RunCommand,
+    dump: LinkDump,
     prior: A,
     persistence: PersistRecord | undefined,
     recorded: LinkIdentity | undefined,
   ): Promise<(A & LinkOutputs) | undefined> {
     const m = this.mapping;
-    const link = await showLink(run, prior.name);
+    const link = dump.links.find((l) => l.name === prior.name);
     if (!link) return undefined;
     const persisted = persistence !== undefined && (await isPersisted(run, m.persistentLink(prior), persistence));
-    const more = await m.observeMore(run, prior.name);
+    const more = m.observeMore(dump, prior.name);
     return {
       ...m.fromObserved({ link, more }, prior),
       connection: prior.connection,

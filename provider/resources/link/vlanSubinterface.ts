@@ -80,7 +80,7 @@ export const vlanMapping: LinkMapping<Args, undefined> = {
   rules: FIELD_RULES,
   withDefaults: withDefaultName,
   persistentLink: (args) => ({ kind: "vlan", name: args.name, parent: args.parent, vlanId: args.vlanId, mtu: args.mtu }),
-  observeMore: async () => undefined,
+  observeMore: () => undefined,
   // An MTU the program left out is the kernel's choice, not drift.
   fromObserved: ({ link }, prior) => ({
     connection: prior.connection,
@@ -90,19 +90,19 @@ export const vlanMapping: LinkMapping<Args, undefined> = {
     vlanId: link.kind === "vlan" && typeof link.data.id === "number" ? link.data.id : -1,
     mtu: prior.mtu === undefined ? undefined : link.mtu,
   }),
-  precheck: async (_run, target, args, parent) => {
+  precheck: async (_run, host, args, parent) => {
     if (args.mtu !== undefined && args.mtu > parent.mtu) {
-      throw new RefusalError(target, { kind: "mtuTooLarge", parent: args.parent, mtu: args.mtu, parentMtu: parent.mtu });
+      throw new RefusalError(host.target, { kind: "mtuTooLarge", parent: args.parent, mtu: args.mtu, parentMtu: parent.mtu });
     }
   },
   updateSteps: ({ link }, _olds, args) =>
     args.mtu !== undefined && args.mtu !== link.mtu
       ? [{ argv: buildLinkSetMtu(args.name, args.mtu), undo: buildLinkSetMtu(args.name, link.mtu) }]
       : [],
-  beforeDelete: async (run, target, props) => {
-    const users = (await listAllNetworks(run)).filter((n) => n.options.parent === props.name);
+  beforeDelete: async (_run, host, props) => {
+    const users = (await listAllNetworks(host)).filter((n) => n.options.parent === props.name);
     if (users.length > 0) {
-      throw new RefusalError(target, { kind: "inUse", object: "link", name: props.name, networks: users.map((n) => n.name) });
+      throw new RefusalError(host.target, { kind: "inUse", object: "link", name: props.name, networks: users.map((n) => n.name) });
     }
   },
 };

@@ -4,8 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { checkInputs, diffByRules, FieldRules, ObjectSchema, parseInputs } from "../../dynamic";
 import { RefusalError } from "../../errors";
-import { inspectNetwork, parentConflicts } from "../../ops/inventory";
-import { createNetwork, deleteNetwork } from "../../ops/network";
+import { HostInventory, inspectNetwork, parentConflicts } from "../../ops/inventory";
+import { createNetwork, deleteNetwork, readNetwork } from "../../ops/network";
 import { parseConnection } from "../../ssh/connection";
 import { hostSession } from "../../ssh/pool";
 import { UnderlayResource } from "../resource";
@@ -47,7 +47,7 @@ export class DockerNetworkProvider<A extends NetworkArgs> implements pulumi.dyna
 
   async read(id: string, props: A & NetworkOutputs): Promise<pulumi.dynamic.ReadResult<A & NetworkOutputs>> {
     const connection = parseConnection(props.connection, this.definition.resource);
-    const network = await hostSession(connection).exclusive((run) => inspectNetwork(run, id));
+    const network = await readNetwork(hostSession(connection), id);
     // Only "no such network" means gone; any other failure has already thrown.
     if (!network) return {};
     return { id, props: fromInspected(this.definition.mapping, network, { ...props, connection }) };
@@ -57,7 +57,7 @@ export class DockerNetworkProvider<A extends NetworkArgs> implements pulumi.dyna
     // Only connection/adopt change in place: prove the new connection reaches the network.
     const args = this.parse(news);
     const host = hostSession(args.connection);
-    const network = await host.exclusive((run) => inspectNetwork(run, id));
+    const network = await host.shared(() => inspectNetwork(host, id));
     if (!network) throw new RefusalError(host.target, { kind: "gone", object: "Docker network", name: args.name, id });
     return { outs: fromInspected(this.definition.mapping, network, args) };
   }

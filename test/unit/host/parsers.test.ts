@@ -2,10 +2,10 @@
 
 import { strict as assert } from "node:assert";
 import {
-  buildNetworkCreate,
-  isNoSuchNetwork,
-  parseContainerLines,
-  parseIdList,
+  containersOnNetworkRequest,
+  networkCreateRequest,
+  parseContainerList,
+  parseCreatedId,
   parseNetworkInspect,
 } from "../../../provider/host/docker";
 import { isNoSuchDevice, parseAddresses, parseLinks, parseRoutes } from "../../../provider/host/iproute";
@@ -64,34 +64,44 @@ describe("docker parsers and builders", () => {
     assert.deepEqual(n.labels, {});
   });
 
-  it("builds `network create` as argv with the name after --", () => {
-    const argv = buildNetworkCreate({
+  it("builds the Engine API's network create body from a spec", () => {
+    const request = networkCreateRequest({
       name: "lan",
       driver: "macvlan",
       options: { parent: "eth1", macvlan_mode: "bridge" },
-      ipam: [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.128/26", auxAddresses: { shim: "198.51.100.250" } }],
-      enableIPv6: false,
+      ipam: [
+        { subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.128/26", auxAddresses: { shim: "198.51.100.250" } },
+        { subnet: "fd18:0:0:1::/64", auxAddresses: {} },
+      ],
+      enableIPv6: true,
       internal: true,
       labels: { team: "a b" },
     });
-    assert.deepEqual(argv, [
-      "docker", "network", "create", "--driver", "macvlan",
-      "--subnet", "198.51.100.0/24", "--gateway", "198.51.100.1", "--ip-range", "198.51.100.128/26",
-      "--aux-address", "shim=198.51.100.250", "--internal",
-      "--opt", "parent=eth1", "--opt", "macvlan_mode=bridge", "--label", "team=a b", "--", "lan",
-    ]);
+    assert.equal(request.method, "POST");
+    assert.equal(request.path, "/networks/create");
+    assert.deepEqual(request.body, {
+      Name: "lan",
+      CheckDuplicate: true,
+      Driver: "macvlan",
+      Options: { parent: "eth1", macvlan_mode: "bridge" },
+      IPAM: {
+        Driver: "default",
+        Config: [
+          { Subnet: "198.51.100.0/24", Gateway: "198.51.100.1", IPRange: "198.51.100.128/26", AuxiliaryAddresses: { shim: "198.51.100.250" } },
+          { Subnet: "fd18:0:0:1::/64" },
+        ],
+      },
+      EnableIPv6: true,
+      Internal: true,
+      Labels: { team: "a b" },
+    });
   });
 
-  it("recognises 'no such network' from old and new daemons only", () => {
-    assert.ok(isNoSuchNetwork("Error: No such network: lan"));
-    assert.ok(isNoSuchNetwork("Error response from daemon: network lan not found"));
-    assert.ok(!isNoSuchNetwork("Cannot connect to the Docker daemon at unix:///var/run/docker.sock"));
-    assert.ok(!isNoSuchNetwork("permission denied while trying to connect to the Docker daemon socket"));
-  });
-
-  it("parses id lists and container lines", () => {
-    assert.deepEqual(parseIdList("0123456789ab\n\nnot-an-id\nfedcba987654\n"), ["0123456789ab", "fedcba987654"]);
-    assert.deepEqual(parseContainerLines('{"ID":"aa","Names":"web","State":"exited"}\n'), [{ id: "aa", name: "web" }]);
+  it("reads created ids and container lists as the API returns them; filters go in the query", () => {
+    assert.equal(parseCreatedId({ Id: "abc", Warning: "" }), "abc");
+    assert.throws(() => parseCreatedId({ message: "conflict" }));
+    assert.deepEqual(parseContainerList([{ Id: "aa", Names: ["/web"] }, { Id: "bb", Names: null }]), [{ id: "aa", name: "web" }, { id: "bb", name: "bb" }]);
+    assert.equal(containersOnNetworkRequest("lan x").path, `/containers/json?all=1&filters=${encodeURIComponent('{"network":["lan x"]}')}`);
   });
 });
 

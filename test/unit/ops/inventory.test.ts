@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { RefusalError } from "../../../provider/errors";
+import { DockerApiError, RefusalError } from "../../../provider/errors";
 import {
   hostInventory,
   inspectNetwork,
@@ -9,7 +9,8 @@ import {
   parentConflicts,
   showLink,
 } from "../../../provider/ops/inventory";
-import { fakeRunner, inspectJson, linksJson, TARGET } from "../../support/fakeRunner";
+import { FakeDocker } from "../../support/fakeDocker";
+import { fakeRunner, linksJson, TARGET } from "../../support/fakeRunner";
 
 const ID = "a".repeat(64);
 
@@ -35,31 +36,32 @@ describe("ops: inventory", () => {
   });
 
   it("inspects a network by exact name or id only; 'no such network' is undefined, anything else throws", async () => {
-    const host = fakeRunner((argv) => {
-      const what = argv[argv.length - 1];
-      if (what === "lan" || what === ID || what === "aaaa") return { stdout: inspectJson([{ id: ID, name: "lan", driver: "macvlan" }]) };
-      if (what === "gone") return { exitCode: 1, stderr: "Error: No such network: gone" };
-      return { exitCode: 1, stderr: "Cannot connect to the Docker daemon" };
-    });
-    assert.equal((await inspectNetwork(host.run, "lan"))?.id, ID);
-    assert.equal((await inspectNetwork(host.run, ID))?.name, "lan");
-    assert.equal(await inspectNetwork(host.run, "aaaa"), undefined, "an id prefix matched");
-    assert.equal(await inspectNetwork(host.run, "gone"), undefined);
-    await assert.rejects(inspectNetwork(host.run, "down"), /Cannot connect/);
+    const docker = new FakeDocker();
+    docker.addNetwork({ id: ID, name: "lan" });
+    docker.failing.set("GET /networks/down", { status: 500, message: "Cannot connect to the Docker daemon" });
+    const host = { target: TARGET, docker };
+    assert.equal((await inspectNetwork(host, "lan"))?.id, ID);
+    assert.equal((await inspectNetwork(host, ID))?.name, "lan");
+    assert.equal(await inspectNetwork(host, "aaaa"), undefined, "an id prefix matched");
+    assert.equal(await inspectNetwork(host, "gone"), undefined);
+    await assert.rejects(inspectNetwork(host, "down"), (err: unknown) => err instanceof DockerApiError && err.status === 500 && /answered 500: Cannot connect/.test(err.message));
   });
 
-  it("lists every network with one inspect, none without a docker CLI, none without networks", async () => {
-    const listing = fakeRunner((argv) =>
-      argv[2] === "ls" ? { stdout: `${ID}\n${"b".repeat(64)}\n` } : { stdout: inspectJson([{ id: ID, name: "a", driver: "macvlan" }, { id: "b".repeat(64), name: "b", driver: "bridge" }]) },
-    );
-    assert.deepEqual((await listAllNetworks(listing.run)).map((n) => n.name), ["a", "b"]);
-    assert.deepEqual(listing.calls, ["docker network ls --no-trunc --quiet", `docker network inspect -- ${ID} ${"b".repeat(64)}`]);
-    assert.deepEqual(await listAllNetworks(fakeRunner(() => ({ exitCode: 127, stderr: "env: 'docker': No such file or directory" })).run), []);
-    assert.deepEqual(await listAllNetworks(fakeRunner(() => ({ exitCode: 1, stderr: "sudo: docker: command not found" })).run), []);
-    const empty = fakeRunner(() => ({ stdout: "" }));
-    assert.deepEqual(await listAllNetworks(empty.run), []);
-    assert.equal(empty.calls.length, 1);
-    await assert.rejects(listAllNetworks(fakeRunner(() => ({ exitCode: 1, stderr: "permission denied" })).run), /permission denied/);
+  it("lists every network in one request, none without a docker CLI; a daemon failure throws", async () => {
+    const docker = new FakeDocker();
+    docker.addNetwork({ id: ID, name: "a" });
+    docker.addNetwork({ id: "b".repeat(64), name: "b", driver: "bridge" });
+    assert.deepEqual((await listAllNetworks({ target: TARGET, docker })).map((n) => n.name), ["a", "b"]);
+    assert.deepEqual(docker.requests, ["GET /networks"]);
+    const streamDied = (code: number, stderr: string) => ({
+      target: TARGET,
+      docker: { request: async () => Promise.reject(new DockerApiError(TARGET, "GET", "/networks", undefined, stderr, code, stderr)) },
+    });
+    assert.deepEqual(await listAllNetworks(streamDied(127, "env: 'docker': No such file or directory")), []);
+    assert.deepEqual(await listAllNetworks(streamDied(1, "sudo: docker: command not found")), []);
+    await assert.rejects(listAllNetworks(streamDied(1, "permission denied")), /permission denied/);
+    docker.failing.set("GET /networks", { status: 500, message: "daemon broke" });
+    await assert.rejects(listAllNetworks({ target: TARGET, docker }), /daemon broke/);
   });
 
   it("tells a missing docker CLI from other failures, with and without sudo", () => {
@@ -71,8 +73,8 @@ describe("ops: inventory", () => {
   });
 
   it("collects links and networks with the target", async () => {
-    const host = fakeRunner((argv) => (argv[0] === "ip" ? { stdout: linksJson([{ name: "eth1" }]) } : { stdout: "" }));
-    const inventory = await hostInventory(host.run, TARGET);
+    const host = fakeRunner((argv) => (argv[0] === "ip" ? { stdout: linksJson([{ name: "eth1" }]) } : { stdout: "" }), new FakeDocker());
+    const inventory = await hostInventory(host.run, host);
     assert.deepEqual(inventory.links.map((l) => l.name), ["eth1"]);
     assert.deepEqual(inventory.networks, []);
     assert.equal(inventory.target, TARGET);

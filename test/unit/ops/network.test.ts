@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
 import { RefusalError } from "../../../provider/errors";
-import { CommandResult } from "../../../provider/host/command";
 import { NetworkSpec } from "../../../provider/host/docker";
-import { RunCommand } from "../../../provider/ssh/pool";
-import { createNetwork, deleteNetwork, networkRefusals } from "../../../provider/ops/network";
-import { fakeRunner, inspectJson, linksJson, TARGET } from "../../support/fakeRunner";
+import { createNetwork, deleteNetwork, networkRefusals, readNetwork } from "../../../provider/ops/network";
+import { HostInventory, parentConflicts } from "../../../provider/ops/inventory";
+import { FakeDocker } from "../../support/fakeDocker";
+import { fakeRunner, linksJson, TARGET } from "../../support/fakeRunner";
 
 const ID = "c".repeat(64);
 const spec: NetworkSpec = {
@@ -26,75 +26,141 @@ function isRefusal(kind: string, names?: string[]) {
   };
 }
 
-/** A host with eth1 and the given networks; `network create` answers with ID. */
-function host(networks: Parameters<typeof inspectJson>[0] = [], created = [{ id: ID, name: "lan", driver: "macvlan", parent: "eth1", subnets: ["198.51.100.0/24"] }]) {
-  const all = [...networks];
-  return fakeRunner((argv) => {
-    const cmd = argv.join(" ");
-    if (cmd === "ip -j -d link show") return { stdout: linksJson([{ name: "lo" }, { name: "eth1" }]) };
-    if (cmd.startsWith("docker network ls")) return { stdout: all.map((n) => n.id).join("\n") };
-    if (cmd.startsWith("docker network create")) {
-      all.push(...created);
-      return { stdout: `${ID}\n` };
-    }
-    if (cmd.startsWith("docker network inspect")) {
-      const asked = argv.slice(4);
-      const found = all.filter((n) => asked.includes(n.id) || asked.includes(n.name));
-      return found.length ? { stdout: inspectJson(found) } : { exitCode: 1, stderr: `Error: No such network: ${asked[0]}` };
-    }
-    if (cmd.startsWith("docker ps")) return { stdout: "" };
-    return undefined;
-  });
+/** A host with lo and eth1 (and eth2..eth9) and the given networks. */
+function host(networks: { id?: string; name: string; driver?: string; parent?: string; subnets?: string[] }[] = []) {
+  const docker = new FakeDocker();
+  for (const n of networks) docker.addNetwork(n);
+  const links = [{ name: "lo" }, ...Array.from({ length: 9 }, (_, i) => ({ name: `eth${i + 1}` }))];
+  const runner = fakeRunner((argv) => (argv.join(" ") === "ip -j -d link show" ? { stdout: linksJson(links) } : undefined), docker);
+  return Object.assign(runner, { dockerd: docker });
 }
 
+/** What the macvlan resource passes: its parent rules as the precheck. */
+const macvlan = (s: NetworkSpec) => ({ adopt: false, differences: () => [], precheck: (inventory: HostInventory) => parentConflicts(s.options.parent, "macvlan", inventory) });
+const onParent = (i: number): NetworkSpec => ({ ...spec, name: `lan${i}`, options: { parent: `eth${i}` }, ipam: [{ subnet: `198.51.10${i}.0/24`, auxAddresses: {} }] });
+
 describe("ops: network lifecycle", () => {
-  /** The host above, with some commands answered otherwise (`docker version`, the Wi-Fi test). */
-  function hostAnswering(over: (argv: readonly string[]) => Partial<CommandResult> | undefined) {
-    const base = host();
-    const run: RunCommand = (argv, options) => {
-      const given = over(argv);
-      return given ? Promise.resolve({ exitCode: 0, stdout: "", stderr: "", ...given }) : base.run(argv, options);
-    };
-    return { ...base, run, exclusive: <T>(body: (r: RunCommand) => Promise<T>) => body(run) };
-  }
+  it("checks name, parent and subnets against one inventory, then creates and inspects the new network", async () => {
+    const h = host([{ id: "d".repeat(64), name: "other", driver: "bridge", subnets: ["203.0.113.0/24"] }]);
+    const network = await createNetwork(h, spec, { adopt: false, differences: () => [] });
+    assert.equal(network.name, "lan");
+    assert.deepEqual(network.options, { parent: "eth1", macvlan_mode: "bridge" });
+    assert.deepEqual(h.calls, ["ip -j -d link show", "test -d /sys/class/net/eth1/wireless"]);
+    assert.deepEqual(h.dockerd.requests, ["GET /networks", "POST /networks/create", `GET /networks/${network.id}`]);
+  });
 
   it("refuses an IPv6-only network on a Docker older than 28, naming the version; creates it on 28", async () => {
     const v6only: NetworkSpec = { ...spec, ipam: [{ subnet: "fd18:0:0:4::/64", auxAddresses: {} }], enableIPv6: true };
-    const on = (version: string) => hostAnswering((argv) => (argv[1] === "version" ? { stdout: `${version}\n` } : undefined));
-    await assert.rejects(createNetwork(on("26.1.5+dfsg1"), v6only, { adopt: false, differences: () => [] }), /needs Docker 28\.0 or later; the host runs Docker 26\.1\.5/);
-    await assert.rejects(createNetwork(on("20.10.24+dfsg1"), v6only, { adopt: false, differences: () => [] }), (err: unknown) => {
+    const on = (version: string) => {
+      const h = host();
+      h.dockerd.serverVersion = version;
+      return h;
+    };
+    const old = on("26.1.5+dfsg1");
+    await assert.rejects(createNetwork(old, v6only, { adopt: false, differences: () => [] }), (err: unknown) => {
       assert.ok(err instanceof RefusalError);
       assert.equal(err.kind, "dockerTooOld");
-      assert.match(err.message, /an IPv6-only network needs Docker 28\.0 or later; the host runs Docker 20\.10\.24\+dfsg1/);
+      assert.match(err.message, /an IPv6-only network needs Docker 28\.0 or later; the host runs Docker 26\.1\.5\+dfsg1/);
       return true;
     });
-    assert.equal((await createNetwork(on("28.0.1"), v6only, { adopt: false, differences: () => [] })).id, ID);
+    assert.equal(old.dockerd.count("POST /networks/create"), 0, "nothing was created");
+    const recent = on("28.0.1");
+    await createNetwork(recent, v6only, { adopt: false, differences: () => [] });
+    assert.equal(recent.dockerd.count("POST /networks/create"), 1);
   });
 
   it("refuses a macvlan network on a Wi-Fi parent, saying to use ipvlan", async () => {
-    const wifi = hostAnswering((argv) => (argv[0] === "test" ? { exitCode: 0 } : undefined));
+    const docker = new FakeDocker();
+    const links = [{ name: "lo" }, { name: "eth1" }];
+    const wifi = fakeRunner((argv) => {
+      if (argv.join(" ") === "ip -j -d link show") return { stdout: linksJson(links) };
+      return argv[0] === "test" ? { exitCode: 0 } : undefined;
+    }, docker);
     await assert.rejects(createNetwork(wifi, spec, { adopt: false, differences: () => [] }), (err: unknown) => {
       assert.ok(err instanceof RefusalError);
       assert.equal(err.kind, "wifiParent");
       assert.match(err.message, /"eth1" is a Wi-Fi interface.*use IpvlanNetwork/);
       return true;
     });
-    assert.ok(!wifi.calls.some((c) => c.startsWith("docker network create")), "nothing was created");
+    assert.equal(docker.count("POST /networks/create"), 0, "nothing was created");
   });
 
-  it("checks name, parent and subnets, then creates and inspects the new network", async () => {
-    const h = host([{ id: "d".repeat(64), name: "other", driver: "bridge", subnets: ["203.0.113.0/24"] }]);
-    const network = await createNetwork(h, spec, { adopt: false, differences: () => [] });
-    assert.equal(network.id, ID);
-    assert.deepEqual(h.calls, [
-      "docker network inspect -- lan",
-      "ip -j -d link show",
-      "docker network ls --no-trunc --quiet",
-      `docker network inspect -- ${"d".repeat(64)}`,
-      "test -d /sys/class/net/eth1/wireless",
-      "docker network create --driver macvlan --subnet 198.51.100.0/24 --opt parent=eth1 --opt macvlan_mode=bridge -- lan",
-      `docker network inspect -- ${ID}`,
-    ]);
+  it("creates that run together share one inventory, updated by each create", async () => {
+    const h = host();
+    const created = await Promise.all([1, 2, 3, 4, 5].map((i) => createNetwork(h, onParent(i), { adopt: false, differences: () => [] })));
+    assert.deepEqual(created.map((n) => n.name), ["lan1", "lan2", "lan3", "lan4", "lan5"]);
+    assert.equal(h.dockerd.count("GET /networks"), 1, "each create fetched the inventory");
+    // One link listing for the batch; each macvlan create also asks whether its parent is Wi-Fi.
+    assert.deepEqual(h.calls.filter((c) => !c.startsWith("test -d ")), ["ip -j -d link show"]);
+    // The batch is over: a network made by hand since is seen by the next create.
+    h.dockerd.addNetwork({ name: "by-hand", parent: "eth6", subnets: ["203.0.113.0/24"] });
+    await assert.rejects(createNetwork(h, onParent(6), macvlan(onParent(6))), isRefusal("parentTaken", ["by-hand"]));
+    assert.equal(h.dockerd.count("GET /networks"), 2);
+  });
+
+  it("refuses a clash between creates that run together (name, parent, subnet), before Docker sees either", async () => {
+    const h = host();
+    h.dockerd.delayMs = 5;
+    const specs = [
+      onParent(1),
+      { ...onParent(1), name: "same-parent", ipam: [{ subnet: "203.0.113.0/24", auxAddresses: {} }] },
+      { ...onParent(2), ipam: onParent(1).ipam },
+      { ...onParent(3), name: "lan1" },
+    ];
+    const results = await Promise.allSettled(specs.map((s) => createNetwork(h, s, macvlan(s))));
+    assert.equal(results[0].status, "fulfilled");
+    assert.deepEqual(
+      results.slice(1).map((r) => (r.status === "rejected" ? (r.reason as RefusalError).kind : "created")),
+      ["parentTaken", "subnetOverlap", "nameTaken"],
+    );
+    assert.equal(h.dockerd.count("POST /networks/create"), 1);
+  });
+
+  it("sends network creates and removals to Docker one at a time", async () => {
+    const h = host();
+    h.dockerd.delayMs = 5;
+    const created = await Promise.all([1, 2, 3, 4].map((i) => createNetwork(h, onParent(i), { adopt: false, differences: () => [] })));
+    await Promise.all(created.map((n) => deleteNetwork(h, n.id, n.name)));
+    assert.equal(h.dockerd.networks.size, 0);
+    assert.equal(h.dockerd.maxConcurrentChanges, 1);
+  });
+
+  it("lets a link sequence asked for during a create run after it, never waiting on each other", async () => {
+    const h = host();
+    const create = createNetwork(h, spec, { adopt: false, differences: () => [] });
+    const createsSeenByLink = h.exclusive(async () => h.dockerd.count("POST /networks/create"));
+    await create;
+    assert.equal(await createsSeenByLink, 1, "the link sequence ran in the middle of the create");
+  });
+
+  it("takes a failed create's claim back, so the name is free again", async () => {
+    const h = host();
+    h.dockerd.failing.set("POST /networks/create", { status: 500, message: "Pool overlaps with other one on this address space" });
+    await assert.rejects(createNetwork(h, spec, { adopt: false, differences: () => [] }), /answered 500: Pool overlaps/);
+    h.dockerd.failing.clear();
+    assert.equal((await createNetwork(h, spec, { adopt: false, differences: () => [] })).name, "lan");
+  });
+
+  it("reads that arrive together share one listing, and a read after a write sees the write", async () => {
+    const h = host();
+    const made = await createNetwork(h, onParent(1), { adopt: false, differences: () => [] });
+    const before = h.dockerd.count("GET /networks");
+    const reads = await Promise.all(Array.from({ length: 20 }, () => readNetwork(h, made.id)));
+    assert.ok(reads.every((n) => n?.id === made.id));
+    assert.equal(h.dockerd.count("GET /networks") - before, 1, "20 reads were not answered by one listing");
+
+    // A listing is in flight (held by the daemon) when a create finishes; a read issued after
+    // that create must not be answered by the listing sent before it.
+    let open!: () => void;
+    h.dockerd.gates.set("GET /networks", new Promise<void>((resolve) => (open = resolve)));
+    const early = readNetwork(h, "none");
+    await until(() => h.dockerd.count("GET /networks") === before + 2);
+    h.dockerd.gates.delete("GET /networks");
+    const second = await createNetwork(h, onParent(2), { adopt: false, differences: () => [] });
+    const late = readNetwork(h, second.id);
+    open();
+    await early;
+    assert.equal((await late)?.id, second.id, "a read after a create did not see it");
   });
 
   it("refuses a taken name unless adopting a network that matches", async () => {
@@ -117,7 +183,7 @@ describe("ops: network lifecycle", () => {
         adopt: false,
         differences: () => [],
         precheck: (inventory) => {
-          assert.deepEqual(inventory.links.map((l) => l.name), ["lo", "eth1"]);
+          assert.deepEqual(inventory.links.map((l) => l.name).slice(0, 2), ["lo", "eth1"]);
           throw new Error("driver says no");
         },
       }),
@@ -127,7 +193,9 @@ describe("ops: network lifecycle", () => {
   });
 
   it("refuses when Docker reports a network it then cannot inspect", async () => {
-    await assert.rejects(createNetwork(host([], []), spec, { adopt: false, differences: () => [] }), isRefusal("vanished", [ID]));
+    const h = host();
+    h.dockerd.vanishOnCreate = true;
+    await assert.rejects(createNetwork(h, spec, { adopt: false, differences: () => [] }), isRefusal("vanished"));
   });
 
   describe("refusals from the inventory", () => {
@@ -163,23 +231,28 @@ describe("ops: network lifecycle", () => {
   });
 
   it("deletes a network nobody uses; a network already gone counts as deleted", async () => {
-    const h = host([{ id: ID, name: "lan", driver: "macvlan" }]);
+    const h = host([{ id: ID, name: "lan" }]);
     await deleteNetwork(h, ID, "lan");
-    assert.deepEqual(h.calls.slice(1), [`docker ps --all --no-trunc --filter network=${ID} --format {{json .}}`, `docker network rm -- ${ID}`]);
-    const gone = host();
-    await deleteNetwork(gone, ID, "lan");
-    assert.equal(gone.calls.length, 1);
+    assert.deepEqual(h.dockerd.requests, ["GET /containers/json", `DELETE /networks/${ID}`]);
+    assert.equal(h.dockerd.networks.size, 0);
+    await deleteNetwork(h, ID, "lan");
   });
 
-  it("refuses to delete a network containers use, running or stopped, naming each once", async () => {
-    const h = fakeRunner((argv) =>
-      argv[1] === "ps"
-        ? { stdout: '{"ID":"1","Names":"stopped"}\n{"ID":"2","Names":"web"}\n' }
-        : { stdout: inspectJson([{ id: ID, name: "lan", driver: "macvlan", containers: { "2": { Name: "web" } } }]) },
-    );
+  it("refuses to delete a network containers use, running or stopped, naming each", async () => {
+    const h = host([{ id: ID, name: "lan" }]);
+    h.dockerd.containers.push({ Id: "1", Names: ["/stopped"], networks: [ID] }, { Id: "2", Names: ["/web"], networks: [ID] }, { Id: "3", Names: ["/elsewhere"], networks: ["x"] });
     await assert.rejects(deleteNetwork(h, ID, "lan"), (err: unknown) =>
       isRefusal("inUse", ["stopped", "web"])(err) && /Docker network "lan" is still used by container\(s\) stopped, web; remove them/.test((err as Error).message),
     );
-    assert.ok(!h.calls.some((c) => c.includes(" rm ")));
+    assert.equal(h.dockerd.count(`DELETE /networks/${ID}`), 0);
   });
 });
+
+/** Waits for a condition, failing after a deadline instead of sleeping a fixed time. */
+async function until(condition: () => boolean, deadlineMs = 2000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error("condition not met before the deadline");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

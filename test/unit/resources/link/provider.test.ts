@@ -84,6 +84,19 @@ describe("link provider against an in-process host", function () {
     assert.deepEqual(updated.outs?.routes, ["198.51.100.128/26", "fd18:0:0:1::/64"]);
   });
 
+  it("answers shims read together from one listing of links, addresses and routes", async () => {
+    const shims = await Promise.all(
+      [0, 1, 2, 3, 4].map(async (i) =>
+        made(hostShimProvider.create(await shimInputs({ name: `shim${i}`, address: `198.51.100.${240 + i}/32`, routes: [`198.51.100.${128 + 8 * i}/29`] }))),
+      ),
+    );
+    const dumpsBefore = ssh.execs.filter((e) => e.argv.join(" ") === "ip -j -d address show").length;
+    const reads = await Promise.all(shims.map((s) => hostShimProvider.read(s.id, s.outs)));
+    assert.deepEqual(reads.map((r) => r.props?.routes), [0, 1, 2, 3, 4].map((i) => [`198.51.100.${128 + 8 * i}/29`]));
+    const dumps = ssh.execs.filter((e) => e.argv.join(" ") === "ip -j -d address show").length - dumpsBefore;
+    assert.equal(dumps, 1, `${dumps} listings for 5 reads`);
+  });
+
   it("changes a shim's address and routes in place", async () => {
     const created = await made(hostShimProvider.create(await shimInputs()));
     const news = await shimInputs({ address: "198.51.100.251/32", routes: ["198.51.100.192/26"] });

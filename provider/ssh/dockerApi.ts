@@ -1,0 +1,222 @@
+// The Docker Engine API of a host, spoken over the pooled SSH connection: each HTTP/1.1 stream
+// is an exec channel running `docker system dial-stdio` (what the Docker CLI's own ssh://
+// helper runs; it works under `sudo -n` and honours the host's DOCKER_HOST), so no `docker`
+// process starts per operation, only one per stream.
+//
+// Node's own HTTP client does the HTTP (keep-alive, chunked bodies); an Agent hands it SSH
+// channels instead of TCP sockets. Concurrency comes from several streams, not pipelining:
+// dockerd (Go net/http) answers the requests of one connection strictly one after another, so
+// a pipelined slow `DELETE /networks` would hold up every inspect queued behind it.
+
+import * as http from "node:http";
+import type { Duplex } from "node:stream";
+import { DockerApiError, TransportError } from "../errors";
+
+export interface DockerResponse {
+  status: number;
+  /** The body parsed as JSON, or undefined when it was empty or not JSON. */
+  json: unknown;
+  text: string;
+}
+
+/** What ops see of a host's Docker daemon. */
+export interface DockerApi {
+  /** One request; resolves with any HTTP status (callers decide what 404 means). */
+  request(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<DockerResponse>;
+}
+
+/** An exec channel running dial-stdio, with how it ended (for "docker is not installed"). */
+export interface DialStream extends Duplex {
+  /** Set once the remote command exited; `stderr` is what it printed. */
+  ended?: { code: number | undefined; stderr: string };
+  /** Resolves when the channel has closed. */
+  whenClosed: Promise<void>;
+}
+
+/** The API version asked for, clipped into what the daemon supports (Docker 20.10 speaks 1.41). */
+const WANTED_API = "1.41";
+
+function compareVersions(a: string, b: string): number {
+  const [am, an] = a.split(".").map(Number);
+  const [bm, bn] = b.split(".").map(Number);
+  return am - bm || an - bn;
+}
+
+export function chooseApiVersion(server: { ApiVersion?: string; MinAPIVersion?: string }): string {
+  let version = WANTED_API;
+  if (server.ApiVersion && compareVersions(server.ApiVersion, version) < 0) version = server.ApiVersion;
+  if (server.MinAPIVersion && compareVersions(server.MinAPIVersion, version) > 0) version = server.MinAPIVersion;
+  return version;
+}
+
+/**
+ * An http.Agent whose connections are dial-stdio channels. An SSH channel is not a TCP socket:
+ * the socket calls the agent makes on a kept-alive connection (setKeepAlive, ref, unref,
+ * setTimeout) mean nothing for it and are made no-ops; the SSH connection's own socket is
+ * ref'd by the session while requests run.
+ */
+class ChannelAgent extends http.Agent {
+  constructor(
+    private readonly open: () => Promise<DialStream>,
+    maxStreams: number,
+  ) {
+    super({ keepAlive: true, maxSockets: maxStreams, maxFreeSockets: maxStreams, scheduling: "lifo" });
+  }
+
+  override createConnection(_options: unknown, callback?: (err: Error | null, stream: Duplex) => void): undefined {
+    this.open().then(
+      (stream) => callback?.(null, asSocketLike(stream)),
+      (err: Error) => callback?.(err, undefined as unknown as Duplex),
+    );
+    return undefined;
+  }
+}
+
+function asSocketLike(stream: DialStream): DialStream {
+  const socketish = stream as DialStream & Record<string, unknown>;
+  for (const method of ["setKeepAlive", "setNoDelay", "ref", "unref", "setTimeout"]) {
+    if (typeof socketish[method] !== "function") socketish[method] = () => stream;
+  }
+  return stream;
+}
+
+export interface DockerApiOptions {
+  target: string;
+  /** Opens one dial-stdio channel on the pooled connection. */
+  openStream: () => Promise<DialStream>;
+  /** Streams (and so requests in flight) at most; each holds one of sshd's MaxSessions. */
+  maxStreams: number;
+  timeoutMs: number;
+  /** Wraps each request so the session keeps its connection alive while it runs. */
+  whileActive: <T>(body: () => Promise<T>) => Promise<T>;
+}
+
+export class DockerApiClient implements DockerApi {
+  private readonly agent: ChannelAgent;
+  // The agent does not count streams still being opened against maxSockets, so requests in
+  // flight are bounded here instead, which bounds the streams too.
+  private readonly inFlight: Slots;
+  private version?: Promise<string>;
+  /** Requests sent (version negotiation included): the bench's round trips. */
+  requests = 0;
+
+  constructor(private readonly options: DockerApiOptions) {
+    this.agent = new ChannelAgent(options.openStream, options.maxStreams);
+    this.inFlight = new Slots(options.maxStreams);
+  }
+
+  async request(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<DockerResponse> {
+    const version = await this.apiVersion();
+    return this.send(method, `/v${version}${path}`, body);
+  }
+
+  /** Drops every stream (the session closed or was lost). */
+  destroy(): void {
+    this.agent.destroy();
+    this.version = undefined;
+  }
+
+  private apiVersion(): Promise<string> {
+    if (!this.version) {
+      const pending = this.send("GET", "/version").then((r) => {
+        if (r.status !== 200) throw new DockerApiError(this.options.target, "GET", "/version", r.status, r.text);
+        return chooseApiVersion((r.json ?? {}) as { ApiVersion?: string; MinAPIVersion?: string });
+      });
+      this.version = pending;
+      pending.catch(() => {
+        if (this.version === pending) this.version = undefined;
+      });
+    }
+    return this.version;
+  }
+
+  private send(method: string, path: string, body?: unknown): Promise<DockerResponse> {
+    const { target, timeoutMs } = this.options;
+    this.requests++;
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return this.inFlight.take(() => this.options.whileActive(
+      () =>
+        new Promise<DockerResponse>((resolve, reject) => {
+          let stream: DialStream | undefined;
+          const request = http.request({
+            agent: this.agent,
+            method,
+            path,
+            // dockerd ignores the host; HTTP/1.1 requires one.
+            host: "docker",
+            headers: payload
+              ? { "Content-Type": "application/json", "Content-Length": payload.length }
+              : { "Content-Length": 0 },
+          });
+          const timer = setTimeout(() => {
+            request.destroy(new DockerApiError(target, method, path, undefined, `no answer within ${timeoutMs} ms`));
+          }, timeoutMs);
+          timer.unref();
+          request.on("socket", (s: DialStream) => (stream = s));
+          request.on("response", (response) => {
+            const chunks: Buffer[] = [];
+            response.on("data", (chunk: Buffer) => chunks.push(chunk));
+            response.on("error", (err) => reject(err));
+            response.on("end", () => {
+              clearTimeout(timer);
+              const text = Buffer.concat(chunks).toString("utf8");
+              let json: unknown;
+              try {
+                json = text ? JSON.parse(text) : undefined;
+              } catch {
+                json = undefined;
+              }
+              resolve({ status: response.statusCode ?? 0, json, text });
+            });
+          });
+          request.on("error", (err: Error) => {
+            clearTimeout(timer);
+            // No session or no channel (TransportError): that is what happened, not a Docker error.
+            if (err instanceof DockerApiError || err instanceof TransportError) {
+              reject(err);
+              return;
+            }
+            // A stream that died at once is usually dial-stdio failing to start (no docker CLI,
+            // no daemon): say what the host printed, once the channel has told us.
+            void streamEnd(stream).then((ended) => {
+              const detail = ended?.stderr.trim() || err.message;
+              reject(new DockerApiError(target, method, path, undefined, detail, ended?.code, ended?.stderr));
+            });
+          });
+          request.end(payload);
+        }),
+    ));
+  }
+}
+
+/** At most `limit` bodies at once; the rest wait in order. */
+export class Slots {
+  private used = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async take<T>(body: () => Promise<T>): Promise<T> {
+    if (this.used >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.used++;
+    try {
+      return await body();
+    } finally {
+      // The next body starts a turn later, once the agent has taken the finished request's
+      // stream back as free, so it reuses that stream instead of opening another.
+      setImmediate(() => {
+        const next = this.waiting.shift();
+        if (next) next();
+        else this.used--;
+      });
+    }
+  }
+}
+
+async function streamEnd(stream: DialStream | undefined): Promise<DialStream["ended"]> {
+  if (!stream) return undefined;
+  if (!stream.ended) {
+    await Promise.race([stream.whenClosed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  }
+  return stream.ended;
+}
