@@ -56,7 +56,9 @@ interface Target {
 
 async function prepare(lab: NetnsLab, host: LabHost, count: number, scratch: string): Promise<Target> {
   // Each macvlan network needs a parent of its own (Docker allows one macvlan network per parent).
-  await host.exec(["sh", "-c", `for i in $(seq 1 ${count}); do ip link add bp$i type veth peer name bq$i && ip link set bp$i up; done`], { timeoutMs: 120_000 });
+  await host.exec(["sh", "-c", `for i in $(seq 1 ${count}); do ip link add bp$i type veth peer name bq$i && ip link set bp$i up; done`], {
+    timeoutMs: 120_000,
+  });
   const keyFile = path.join(scratch, `${host.name}.key`);
   const knownHosts = path.join(scratch, `${host.name}.known_hosts`);
   await fs.writeFile(keyFile, host.ssh.privateKey, { mode: 0o600 });
@@ -68,7 +70,13 @@ async function prepare(lab: NetnsLab, host: LabHost, count: number, scratch: str
 }
 
 function connectionOf(t: Target): Record<string, unknown> {
-  return { host: t.host.ssh.host, port: t.host.ssh.port, user: t.host.ssh.user, privateKey: t.host.ssh.privateKey, hostKey: t.host.ssh.hostPublicKey };
+  return {
+    host: t.host.ssh.host,
+    port: t.host.ssh.port,
+    user: t.host.ssh.user,
+    privateKey: t.host.ssh.privateKey,
+    hostKey: t.host.ssh.hostPublicKey,
+  };
 }
 
 async function handshakes(t: Target): Promise<number> {
@@ -85,7 +93,9 @@ function driveProvider(targets: Target[], n: number, prefix: string): Promise<Dr
     hosts: targets.map((t) => ({ connection: connectionOf(t), parents: t.parents.slice(0, n), subnets: t.subnets.slice(0, n) })),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, "driveProvider.js"), JSON.stringify(plan)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [path.join(__dirname, "driveProvider.js"), JSON.stringify(plan)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
     child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out) as DriveResult) : reject(new Error(`driveProvider exited ${code}`))));
@@ -99,8 +109,27 @@ function ssh(t: Target, argv: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       "ssh",
-      ["-q", "-i", t.keyFile, "-p", String(t.host.ssh.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${t.knownHosts}`, "-o", "ControlMaster=no", "-o", "ControlPath=none", `root@127.0.0.1`, ...argv],
+      [
+        "-q",
+        "-i",
+        t.keyFile,
+        "-p",
+        String(t.host.ssh.port),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${t.knownHosts}`,
+        "-o",
+        "ControlMaster=no",
+        "-o",
+        "ControlPath=none",
+        `root@127.0.0.1`,
+        ...argv,
+      ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     let err = "";
@@ -124,9 +153,21 @@ interface Phases {
 
 async function usualWay(t: Target, n: number, prefix: string, concurrent: boolean): Promise<Phases> {
   const names = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-  const create = await timed(names.map((name, i) => () => ssh(t, ["docker", "network", "create", "-d", "macvlan", "-o", `parent=${t.parents[i]}`, "--subnet", t.subnets[i], name])), concurrent);
-  const read = await timed(names.map((name) => () => ssh(t, ["docker", "network", "inspect", name])), concurrent);
-  const del = await timed(names.map((name) => () => ssh(t, ["docker", "network", "rm", name])), concurrent);
+  const create = await timed(
+    names.map(
+      (name, i) => () =>
+        ssh(t, ["docker", "network", "create", "-d", "macvlan", "-o", `parent=${t.parents[i]}`, "--subnet", t.subnets[i], name]),
+    ),
+    concurrent,
+  );
+  const read = await timed(
+    names.map((name) => () => ssh(t, ["docker", "network", "inspect", name])),
+    concurrent,
+  );
+  const del = await timed(
+    names.map((name) => () => ssh(t, ["docker", "network", "rm", name])),
+    concurrent,
+  );
   return { create, read, delete: del };
 }
 
@@ -140,7 +181,13 @@ async function floor(t: Target, n: number, prefix: string): Promise<Phases & { l
     new Promise<{ status: number; json: unknown }>((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = http.request(
-        { socketPath: path.join(t.dir, "docker.sock"), agent, method, path: `/v1.41${p}`, headers: payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {} },
+        {
+          socketPath: path.join(t.dir, "docker.sock"),
+          agent,
+          method,
+          path: `/v1.41${p}`,
+          headers: payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {},
+        },
         (res) => {
           let text = "";
           res.on("data", (c: Buffer) => (text += c.toString()));
@@ -153,7 +200,12 @@ async function floor(t: Target, n: number, prefix: string): Promise<Phases & { l
   const ids: string[] = [];
   let start = performance.now();
   for (let i = 0; i < n; i++) {
-    const r = await call("POST", "/networks/create", { Name: `${prefix}${i}`, Driver: "macvlan", Options: { parent: t.parents[i] }, IPAM: { Config: [{ Subnet: t.subnets[i] }] } });
+    const r = await call("POST", "/networks/create", {
+      Name: `${prefix}${i}`,
+      Driver: "macvlan",
+      Options: { parent: t.parents[i] },
+      IPAM: { Config: [{ Subnet: t.subnets[i] }] },
+    });
     ids.push((r.json as { Id: string }).Id);
   }
   const create = performance.now() - start;
@@ -269,7 +321,9 @@ async function main(): Promise<void> {
 
     const multi: Multi[] = [];
     for (const m of HOST_COUNTS) {
-      const hosts = targets.slice(0, m).map((t) => ({ ...t, parents: t.parents.slice(0, PER_HOST_M), subnets: t.subnets.slice(0, PER_HOST_M) }));
+      const hosts = targets
+        .slice(0, m)
+        .map((t) => ({ ...t, parents: t.parents.slice(0, PER_HOST_M), subnets: t.subnets.slice(0, PER_HOST_M) }));
       const before = await Promise.all(hosts.map(handshakes));
       const runs: DriveResult[] = [];
       for (let r = 0; r < RUNS; r++) runs.push(await driveProvider(hosts, PER_HOST_M, `bm${r}x`));
@@ -282,7 +336,9 @@ async function main(): Promise<void> {
       });
     }
 
-    const engine = ENGINE ? await underEngine(one).catch((err: Error) => ({ failed: err.message.split("\n")[0] })) : { failed: "skipped (BENCH_ENGINE=0)" };
+    const engine = ENGINE
+      ? await underEngine(one).catch((err: Error) => ({ failed: err.message.split("\n")[0] }))
+      : { failed: "skipped (BENCH_ENGINE=0)" };
 
     print(sizes, multi, rtt, engine);
   } finally {
@@ -346,16 +402,25 @@ interface Multi {
   handshakesPerHost: number;
 }
 
-function print(
-  sizes: SizeResult[],
-  multi: Multi[],
-  rtt: { ssh2Warm: number; opensshFresh: number },
-  engine: EngineResult,
-): void {
+function print(sizes: SizeResult[], multi: Multi[], rtt: { ssh2Warm: number; opensshFresh: number }, engine: EngineResult): void {
   const row = (cells: (string | number)[]) => console.log(`| ${cells.join(" | ")} |`);
-  console.log(`\nMachine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; Node ${process.version}; lab: network-namespace hosts, Docker 20.10, OpenSSH sshd.`);
+  console.log(
+    `\nMachine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}; Node ${process.version}; lab: network-namespace hosts, Docker 20.10, OpenSSH sshd.`,
+  );
   console.log(`Medians of ${RUNS} runs (the usual ways at N >= 200: ${Math.min(RUNS, USUAL_RUNS_LARGE)} run(s)). Times in seconds.\n`);
-  row(["N on one host", "phase", "ours", "usual, all at once", "usual, one after another", "usual (at once) / ours", "floor: dockerd socket, one at a time", "our round trips per op"]);
+  row([
+    "N on one host",
+    "phase",
+    "ours",
+    "usual, all at once",
+    "usual, one after another",
+    "usual (at once) / ours",
+    "floor: dockerd socket, one at a time",
+    "our round trips per op",
+  ]);
   row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---:"]);
   for (const s of sizes) {
     for (const phase of ["create", "read", "delete"] as const) {
@@ -382,11 +447,19 @@ function print(
     ]);
   }
   console.log("");
-  row(["M hosts, 10 networks each", "ours create+read+delete", "against M = 1", "CPU of the driving process", "SSH handshakes per host per run"]);
+  row([
+    "M hosts, 10 networks each",
+    "ours create+read+delete",
+    "against M = 1",
+    "CPU of the driving process",
+    "SSH handshakes per host per run",
+  ]);
   row(["---", "---:", "---:", "---:", "---:"]);
   const base = multi.find((m) => m.m === 1)?.ms ?? multi[0]?.ms;
   for (const m of multi) row([m.m, seconds(m.ms), `${(m.ms / base).toFixed(2)}x`, seconds(m.cpuMs), m.handshakesPerHost.toFixed(1)]);
-  console.log("(every lab host shares this machine's cores: M hosts' sshd, docker and dockerd work is done by the same CPUs that run the provider)");
+  console.log(
+    "(every lab host shares this machine's cores: M hosts' sshd, docker and dockerd work is done by the same CPUs that run the provider)",
+  );
   console.log("");
   row(["other figures", "value"]);
   row(["---", "---:"]);
@@ -395,14 +468,18 @@ function print(
   for (const s of sizes) row([`peak RSS of the process driving the provider, N = ${s.n}`, `${s.maxRssMiB.toFixed(0)} MiB`]);
   for (const s of sizes) row([`SSH handshakes on the lab sshd per provider run, N = ${s.n}`, s.handshakesPerRun.toFixed(1)]);
   row(["reads that came back gone or with a diff (all runs)", sizes.reduce((sum, s) => sum + s.drift, 0)]);
-  if ("failed" in engine) row([`\`pulumi up\` / \`refresh\` / \`destroy\` of ${ENGINE_N} networks under the real engine`, `not measured: ${engine.failed}`]);
+  if ("failed" in engine)
+    row([`\`pulumi up\` / \`refresh\` / \`destroy\` of ${ENGINE_N} networks under the real engine`, `not measured: ${engine.failed}`]);
   else {
     row([`\`pulumi up\` of ${ENGINE_N} networks, real engine (one run)`, `${seconds(engine.up)} s`]);
     row([`\`pulumi refresh\` of them`, `${seconds(engine.refresh)} s`]);
     row([`\`pulumi destroy\` of them`, `${seconds(engine.destroy)} s`]);
     row(["SSH handshakes on the lab sshd for up + refresh + destroy (one provider process each)", engine.handshakes]);
   }
-  row(["the same stack with @pulumi/command `remote.Command`", "not measured: the Go module proxy here refuses github.com/pulumi/pulumi-command/provider (403 \"This module version is not available\"), so its provider cannot be built"]);
+  row([
+    "the same stack with @pulumi/command `remote.Command`",
+    'not measured: the Go module proxy here refuses github.com/pulumi/pulumi-command/provider (403 "This module version is not available"), so its provider cannot be built',
+  ]);
   const n50 = sizes.find((s) => s.n === 50) ?? sizes[0];
   const allHandshakes = [...sizes.map((s) => s.handshakesPerRun), ...multi.map((m) => m.handshakesPerHost)];
   console.log("");

@@ -37,7 +37,10 @@ async function main(): Promise<void> {
   const inputs = await Promise.all(
     plan.hosts.flatMap((h, hi) =>
       h.parents.map(async (parent, i) => {
-        const checked = await provider.check({}, { connection: h.connection, name: `${plan.prefix}${hi}x${i}`, parent, subnet: h.subnets[i] });
+        const checked = await provider.check(
+          {},
+          { connection: h.connection, name: `${plan.prefix}${hi}x${i}`, parent, subnet: h.subnets[i] },
+        );
         if (checked.failures?.length) throw new Error(JSON.stringify(checked.failures));
         return checked.inputs;
       }),

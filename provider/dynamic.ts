@@ -4,8 +4,8 @@
 
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
-import { FieldFailure, InputValidationError } from "./errors";
+import type { z } from "zod";
+import { type FieldFailure, InputValidationError } from "./errors";
 import { CONNECTION_SECRET_PATHS } from "./ssh/connection";
 import { containsUnknown, describeIssues } from "./validate";
 
@@ -45,7 +45,6 @@ export function serializableProvider(modulePath: string, exportName: string): Re
     delete: (id, props) => load().delete!(id, props),
   };
 }
-
 
 /**
  * A value as the dynamic-provider host can send it to the engine. The host turns results into
@@ -154,11 +153,7 @@ export function stableJson(value: unknown): string {
   );
 }
 
-export function changedFields<K extends string>(
-  olds: Record<string, unknown>,
-  news: Record<string, unknown>,
-  rules: FieldRules<K>,
-): K[] {
+export function changedFields<K extends string>(olds: Record<string, unknown>, news: Record<string, unknown>, rules: FieldRules<K>): K[] {
   return (Object.keys(rules) as K[]).filter(
     (key) => containsUnknown(news[key]) || stableJson(olds[key] ?? null) !== stableJson(news[key] ?? null),
   );
@@ -183,9 +178,7 @@ export function diffByRules<K extends string>(olds: object, news: object, rules:
 
 /** A schema's input type as a Pulumi program passes it: every field, at any depth, may be an Output. */
 export type InputsOf<T> = {
-  [K in keyof T]: pulumi.Input<
-    T[K] extends (infer U)[] ? pulumi.Input<InputValue<U>>[] : InputValue<T[K]>
-  >;
+  [K in keyof T]: pulumi.Input<T[K] extends (infer U)[] ? pulumi.Input<InputValue<U>>[] : InputValue<T[K]>>;
 };
 type InputValue<T> = T extends string | number | boolean | undefined ? T : T extends object ? InputsOf<T> : T;
 

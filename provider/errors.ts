@@ -1,7 +1,7 @@
 // Every error the library throws on purpose: its type says what happened, its fields carry
 // what a caller needs to act on it, and its message is built here and nowhere else.
 
-import { Argv, CommandResult, shellCommand } from "./host/command";
+import { type Argv, type CommandResult, shellCommand } from "./host/command";
 
 // ---------------------------------------------------------------------------------------------
 // Values in messages. A message ends up in terminals, CI logs and PR comments, so a value a
@@ -220,7 +220,9 @@ export class RemoteCommandError extends Error {
     readonly result: CommandResult,
   ) {
     const detail = printable(result.stderr.trim() || result.stdout.trim() || "(no output)");
-    super(`${target}: \`${printable(shellCommand(argv))}\` exited with ${result.exitCode}: ${detail}${sudoHint(target, argv, result.stderr)}`);
+    super(
+      `${target}: \`${printable(shellCommand(argv))}\` exited with ${result.exitCode}: ${detail}${sudoHint(target, argv, result.stderr)}`,
+    );
     this.name = "RemoteCommandError";
   }
 }
@@ -228,7 +230,8 @@ export class RemoteCommandError extends Error {
 // What `sudo -n` prints when the user may not run the command without a password: "a password
 // is required" (no NOPASSWD rule covers it), "Sorry, user X is not allowed to execute ...", or
 // "X is not in the sudoers file".
-const SUDO_REFUSED = /^(sudo: a password is required|sudo: a terminal is required|Sorry, user \S+ is not allowed to execute|.*is not in the sudoers file)/m;
+const SUDO_REFUSED =
+  /^(sudo: a password is required|sudo: a terminal is required|Sorry, user \S+ is not allowed to execute|.*is not in the sudoers file)/m;
 
 /** With `sudo: true`, the right the user lacks and the sudoers line that grants it. */
 function sudoHint(target: string, argv: Argv, stderr: string): string {
@@ -327,8 +330,8 @@ export class TransportError extends Error {
       why
         ? `host key verification failed: the host presented ${presented}: ${why}`
         : pinned
-        ? `host key verification failed: the host presented ${presented}, which does not match connection.hostKey`
-        : `host key verification failed: the host presented ${presented} and no connection.hostKey is set`,
+          ? `host key verification failed: the host presented ${presented}, which does not match connection.hostKey`
+          : `host key verification failed: the host presented ${presented} and no connection.hostKey is set`,
     );
   }
 

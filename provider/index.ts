@@ -3,10 +3,10 @@
 import type { InputsOf } from "./dynamic";
 import type { ConnectionArgs } from "./ssh/connection";
 
-export { MacvlanNetwork, MacvlanNetworkArgs, MacvlanNetworkState } from "./resources/network/macvlan";
-export { IpvlanNetwork, IpvlanNetworkArgs, IpvlanNetworkState } from "./resources/network/ipvlan";
-export { VlanSubinterface, VlanSubinterfaceArgs, VlanSubinterfaceState } from "./resources/link/vlanSubinterface";
 export { HostShim, HostShimArgs, HostShimState } from "./resources/link/hostShim";
+export { VlanSubinterface, VlanSubinterfaceArgs, VlanSubinterfaceState } from "./resources/link/vlanSubinterface";
+export { IpvlanNetwork, IpvlanNetworkArgs, IpvlanNetworkState } from "./resources/network/ipvlan";
+export { MacvlanNetwork, MacvlanNetworkArgs, MacvlanNetworkState } from "./resources/network/macvlan";
 export { closeAllSessions } from "./ssh/pool";
 
 /** How a resource reaches its Docker host over SSH (every field may be a Pulumi Output). */

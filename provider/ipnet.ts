@@ -122,9 +122,7 @@ export function containsAddress(prefix: Prefix, address: Address): boolean {
 /** True when `inner` lies wholly inside `outer`. */
 export function containsPrefix(outer: Prefix, inner: Prefix): boolean {
   return (
-    outer.family === inner.family &&
-    inner.length >= outer.length &&
-    containsAddress(outer, { family: inner.family, value: inner.address })
+    outer.family === inner.family && inner.length >= outer.length && containsAddress(outer, { family: inner.family, value: inner.address })
   );
 }
 

@@ -3,20 +3,20 @@
 // the first line (a name Linux or Docker would refuse never gets as far as the host).
 
 import { z } from "zod";
-import { escapeText, FieldFailure, printable, showValue, SHOWN_PREFIX } from "./errors";
+import { escapeText, type FieldFailure, printable, SHOWN_PREFIX, showValue } from "./errors";
 import { quoteWord } from "./host/command";
 import {
   canonicalAddress,
   canonicalPrefix,
   containsAddress,
   containsPrefix,
-  Family,
+  type Family,
+  formatPrefix,
   hasHostBits,
   isReservedIPv4HostAddress,
   networkOf,
   parseAddress,
   parsePrefix,
-  formatPrefix,
 } from "./ipnet";
 
 /** Pulumi's placeholder for a value not known until apply (`pulumi preview` of a new dependency). */
@@ -60,7 +60,10 @@ export function subnet(family: Family) {
 // those out (it adds one to every link itself), so one set by hand could never read back.
 const IPV6_LINK_LOCAL = parsePrefix("fe80::/10")!;
 const NOT_A_HOST_ADDRESS: { prefix: NonNullable<ReturnType<typeof parsePrefix>>; why: string }[] = [
-  { prefix: IPV6_LINK_LOCAL, why: "is IPv6 link-local (fe80::/10): the kernel adds one to every link itself, and it never reads back as set" },
+  {
+    prefix: IPV6_LINK_LOCAL,
+    why: "is IPv6 link-local (fe80::/10): the kernel adds one to every link itself, and it never reads back as set",
+  },
   { prefix: parsePrefix("127.0.0.0/8")!, why: "is a loopback address" },
   { prefix: parsePrefix("::1/128")!, why: "is the loopback address" },
   { prefix: parsePrefix("224.0.0.0/4")!, why: "is a multicast address" },
@@ -89,12 +92,12 @@ export const interfaceAddress = z
         ? "is the unspecified address, which names no host"
         : prefix.length === 0
           ? "has prefix length 0 (the whole address space); a host address is usually /32 or /128"
-          : NOT_A_HOST_ADDRESS.find((n) => n.prefix.family === prefix.family && containsAddress(n.prefix, address))?.why ??
+          : (NOT_A_HOST_ADDRESS.find((n) => n.prefix.family === prefix.family && containsAddress(n.prefix, address))?.why ??
             (prefix.family === 4 && prefix.length <= 30 && (prefix.address & hostBits) === 0n
               ? `is the network address of ${formatPrefix(networkOf(prefix))}, not a host address`
               : prefix.family === 4 && prefix.length <= 30 && (prefix.address & hostBits) === hostBits
                 ? `is the broadcast address of ${formatPrefix(networkOf(prefix))}, not a host address`
-                : undefined);
+                : undefined));
     if (why) ctx.addIssue({ code: "custom", message: why });
   })
   .transform(canonicalPrefix);
@@ -173,7 +176,7 @@ export const LABELS_MAX_BYTES = 65_536;
 /** Docker label keys: reverse-DNS style, no '=' (it separates key from value on the command line). */
 export const labelKey = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, "must be a label key like com.example.team")
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "must be a label key like com.example.team")
   .refine((v) => Buffer.byteLength(v) <= LABEL_KEY_MAX_BYTES, { message: `is longer than ${LABEL_KEY_MAX_BYTES} bytes` });
 
 /**
@@ -201,7 +204,10 @@ export const labels = z.record(labelKey, labelValue).superRefine((map, ctx) => {
     total += Buffer.byteLength(quoteWord(`${key}=${value}`)) + "--label ".length;
   }
   if (total > LABELS_MAX_BYTES) {
-    ctx.addIssue({ code: "custom", message: `take ${total} bytes on the command line; at most ${LABELS_MAX_BYTES} (the host's argument length limit)` });
+    ctx.addIssue({
+      code: "custom",
+      message: `take ${total} bytes on the command line; at most ${LABELS_MAX_BYTES} (the host's argument length limit)`,
+    });
   }
 });
 
@@ -282,14 +288,8 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
  * pasted into another field is hidden there too, and every other value goes through the one
  * `showValue` (escaped, bounded, key material hidden).
  */
-export function describeIssues(
-  issues: readonly z.core.$ZodIssue[],
-  input: unknown,
-  secretPaths: readonly string[],
-): FieldFailure[] {
-  const secrets = secretPaths
-    .map((p) => valueAt(input, p.split(".")))
-    .filter((v): v is string => typeof v === "string" && v.length > 0);
+export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown, secretPaths: readonly string[]): FieldFailure[] {
+  const secrets = secretPaths.map((p) => valueAt(input, p.split("."))).filter((v): v is string => typeof v === "string" && v.length > 0);
   // Map keys are user text too: a path segment is escaped and bounded like a value.
   const fieldOf = (path: readonly PropertyKey[]) => path.map((k) => escapeText(boundedKey(String(k)))).join(".");
   // The rule's own text can quote a value (zod's "Unrecognized key"); it gets the same treatment.
@@ -312,7 +312,11 @@ export function describeIssues(
     }
     const value = valueAt(input, path);
     // Objects are never echoed: they may hold a secret field, and the message names the bad part.
-    const shown = secret ? " (value hidden: secret)" : value === null || typeof value !== "object" ? ` (got ${showValue(value, secrets)})` : "";
+    const shown = secret
+      ? " (value hidden: secret)"
+      : value === null || typeof value !== "object"
+        ? ` (got ${showValue(value, secrets)})`
+        : "";
     return { property, reason: `${field}: ${safeText(issue.message)}${shown}` };
   });
 }

@@ -3,16 +3,18 @@
 //
 // Config (namespace "underlay"): connection (the whole Connection as JSON, secret), count.
 import * as pulumi from "@pulumi/pulumi";
-import { MacvlanNetwork, type Connection } from "pulumi-underlay";
+import { type Connection, MacvlanNetwork } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
 const connection = config.requireSecretObject<Connection>("connection");
 
-export const networkIds = Array.from({ length: config.requireNumber("count") }, (_, i) =>
-  new MacvlanNetwork(`net${i}`, {
-    connection,
-    name: `be${i}`,
-    parent: `bp${i + 1}`,
-    subnet: `198.${18 + Math.floor((i + 1) / 256)}.${(i + 1) % 256}.0/24`,
-  }).networkId,
+export const networkIds = Array.from(
+  { length: config.requireNumber("count") },
+  (_, i) =>
+    new MacvlanNetwork(`net${i}`, {
+      connection,
+      name: `be${i}`,
+      parent: `bp${i + 1}`,
+      subnet: `198.${18 + Math.floor((i + 1) / 256)}.${(i + 1) % 256}.0/24`,
+    }).networkId,
 );

@@ -15,7 +15,7 @@
 
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { HostShim, MacvlanNetwork, type Connection } from "pulumi-underlay";
+import { type Connection, HostShim, MacvlanNetwork } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
 

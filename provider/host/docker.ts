@@ -83,9 +83,7 @@ export function parseNetworkJson(value: unknown): InspectedNetwork[] {
         subnet: canonicalPrefix(c.Subnet),
         gateway: c.Gateway ? canonicalAddress(c.Gateway) : undefined,
         ipRange: c.IPRange ? canonicalPrefix(c.IPRange) : undefined,
-        auxAddresses: Object.fromEntries(
-          Object.entries(c.AuxiliaryAddresses ?? {}).map(([k, v]) => [k, canonicalAddress(v)]),
-        ),
+        auxAddresses: Object.fromEntries(Object.entries(c.AuxiliaryAddresses ?? {}).map(([k, v]) => [k, canonicalAddress(v)])),
       })),
     containers: Object.entries(n.Containers ?? {}).map(([id, c]) => ({ id, name: c.Name ?? id })),
   }));

@@ -2,8 +2,8 @@
 // for its JSON output (`ip -j`), never its text output.
 
 import { z } from "zod";
-import { Argv } from "./command";
 import { canonicalPrefix, parsePrefix } from "../ipnet";
+import type { Argv } from "./command";
 
 // Some iproute2 versions print nothing at all (not "[]") when a listing is empty.
 function parseJsonOrEmpty(stdout: string): unknown {
@@ -42,9 +42,7 @@ const LinkJson = z.array(
     flags: z.array(z.string()).default([]),
     mtu: z.number().default(0),
     address: z.string().optional(),
-    linkinfo: z
-      .object({ info_kind: z.string().optional(), info_data: z.record(z.string(), z.unknown()).optional() })
-      .optional(),
+    linkinfo: z.object({ info_kind: z.string().optional(), info_data: z.record(z.string(), z.unknown()).optional() }).optional(),
   }),
 );
 

@@ -3,7 +3,7 @@
 // commands (any other systemd host). Pure text builders and parsers; no I/O here.
 
 import { z } from "zod";
-import { Argv } from "./command";
+import type { Argv } from "./command";
 import { buildAddressAdd, buildLinkUp, buildMacvlanAdd, buildRouteAdd, buildVlanAdd } from "./iproute";
 
 /** A link to recreate at boot, with what it carries. */
@@ -151,7 +151,10 @@ export function buildSystemdRunning(): Argv {
 }
 
 export function buildUnitEnable(link: PersistentLink): Argv[] {
-  return [["systemctl", "daemon-reload"], ["systemctl", "enable", unitName(link)]];
+  return [
+    ["systemctl", "daemon-reload"],
+    ["systemctl", "enable", unitName(link)],
+  ];
 }
 
 export function buildUnitIsEnabled(link: PersistentLink): Argv {
@@ -159,7 +162,10 @@ export function buildUnitIsEnabled(link: PersistentLink): Argv {
 }
 
 export function buildUnitDisable(link: PersistentLink): Argv[] {
-  return [["systemctl", "disable", unitName(link)], ["systemctl", "daemon-reload"]];
+  return [
+    ["systemctl", "disable", unitName(link)],
+    ["systemctl", "daemon-reload"],
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------

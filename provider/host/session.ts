@@ -2,8 +2,8 @@
 // and the route the kernel picks to reach it (`ip -j route get`).
 
 import { z } from "zod";
-import { Argv } from "./command";
 import { canonicalAddress, parseAddress } from "../ipnet";
+import type { Argv } from "./command";
 
 // A fixed script, no input in it. Under `sudo` the environment is reset, so $SSH_CONNECTION is
 // also read from the parent process's environment (sudo's own, or the login shell's), which

@@ -5,11 +5,11 @@
 // the host are in flight.
 
 import { RefusalError } from "../errors";
-import { InspectedNetwork } from "../host/docker";
-import { LinkDump } from "../host/iproute";
+import type { InspectedNetwork } from "../host/docker";
+import type { LinkDump } from "../host/iproute";
 import { Slots } from "../ssh/dockerApi";
-import { HostRunner, RunCommand } from "../ssh/pool";
-import { dumpLinks, HostInventory, hostInventory, listNetworks } from "./inventory";
+import type { HostRunner, RunCommand } from "../ssh/pool";
+import { dumpLinks, type HostInventory, hostInventory, listNetworks } from "./inventory";
 
 /**
  * Callers within one window share one fetch. A fetch in flight is never joined (it may have
@@ -126,7 +126,10 @@ export class HostView {
    * same name, parent or subnet is refused by the checks; `settle` puts the real network in its
    * place (or takes the claim back when the create failed).
    */
-  claim(inventory: HostInventory, claim: Omit<InspectedNetwork, "id" | "containers">): { settle(network: InspectedNetwork | undefined): void } {
+  claim(
+    inventory: HostInventory,
+    claim: Omit<InspectedNetwork, "id" | "containers">,
+  ): { settle(network: InspectedNetwork | undefined): void } {
     const entry: InspectedNetwork = { ...claim, id: PENDING_ID, containers: [] };
     inventory.networks.push(entry);
     this.claims.add(entry);

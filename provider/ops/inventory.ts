@@ -3,9 +3,9 @@
 
 import { DockerApiError, RefusalError } from "../errors";
 import {
-  ApiRequest,
-  InspectedNetwork,
-  NetworkSpec,
+  type ApiRequest,
+  type InspectedNetwork,
+  type NetworkSpec,
   networkInspectRequest,
   networkListRequest,
   parseNetworkJson,
@@ -16,13 +16,13 @@ import {
   buildLinkShow,
   buildRouteDump,
   isNoSuchDevice,
-  LinkDump,
-  LinkInfo,
+  type LinkDump,
+  type LinkInfo,
   parseLinkDump,
   parseLinks,
 } from "../host/iproute";
 import type { DockerApi, DockerResponse } from "../ssh/dockerApi";
-import { RunCommand } from "../ssh/pool";
+import type { RunCommand } from "../ssh/pool";
 
 /** What Docker calls need of a host: its name for messages and its Engine API. */
 export interface DockerHost {

@@ -2,10 +2,10 @@
 // and deleting one only while it is still what the resource made.
 
 import { RefusalError } from "../errors";
-import { buildLinkDelete, isNoSuchDevice, LinkInfo } from "../host/iproute";
-import { RunCommand } from "../ssh/pool";
+import { buildLinkDelete, isNoSuchDevice, type LinkInfo } from "../host/iproute";
+import type { RunCommand } from "../ssh/pool";
 import { listLinks, showLink } from "./inventory";
-import { applySteps, HostStep } from "./steps";
+import { applySteps, type HostStep } from "./steps";
 
 /** Refuses a name already taken (never adopting someone else's link) or a missing parent; returns the parent. */
 export async function requireNewLink(run: RunCommand, target: string, name: string, parent: string): Promise<LinkInfo> {
@@ -37,10 +37,17 @@ export function identityOf(link: LinkInfo): LinkIdentity {
 /** What differs between the recorded link and the one the host has under its name, as "field was, now". */
 export function identityDifferences(recorded: LinkIdentity, link: LinkInfo): string[] {
   const now = identityOf(link);
-  const fields: [keyof LinkIdentity, string][] = [["kind", "kind"], ["parent", "parent"], ["macAddress", "MAC"], ["ifindex", "ifindex"]];
+  const fields: [keyof LinkIdentity, string][] = [
+    ["kind", "kind"],
+    ["parent", "parent"],
+    ["macAddress", "MAC"],
+    ["ifindex", "ifindex"],
+  ];
   return fields
     .filter(([key]) => recorded[key] !== now[key])
-    .map(([key, label]) => `${label} ${JSON.stringify(recorded[key])} when made, now ${JSON.stringify(now[key] === "" ? "none" : now[key])}`);
+    .map(
+      ([key, label]) => `${label} ${JSON.stringify(recorded[key])} when made, now ${JSON.stringify(now[key] === "" ? "none" : now[key])}`,
+    );
 }
 
 /** The same link by kind and parent: what survives the link being made again at boot. */

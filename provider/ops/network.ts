@@ -5,10 +5,10 @@
 import { RefusalError } from "../errors";
 import {
   containersOnNetworkRequest,
-  InspectedNetwork,
+  type InspectedNetwork,
+  type NetworkSpec,
   networkCreateRequest,
   networkRemoveRequest,
-  NetworkSpec,
   parseContainerList,
   parseCreatedId,
   parseMajorVersion,
@@ -16,9 +16,9 @@ import {
   versionRequest,
 } from "../host/docker";
 import { subnetsOverlap } from "../ipnet";
-import { HostRunner } from "../ssh/pool";
+import type { HostRunner } from "../ssh/pool";
 import { viewOf } from "./hostView";
-import { callDocker, HostInventory, inspectNetwork, isWireless } from "./inventory";
+import { callDocker, type HostInventory, inspectNetwork, isWireless } from "./inventory";
 
 export interface CreateOptions {
   /**
@@ -87,7 +87,12 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
         const version = parseServerVersion((await callDocker(host, versionRequest(), [200])).json);
         const major = parseMajorVersion(version);
         if (major === undefined || major < IPV6_ONLY_SINCE) {
-          throw new RefusalError(host.target, { kind: "dockerTooOld", feature: "an IPv6-only network", needs: `${IPV6_ONLY_SINCE}.0`, version });
+          throw new RefusalError(host.target, {
+            kind: "dockerTooOld",
+            feature: "an IPv6-only network",
+            needs: `${IPV6_ONLY_SINCE}.0`,
+            version,
+          });
         }
       }
       const parent = spec.options.parent;

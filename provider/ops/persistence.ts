@@ -15,15 +15,15 @@ import {
   buildUnitEnable,
   buildUnitIsEnabled,
   buildWriteFile,
-  HostFile,
+  type HostFile,
   networkdFiles,
+  type PersistentLink,
+  type PersistMethod,
   parseNetworkFileOf,
-  PersistentLink,
-  PersistMethod,
   systemdUnitFiles,
 } from "../host/persistentLinks";
-import { RunCommand } from "../ssh/pool";
-import { HostStep } from "./steps";
+import type { RunCommand } from "../ssh/pool";
+import type { HostStep } from "./steps";
 
 /** What the state records about how a link is persisted. */
 export interface PersistRecord {
@@ -50,9 +50,7 @@ export async function detectPersistMethod(run: RunCommand, parent: string, targe
 }
 
 function filesFor(link: PersistentLink, record: PersistRecord): HostFile[] {
-  return record.method === "networkd" && record.parentNetworkFile
-    ? networkdFiles(link, record.parentNetworkFile)
-    : systemdUnitFiles(link);
+  return record.method === "networkd" && record.parentNetworkFile ? networkdFiles(link, record.parentNetworkFile) : systemdUnitFiles(link);
 }
 
 function directoryOf(path: string): string {

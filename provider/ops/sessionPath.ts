@@ -4,9 +4,9 @@
 // with the change and no way in.
 
 import { RefusalError } from "../errors";
-import { buildRouteGet, buildSessionPeerShow, parseRouteGet, parseSessionPeer, RouteToPeer } from "../host/session";
+import { buildRouteGet, buildSessionPeerShow, parseRouteGet, parseSessionPeer, type RouteToPeer } from "../host/session";
 import { containsAddress, parseAddress, parsePrefix } from "../ipnet";
-import { RunCommand } from "../ssh/pool";
+import type { RunCommand } from "../ssh/pool";
 
 /** The session's peer as the host sees it, and how the host reaches it now. */
 export interface SessionPath {

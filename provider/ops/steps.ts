@@ -2,8 +2,8 @@
 // undoes what was done, newest first, so the host is left as it was.
 
 import { StepsFailedError } from "../errors";
-import { Argv } from "../host/command";
-import { RunCommand } from "../ssh/pool";
+import type { Argv } from "../host/command";
+import type { RunCommand } from "../ssh/pool";
 
 export interface HostStep {
   argv: Argv;

@@ -2,7 +2,7 @@
 // secret connection, and outputs derived from its state type.
 
 import * as pulumi from "@pulumi/pulumi";
-import { ObjectSchema, registeredProps, withSecretConnection } from "../dynamic";
+import { type ObjectSchema, registeredProps, withSecretConnection } from "../dynamic";
 
 /**
  * A resource's output properties, one per state field. Resource classes get them by declaration

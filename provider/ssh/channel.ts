@@ -3,7 +3,7 @@
 
 import type { Client, ClientChannel } from "ssh2";
 import { TransportError } from "../errors";
-import { Argv, CommandResult } from "../host/command";
+import type { Argv, CommandResult } from "../host/command";
 
 export interface ChannelRequest {
   target: string;

@@ -4,8 +4,8 @@
 import type { Socket } from "node:net";
 import { Client } from "ssh2";
 import { TransportError } from "../errors";
-import { ConnectionConfig, describeTarget } from "./connection";
-import { HostKeyVerdict, judgeHostKey, preferredHostKeyAlgorithms } from "./hostKeys";
+import { type ConnectionConfig, describeTarget } from "./connection";
+import { type HostKeyVerdict, judgeHostKey, preferredHostKeyAlgorithms } from "./hostKeys";
 import { judgeKnownHosts, knownHostAlgorithms } from "./knownHosts";
 import { openTransport, type Transport } from "./proxyJump";
 import { DEFAULT_BACKOFF, withRetries } from "./retry";
@@ -48,30 +48,33 @@ function dialOnce(c: ConnectionConfig, onGone: (client: Client) => void): Promis
     };
     const timer = setTimeout(() => fail(TransportError.noSession(target, c.connectTimeoutMs)), c.connectTimeoutMs);
     const dialHop = (hop: ConnectionConfig) => dialOnce(hop, () => undefined);
-    openTransport(c, target, dialHop).then((opened) => {
-      if (settled) {
-        opened.stream.destroy();
-        opened.close();
-        return;
-      }
-      transport = opened;
-      opened.stream.once("error", (err: Error) => fail(TransportError.cannotConnect(target, err.message)));
-      client.connect({
-        sock: opened.stream,
-        username: c.user,
-        privateKey: c.privateKey,
-        passphrase: c.privateKeyPassphrase,
-        password: c.password,
-        agent: c.agentSocket,
-        readyTimeout: c.connectTimeoutMs,
-        algorithms: c.knownHosts ? knownHostAlgorithms(c.knownHosts, c.host, c.port) : preferredHostKeyAlgorithms(c.hostKey),
-        hostVerifier: (key: Buffer) => {
-          // A pinned hostKey, when given, decides; otherwise the known_hosts text does.
-          verdict = c.knownHosts && !c.hostKey ? judgeKnownHosts(c.knownHosts, c.host, c.port, key) : judgeHostKey(c, key);
-          return verdict.accepted;
-        },
-      });
-    }, (err: unknown) => fail(err instanceof TransportError ? err : TransportError.cannotConnect(target, String(err))));
+    openTransport(c, target, dialHop).then(
+      (opened) => {
+        if (settled) {
+          opened.stream.destroy();
+          opened.close();
+          return;
+        }
+        transport = opened;
+        opened.stream.once("error", (err: Error) => fail(TransportError.cannotConnect(target, err.message)));
+        client.connect({
+          sock: opened.stream,
+          username: c.user,
+          privateKey: c.privateKey,
+          passphrase: c.privateKeyPassphrase,
+          password: c.password,
+          agent: c.agentSocket,
+          readyTimeout: c.connectTimeoutMs,
+          algorithms: c.knownHosts ? knownHostAlgorithms(c.knownHosts, c.host, c.port) : preferredHostKeyAlgorithms(c.hostKey),
+          hostVerifier: (key: Buffer) => {
+            // A pinned hostKey, when given, decides; otherwise the known_hosts text does.
+            verdict = c.knownHosts && !c.hostKey ? judgeKnownHosts(c.knownHosts, c.host, c.port, key) : judgeHostKey(c, key);
+            return verdict.accepted;
+          },
+        });
+      },
+      (err: unknown) => fail(err instanceof TransportError ? err : TransportError.cannotConnect(target, String(err))),
+    );
     client.once("ready", () => {
       if (settled) return;
       settled = true;

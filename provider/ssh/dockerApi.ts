@@ -134,58 +134,58 @@ export class DockerApiClient implements DockerApi {
     const { target, timeoutMs } = this.options;
     this.requests++;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return this.inFlight.take(() => this.options.whileActive(
-      () =>
-        new Promise<DockerResponse>((resolve, reject) => {
-          let stream: DialStream | undefined;
-          const request = http.request({
-            agent: this.agent,
-            method,
-            path,
-            // dockerd ignores the host; HTTP/1.1 requires one.
-            host: "docker",
-            headers: payload
-              ? { "Content-Type": "application/json", "Content-Length": payload.length }
-              : { "Content-Length": 0 },
-          });
-          const timer = setTimeout(() => {
-            request.destroy(new DockerApiError(target, method, path, undefined, `no answer within ${timeoutMs} ms`));
-          }, timeoutMs);
-          timer.unref();
-          request.on("socket", (s: DialStream) => (stream = s));
-          request.on("response", (response) => {
-            const chunks: Buffer[] = [];
-            response.on("data", (chunk: Buffer) => chunks.push(chunk));
-            response.on("error", (err) => reject(err));
-            response.on("end", () => {
+    return this.inFlight.take(() =>
+      this.options.whileActive(
+        () =>
+          new Promise<DockerResponse>((resolve, reject) => {
+            let stream: DialStream | undefined;
+            const request = http.request({
+              agent: this.agent,
+              method,
+              path,
+              // dockerd ignores the host; HTTP/1.1 requires one.
+              host: "docker",
+              headers: payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : { "Content-Length": 0 },
+            });
+            const timer = setTimeout(() => {
+              request.destroy(new DockerApiError(target, method, path, undefined, `no answer within ${timeoutMs} ms`));
+            }, timeoutMs);
+            timer.unref();
+            request.on("socket", (s: DialStream) => (stream = s));
+            request.on("response", (response) => {
+              const chunks: Buffer[] = [];
+              response.on("data", (chunk: Buffer) => chunks.push(chunk));
+              response.on("error", (err) => reject(err));
+              response.on("end", () => {
+                clearTimeout(timer);
+                const text = Buffer.concat(chunks).toString("utf8");
+                let json: unknown;
+                try {
+                  json = text ? JSON.parse(text) : undefined;
+                } catch {
+                  json = undefined;
+                }
+                resolve({ status: response.statusCode ?? 0, json, text });
+              });
+            });
+            request.on("error", (err: Error) => {
               clearTimeout(timer);
-              const text = Buffer.concat(chunks).toString("utf8");
-              let json: unknown;
-              try {
-                json = text ? JSON.parse(text) : undefined;
-              } catch {
-                json = undefined;
+              // No session or no channel (TransportError): that is what happened, not a Docker error.
+              if (err instanceof DockerApiError || err instanceof TransportError) {
+                reject(err);
+                return;
               }
-              resolve({ status: response.statusCode ?? 0, json, text });
+              // A stream that died at once is usually dial-stdio failing to start (no docker CLI,
+              // no daemon): say what the host printed, once the channel has told us.
+              void streamEnd(stream).then((ended) => {
+                const detail = ended?.stderr.trim() || err.message;
+                reject(new DockerApiError(target, method, path, undefined, detail, ended?.code, ended?.stderr));
+              });
             });
-          });
-          request.on("error", (err: Error) => {
-            clearTimeout(timer);
-            // No session or no channel (TransportError): that is what happened, not a Docker error.
-            if (err instanceof DockerApiError || err instanceof TransportError) {
-              reject(err);
-              return;
-            }
-            // A stream that died at once is usually dial-stdio failing to start (no docker CLI,
-            // no daemon): say what the host printed, once the channel has told us.
-            void streamEnd(stream).then((ended) => {
-              const detail = ended?.stderr.trim() || err.message;
-              reject(new DockerApiError(target, method, path, undefined, detail, ended?.code, ended?.stderr));
-            });
-          });
-          request.end(payload);
-        }),
-    ));
+            request.end(payload);
+          }),
+      ),
+    );
   }
 }
 

@@ -40,10 +40,7 @@ export interface HostKeyVerdict {
  * A pinned key must match, even with insecureIgnoreHostKey set; without a pin, only the
  * explicit opt-out accepts a key.
  */
-export function judgeHostKey(
-  pin: { hostKey?: string; insecureIgnoreHostKey: boolean },
-  keyBlob: Buffer,
-): HostKeyVerdict {
+export function judgeHostKey(pin: { hostKey?: string; insecureIgnoreHostKey: boolean }, keyBlob: Buffer): HostKeyVerdict {
   const presented = `${keyTypeOf(keyBlob)} ${fingerprintOf(keyBlob)}`;
   if (!pin.hostKey) return { accepted: pin.insecureIgnoreHostKey, presented };
   const line = OPENSSH_KEY_LINE.exec(pin.hostKey);

@@ -13,11 +13,11 @@ import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Client, ClientChannel } from "ssh2";
 import { RemoteCommandError, TransportError } from "../errors";
-import { Argv, CommandResult, toRemoteCommand } from "../host/command";
+import { type Argv, type CommandResult, toRemoteCommand } from "../host/command";
 import { execChannel } from "./channel";
-import { ConnectionConfig, describeTarget } from "./connection";
+import { type ConnectionConfig, describeTarget } from "./connection";
 import { dial } from "./dial";
-import { DialStream, DockerApi, DockerApiClient, Slots } from "./dockerApi";
+import { type DialStream, type DockerApi, DockerApiClient, Slots } from "./dockerApi";
 
 /**
  * Channels one connection may have open at once: command channels plus Docker API streams.
@@ -163,7 +163,10 @@ class Session implements HostRunner {
     const client = this.client;
     this.client = undefined;
     this.dockerClient?.destroy();
-    void client?.then((c) => c.end(), () => undefined);
+    void client?.then(
+      (c) => c.end(),
+      () => undefined,
+    );
   }
 
   private readonly runner: RunCommand = (argv, options) => this.runCommand(argv, options ?? {});
@@ -201,8 +204,7 @@ class Session implements HostRunner {
         this.close();
         result = await execChannel(await this.connect(), request);
       }
-      const allowed =
-        typeof options.allowFailure === "function" ? options.allowFailure(result) : options.allowFailure === true;
+      const allowed = typeof options.allowFailure === "function" ? options.allowFailure(result) : options.allowFailure === true;
       if (result.exitCode !== 0 && !allowed) {
         throw new RemoteCommandError(this.target, argv, result);
       }
@@ -217,7 +219,9 @@ class Session implements HostRunner {
     const open = (client: Client) =>
       new Promise<ClientChannel>((resolve, reject) => {
         try {
-          client.exec(command, (err, channel) => (err ? reject(TransportError.cannotStart(this.target, argv, err.message)) : resolve(channel)));
+          client.exec(command, (err, channel) =>
+            err ? reject(TransportError.cannotStart(this.target, argv, err.message)) : resolve(channel),
+          );
         } catch (err) {
           reject(TransportError.cannotStart(this.target, argv, err instanceof Error ? err.message : String(err)));
         }

@@ -7,17 +7,10 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
+import type * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  type ConfigMap,
-  type EngineEvent,
-  LocalWorkspace,
-  type OpMap,
-  PulumiCommand,
-  type Stack,
-} from "@pulumi/pulumi/automation";
+import { type ConfigMap, type EngineEvent, LocalWorkspace, type OpMap, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 
 export const REPO = path.resolve(__dirname, "..", "..", "..");
 export const ENGINE_ROOT = path.join(REPO, ".engine");

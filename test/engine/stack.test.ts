@@ -102,7 +102,7 @@ describe("the real Pulumi engine: preview, up, refresh, destroy on a lab host", 
     es = await openStack({ program: "test/engine/programs/underlay", config: baseConfig(), canary });
   });
 
-  afterEach(function () {
+  afterEach(() => {
     // Any connection through the proxy means the engine tried the network (a plugin download,
     // an update check): on a real operator's machine that is a hang or a surprise.
     assert.deepEqual(canary.attempts, [], `the engine tried the network: ${canary.attempts.join(", ")}`);
@@ -131,9 +131,10 @@ describe("the real Pulumi engine: preview, up, refresh, destroy on a lab host", 
     assert.ok(inspected, "network missing on the host");
     assert.equal(inspected.Driver, "macvlan");
     assert.equal(inspected.Options.parent, host.lanParent);
-    assert.deepEqual(inspected.IPAM.Config.map((c) => [c.Subnet, c.IPRange, c.AuxiliaryAddresses]), [
-      [SUBNET, RANGE, { shim: SHIM_IP }],
-    ]);
+    assert.deepEqual(
+      inspected.IPAM.Config.map((c) => [c.Subnet, c.IPRange, c.AuxiliaryAddresses]),
+      [[SUBNET, RANGE, { shim: SHIM_IP }]],
+    );
     const shimLink = await link(host, shim);
     assert.ok(shimLink, "shim missing on the host");
     const addrs = JSON.parse((await host.exec(["ip", "-j", "address", "show", "dev", shim])).stdout) as {
@@ -171,10 +172,7 @@ describe("the real Pulumi engine: preview, up, refresh, destroy on a lab host", 
     assert.deepEqual(p.steps.ops.get("lan-shim"), ["same"]);
     const lanOps = p.steps.ops.get("lan") ?? [];
     assert.ok(lanOps.includes("delete-replaced") && lanOps.includes("create-replacement"), lanOps.join(","));
-    assert.ok(
-      lanOps.indexOf("delete-replaced") < lanOps.indexOf("create-replacement"),
-      `not delete-before-replace: ${lanOps.join(",")}`,
-    );
+    assert.ok(lanOps.indexOf("delete-replaced") < lanOps.indexOf("create-replacement"), `not delete-before-replace: ${lanOps.join(",")}`);
     assert.ok(p.steps.diffs.get("lan")?.includes("ipRange"), `diff names ${p.steps.diffs.get("lan")}`);
     assert.ok(!p.steps.diffs.get("lan")?.includes("connection"));
     // What a reviewer reads: `preview --diff` marks the property that forces the replacement.
@@ -307,13 +305,29 @@ describe("the real Pulumi engine: preview, up, refresh, destroy on a lab host", 
       .split("\n")
       .pop() as string;
     fs.writeFileSync(path.join(scratch, "package.json"), JSON.stringify({ name: "scratch", private: true, version: "0.0.0" }));
-    const pulumiVersion = (JSON.parse(fs.readFileSync(path.join(REPO, "node_modules/@pulumi/pulumi/package.json"), "utf8")) as { version: string }).version;
+    const pulumiVersion = (
+      JSON.parse(fs.readFileSync(path.join(REPO, "node_modules/@pulumi/pulumi/package.json"), "utf8")) as { version: string }
+    ).version;
     execFileSync(
       "npm",
-      ["install", "--no-audit", "--no-fund", "--prefer-offline", path.join(work, tarball), `@pulumi/pulumi@${pulumiVersion}`, "ts-node@10", "typescript@5.9"],
+      [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--prefer-offline",
+        path.join(work, tarball),
+        `@pulumi/pulumi@${pulumiVersion}`,
+        "ts-node@10",
+        "typescript@5.9",
+      ],
       { cwd: scratch, stdio: "ignore", timeout: 600_000 },
     );
-    const moved = await openStack({ program: "test/engine/programs/underlay", config: baseConfig(), canary, nodeModules: path.join(scratch, "node_modules") });
+    const moved = await openStack({
+      program: "test/engine/programs/underlay",
+      config: baseConfig(),
+      canary,
+      nodeModules: path.join(scratch, "node_modules"),
+    });
     try {
       const up = await moved.stack.up({ onOutput: (s) => moved.output.push(s) });
       assert.equal(up.summary.result, "succeeded");

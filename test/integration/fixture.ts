@@ -4,7 +4,7 @@
 
 import { strict as assert } from "node:assert";
 import type * as pulumi from "@pulumi/pulumi";
-import { RefusalError, RefusalKind, TransportError, TransportReason } from "../../provider/errors";
+import { RefusalError, type RefusalKind, TransportError, type TransportReason } from "../../provider/errors";
 import { closeAllSessions } from "../../provider/ssh/pool";
 import type { Lab, LabHost } from "../lab/types";
 

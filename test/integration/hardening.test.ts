@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { findSessionPath } from "../../provider/ops/sessionPath";
-import { hostShimProvider, HostShimState } from "../../provider/resources/link/hostShim";
+import { type HostShimState, hostShimProvider } from "../../provider/resources/link/hostShim";
 import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { parseConnection } from "../../provider/ssh/connection";
 import { hostSession } from "../../provider/ssh/pool";
@@ -34,7 +34,10 @@ describe("hardening on a lab host", function () {
 
   async function createShim(name: string, extra: Record<string, unknown> = {}): Promise<{ id: string; outs: HostShimState }> {
     links.push(name);
-    const checked = await hostShimProvider.check({}, { connection: connectionFor(host), name, parent: host.lanParent, address: "198.51.100.249/32", routes: [], ...extra });
+    const checked = await hostShimProvider.check(
+      {},
+      { connection: connectionFor(host), name, parent: host.lanParent, address: "198.51.100.249/32", routes: [], ...extra },
+    );
     assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
     const created = await hostShimProvider.create(checked.inputs);
     assert.ok(created.outs);
@@ -57,10 +60,16 @@ describe("hardening on a lab host", function () {
     await host.exec(["ip", "link", "delete", "dev", name]);
     await host.exec(["ip", "link", "add", "link", other, "name", name, "type", "macvlan", "mode", "bridge"]);
     const theirs = await linkJson(name);
-    const text = new RegExp(`parent "${host.lanParent}" when made, now "${other}".*MAC "${ours.address}" when made, now "${theirs.address}"`);
+    const text = new RegExp(
+      `parent "${host.lanParent}" when made, now "${other}".*MAC "${ours.address}" when made, now "${theirs.address}"`,
+    );
     await assert.rejects(hostShimProvider.delete(shim.id, shim.outs), refused("notOurs", [name], text));
     const after = await linkJson(name);
-    assert.deepEqual([after.ifindex, after.address, after.link], [theirs.ifindex, theirs.address, other], "delete touched someone else's link");
+    assert.deepEqual(
+      [after.ifindex, after.address, after.link],
+      [theirs.ifindex, theirs.address, other],
+      "delete touched someone else's link",
+    );
     // Once it is gone, delete succeeds (nothing of ours is left).
     await host.exec(["ip", "link", "delete", "dev", name]);
     await hostShimProvider.delete(shim.id, shim.outs);
@@ -70,7 +79,9 @@ describe("hardening on a lab host", function () {
     const connection = parseConnection(connectionFor(host), "HostShim");
     const path = await hostSession(connection).exclusive((run) => findSessionPath(run));
     assert.ok(path, "no session path found on the lab host");
-    console.log(`      (the lab's sshd sees the session's peer as ${path.peer}, reached via dev ${path.route.dev}${path.route.type ? `, type ${path.route.type}` : ""})`);
+    console.log(
+      `      (the lab's sshd sees the session's peer as ${path.peer}, reached via dev ${path.route.dev}${path.route.type ? `, type ${path.route.type}` : ""})`,
+    );
     if (path.route.type === "local") {
       // The netns lab forwards 127.0.0.1:<port> into `sshd -i` in the host's namespace, so the
       // peer is the host's own loopback address: no route a link adds can capture it. The capture
@@ -81,7 +92,10 @@ describe("hardening on a lab host", function () {
     const before = await snapshotHost(host);
     const name = uniqueName("shim");
     links.push(name);
-    const checked = await hostShimProvider.check({}, { connection: connectionFor(host), name, parent: host.lanParent, address: "198.51.100.249/32", routes: [`${path.peer}/32`] });
+    const checked = await hostShimProvider.check(
+      {},
+      { connection: connectionFor(host), name, parent: host.lanParent, address: "198.51.100.249/32", routes: [`${path.peer}/32`] },
+    );
     await assert.rejects(hostShimProvider.create(checked.inputs), refused("cutsSession", [name], new RegExp(`route ${path.peer}/32`)));
     assert.equal(await snapshotHost(host), before);
   });
@@ -90,13 +104,33 @@ describe("hardening on a lab host", function () {
     const canary = path.join(os.tmpdir(), `underlay-lab-canary-${process.pid}`);
     fs.rmSync(canary, { force: true });
     const values = [
-      `$(touch ${canary})`, `\`touch ${canary}\``, `;touch ${canary}`, `'"$(touch ${canary})"'`, "it's", "a\\b", "*", "~root", "-rf", "--help",
-      "k=v=w", "${HOME}", "\u202eevil", "еth1", "😀 grapheme", "\u00a0nbsp", " lead and trail ", "", "x".repeat(4000),
+      `$(touch ${canary})`,
+      `\`touch ${canary}\``,
+      `;touch ${canary}`,
+      `'"$(touch ${canary})"'`,
+      "it's",
+      "a\\b",
+      "*",
+      "~root",
+      "-rf",
+      "--help",
+      "k=v=w",
+      "${HOME}",
+      "\u202eevil",
+      "еth1",
+      "😀 grapheme",
+      "\u00a0nbsp",
+      " lead and trail ",
+      "",
+      "x".repeat(4000),
     ];
     const labels = Object.fromEntries(values.map((v, i) => [`com.example.l${i}`, v]));
     const name = uniqueName("hl");
     networks.push(name);
-    const checked = await macvlanNetworkProvider.check({}, { connection: connectionFor(host), name, parent: host.lanParent, subnet: "203.0.113.0/28", labels });
+    const checked = await macvlanNetworkProvider.check(
+      {},
+      { connection: connectionFor(host), name, parent: host.lanParent, subnet: "203.0.113.0/28", labels },
+    );
     assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
     await macvlanNetworkProvider.create(checked.inputs);
     const inspected = JSON.parse((await host.docker(["network", "inspect", name])).stdout)[0];

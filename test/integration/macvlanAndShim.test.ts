@@ -2,10 +2,10 @@
 // Every assertion reads the host's own state (docker network inspect, ip -j, a ping).
 
 import { strict as assert } from "node:assert";
-import { hostShimProvider, HostShimState } from "../../provider/resources/link/hostShim";
-import { macvlanNetworkProvider, MacvlanNetworkState } from "../../provider/resources/network/macvlan";
-import type { Lab, LabHost } from "../lab/types";
 import { StepsFailedError } from "../../provider/errors";
+import { type HostShimState, hostShimProvider } from "../../provider/resources/link/hostShim";
+import { type MacvlanNetworkState, macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
+import type { Lab, LabHost } from "../lab/types";
 import { assertReadsBackAsAsked, connectionFor, lab, refused, transportFailed, uniqueName } from "./fixture";
 
 const SUBNET = "198.51.100.0/24";
@@ -66,7 +66,9 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     return { id: created.id, outs: created.outs };
   }
 
-  async function createShim(inputs: Record<string, unknown>): Promise<{ id: string; outs: HostShimState; inputs: Record<string, unknown> }> {
+  async function createShim(
+    inputs: Record<string, unknown>,
+  ): Promise<{ id: string; outs: HostShimState; inputs: Record<string, unknown> }> {
     const checked = await hostShimProvider.check({}, inputs);
     assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
     const created = await hostShimProvider.create(checked.inputs);
@@ -75,7 +77,9 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     return { id: created.id, outs: created.outs, inputs: checked.inputs };
   }
 
-  async function inspect(name: string): Promise<Record<string, unknown> & { IPAM: { Config: Record<string, unknown>[] }; Options: Record<string, string>; Id: string }> {
+  async function inspect(
+    name: string,
+  ): Promise<Record<string, unknown> & { IPAM: { Config: Record<string, unknown>[] }; Options: Record<string, string>; Id: string }> {
     const out = await host.docker(["network", "inspect", name]);
     return JSON.parse(out.stdout)[0];
   }
@@ -129,7 +133,10 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     const addrs = JSON.parse((await host.exec(["ip", "-j", "address", "show", "dev", shimName])).stdout)[0].addr_info;
     assert.ok(addrs.some((a: { local: string; prefixlen: number }) => a.local === SHIM_ADDRESS && a.prefixlen === 32));
     const routes = JSON.parse((await host.exec(["ip", "-j", "route", "show", "dev", shimName])).stdout);
-    assert.deepEqual(routes.map((r: { dst: string }) => r.dst), [RANGE]);
+    assert.deepEqual(
+      routes.map((r: { dst: string }) => r.dst),
+      [RANGE],
+    );
     assert.equal(await hostPings(CONTAINER_IP), true, "the host could not reach the container through the shim");
     assert.equal(shim.outs.up, true);
 
@@ -180,7 +187,8 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     const shimName = uniqueName("shim");
     const shim = await createShim(shimInputs(shimName));
     const before = JSON.parse((await host.exec(["ip", "-j", "link", "show", "dev", shimName])).stdout)[0].ifindex;
-    const news = (await hostShimProvider.check({}, shimInputs(shimName, { address: "198.51.100.251/32", routes: ["198.51.100.192/26"] }))).inputs;
+    const news = (await hostShimProvider.check({}, shimInputs(shimName, { address: "198.51.100.251/32", routes: ["198.51.100.192/26"] })))
+      .inputs;
     const diff = await hostShimProvider.diff(shim.id, shim.outs, news);
     assert.deepEqual(diff.replaces, []);
     await hostShimProvider.update(shim.id, shim.outs, news);
@@ -213,7 +221,10 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     const { id, outs } = await createNetwork(networkInputs(name));
     const container = await runContainer(name, CONTAINER_IP);
     await host.docker(["stop", "-t", "0", container]);
-    await assert.rejects(macvlanNetworkProvider.delete(id, outs), refused("inUse", [container], new RegExp(`still used by container\\(s\\) ${container}`)));
+    await assert.rejects(
+      macvlanNetworkProvider.delete(id, outs),
+      refused("inUse", [container], new RegExp(`still used by container\\(s\\) ${container}`)),
+    );
     assert.equal((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0, "network was deleted anyway");
 
     await host.docker(["rm", "-f", container]);
@@ -226,14 +237,38 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     const name = uniqueName("mv");
     await createNetwork(networkInputs(name));
     const other = uniqueName("mv");
-    const overlapping = (await macvlanNetworkProvider.check({}, networkInputs(other, { subnet: "198.51.100.0/25", ipRange: undefined, gateway: undefined, auxAddresses: {} }))).inputs;
-    await assert.rejects(macvlanNetworkProvider.create(overlapping), refused("subnetOverlap", [name], new RegExp(`overlaps 198\\.51\\.100\\.0/24 of existing Docker network "${name}"`)));
+    const overlapping = (
+      await macvlanNetworkProvider.check(
+        {},
+        networkInputs(other, { subnet: "198.51.100.0/25", ipRange: undefined, gateway: undefined, auxAddresses: {} }),
+      )
+    ).inputs;
+    await assert.rejects(
+      macvlanNetworkProvider.create(overlapping),
+      refused("subnetOverlap", [name], new RegExp(`overlaps 198\\.51\\.100\\.0/24 of existing Docker network "${name}"`)),
+    );
 
-    const noParent = (await macvlanNetworkProvider.check({}, networkInputs(other, { parent: "eth9", subnet: "203.0.113.0/24", gateway: undefined, ipRange: undefined, auxAddresses: {} }))).inputs;
-    await assert.rejects(macvlanNetworkProvider.create(noParent), refused("parentMissing", ["eth9"], /parent interface "eth9" does not exist/));
+    const noParent = (
+      await macvlanNetworkProvider.check(
+        {},
+        networkInputs(other, { parent: "eth9", subnet: "203.0.113.0/24", gateway: undefined, ipRange: undefined, auxAddresses: {} }),
+      )
+    ).inputs;
+    await assert.rejects(
+      macvlanNetworkProvider.create(noParent),
+      refused("parentMissing", ["eth9"], /parent interface "eth9" does not exist/),
+    );
 
-    const sameParent = (await macvlanNetworkProvider.check({}, networkInputs(other, { subnet: "203.0.113.0/24", gateway: undefined, ipRange: undefined, auxAddresses: {} }))).inputs;
-    await assert.rejects(macvlanNetworkProvider.create(sameParent), refused("parentTaken", [name], new RegExp(`Docker network "${name}" already uses parent "${host.lanParent}"`)));
+    const sameParent = (
+      await macvlanNetworkProvider.check(
+        {},
+        networkInputs(other, { subnet: "203.0.113.0/24", gateway: undefined, ipRange: undefined, auxAddresses: {} }),
+      )
+    ).inputs;
+    await assert.rejects(
+      macvlanNetworkProvider.create(sameParent),
+      refused("parentTaken", [name], new RegExp(`Docker network "${name}" already uses parent "${host.lanParent}"`)),
+    );
 
     const taken = (await macvlanNetworkProvider.check({}, networkInputs(name))).inputs;
     await assert.rejects(macvlanNetworkProvider.create(taken), refused("nameTaken", [name], /already exists[\s\S]*adopt: true/));
@@ -244,8 +279,23 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
   it("adopts an existing network whose settings match, and refuses one that differs", async () => {
     const name = uniqueName("mv");
     await host.docker([
-      "network", "create", "-d", "macvlan", "--subnet", SUBNET, "--gateway", GATEWAY, "--ip-range", RANGE,
-      "--aux-address", `shim=${SHIM_ADDRESS}`, "-o", `parent=${host.lanParent}`, "-o", "macvlan_mode=bridge", name,
+      "network",
+      "create",
+      "-d",
+      "macvlan",
+      "--subnet",
+      SUBNET,
+      "--gateway",
+      GATEWAY,
+      "--ip-range",
+      RANGE,
+      "--aux-address",
+      `shim=${SHIM_ADDRESS}`,
+      "-o",
+      `parent=${host.lanParent}`,
+      "-o",
+      "macvlan_mode=bridge",
+      name,
     ]);
     cleanup.networks.push(name);
     const existingId = (await inspect(name)).Id;
@@ -253,13 +303,18 @@ describe("MacvlanNetwork and HostShim on a lab host", function () {
     assert.equal(adopted.id, existingId);
 
     const different = (await macvlanNetworkProvider.check({}, networkInputs(name, { adopt: true, ipRange: "198.51.100.192/26" }))).inputs;
-    await assert.rejects(macvlanNetworkProvider.create(different), refused("adoptMismatch", [name], /IPv4 ip range: asked "198\.51\.100\.192\/26", host has "198\.51\.100\.128\/26"/));
+    await assert.rejects(
+      macvlanNetworkProvider.create(different),
+      refused("adoptMismatch", [name], /IPv4 ip range: asked "198\.51\.100\.192\/26", host has "198\.51\.100\.128\/26"/),
+    );
   });
 
   it("applies a connection change as an update that proves the new connection, with no replacement", async () => {
     const name = uniqueName("mv");
     const { id, outs } = await createNetwork(networkInputs(name));
-    const news = (await macvlanNetworkProvider.check({}, networkInputs(name, { connection: connectionFor(host, { connectTimeoutMs: 15_000 }) }))).inputs;
+    const news = (
+      await macvlanNetworkProvider.check({}, networkInputs(name, { connection: connectionFor(host, { connectTimeoutMs: 15_000 }) }))
+    ).inputs;
     const diff = await macvlanNetworkProvider.diff(id, outs, news);
     assert.equal(diff.changes, true);
     assert.deepEqual(diff.replaces, []);

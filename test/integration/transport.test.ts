@@ -2,11 +2,11 @@
 
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import { ed25519KeyPair } from "../support/keys";
+import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { ConnectionSchema } from "../../provider/ssh/connection";
 import { closeAllSessions, hostSession } from "../../provider/ssh/pool";
-import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import type { LabHost } from "../lab/types";
+import { ed25519KeyPair } from "../support/keys";
 import { connectionFor, lab, snapshotHost, transportFailed, uniqueName } from "./fixture";
 
 function fingerprint(publicKeyLine: string): string {
@@ -40,12 +40,15 @@ describe("SSH transport on a lab host", function () {
     const stranger = ed25519KeyPair().public;
     const name = uniqueName("mv");
     const inputs = (
-      await macvlanNetworkProvider.check({}, {
-        connection: connectionFor(host, { hostKey: stranger }),
-        name,
-        parent: host.lanParent,
-        subnet: "203.0.113.0/24",
-      })
+      await macvlanNetworkProvider.check(
+        {},
+        {
+          connection: connectionFor(host, { hostKey: stranger }),
+          name,
+          parent: host.lanParent,
+          subnet: "203.0.113.0/24",
+        },
+      )
     ).inputs;
     await assert.rejects(
       macvlanNetworkProvider.create(inputs),
@@ -59,7 +62,10 @@ describe("SSH transport on a lab host", function () {
 
   it("refuses a mismatched pinned key even when insecureIgnoreHostKey is set", async () => {
     const stranger = ed25519KeyPair().public;
-    await assert.rejects(whoami(connectionFor(host, { hostKey: stranger, insecureIgnoreHostKey: true })), transportFailed("hostKey", /host key verification failed/));
+    await assert.rejects(
+      whoami(connectionFor(host, { hostKey: stranger, insecureIgnoreHostKey: true })),
+      transportFailed("hostKey", /host key verification failed/),
+    );
   });
 
   it("accepts any host key only with insecureIgnoreHostKey, and requires one of the two", async () => {

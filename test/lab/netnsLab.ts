@@ -3,9 +3,9 @@
 // The heavy lifting is in netns-lab.sh beside this file; this wrapper runs it, reads the
 // lab.json it writes and exposes the Lab contract of ./types.
 
-import { existsSync, promises as fs } from "fs";
-import * as os from "os";
-import * as path from "path";
+import { existsSync, promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { z } from "zod";
 import { run } from "./run";
 import type { Exec, ExecOptions, ExecResult, Lab, LabHost } from "./types";

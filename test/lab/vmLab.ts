@@ -8,11 +8,11 @@
 // "ext" with 198.51.100.1/24 (the external device). VM n's eth1 (198.51.100.1n/24) joins the
 // same hub through a unix stream socket.
 
-import { spawn } from "child_process";
-import * as fs from "fs";
-import * as net from "net";
-import * as os from "os";
-import * as path from "path";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import { shellCommand } from "../../provider/host/command";
 import { run } from "./run";
 import type { Exec, ExecOptions, ExecResult, Lab, LabHost } from "./types";
@@ -32,7 +32,6 @@ function remoteCommand(argv: string[]): string {
   if (argv.length === 0) throw new Error("vmLab exec: empty argv");
   return shellCommand(argv);
 }
-
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -114,20 +113,34 @@ interface Ctx {
 
 function sshBaseArgs(ctx: Ctx, name: string, port: number): string[] {
   return [
-    "-i", ctx.keyFile,
-    "-p", String(port),
-    "-o", "BatchMode=yes",
-    "-o", "IdentitiesOnly=yes",
-    "-o", "IdentityAgent=none",
-    "-o", "HostKeyAlias=ulab-vm",
-    "-o", "StrictHostKeyChecking=yes",
-    `-o`, `UserKnownHostsFile=${ctx.knownHosts}`,
-    "-o", "GlobalKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR",
-    "-o", "ConnectTimeout=15",
-    "-o", "ServerAliveInterval=5",
-    "-o", "ServerAliveCountMax=4",
-    "-o", `ControlPath=${path.join(ctx.work, `cm-${name}`)}`,
+    "-i",
+    ctx.keyFile,
+    "-p",
+    String(port),
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "IdentityAgent=none",
+    "-o",
+    "HostKeyAlias=ulab-vm",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    `-o`,
+    `UserKnownHostsFile=${ctx.knownHosts}`,
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "ConnectTimeout=15",
+    "-o",
+    "ServerAliveInterval=5",
+    "-o",
+    "ServerAliveCountMax=4",
+    "-o",
+    `ControlPath=${path.join(ctx.work, `cm-${name}`)}`,
     "-T",
   ];
 }
@@ -153,20 +166,31 @@ async function startQemu(ctx: Ctx, index: number): Promise<Vm> {
     const port = await freePort();
     const args = [
       path.join(ctx.vmDir, "boot.sh"),
-      "--image", ctx.imageDir,
-      "--work", ctx.work,
-      "--index", String(index),
-      "--hosts", String(ctx.hosts),
-      "--port", String(port),
-      "--watch-pid", String(process.pid),
+      "--image",
+      ctx.imageDir,
+      "--work",
+      ctx.work,
+      "--index",
+      String(index),
+      "--hosts",
+      String(ctx.hosts),
+      "--port",
+      String(port),
+      "--watch-pid",
+      String(process.pid),
     ];
     const child = spawn("bash", args, { stdio: ["ignore", "ignore", "pipe"] });
     if (child.pid === undefined) throw new Error("vmLab: could not spawn bash boot.sh");
     const sshBase = sshBaseArgs(ctx, name, port);
     const vm: Vm = {
-      index, name, port, pid: child.pid,
+      index,
+      name,
+      port,
+      pid: child.pid,
       serialLog: path.join(ctx.work, `vm${index}.serial.log`),
-      exited: false, exitInfo: "", qemuStderr: "",
+      exited: false,
+      exitInfo: "",
+      qemuStderr: "",
       exitPromise: Promise.resolve(),
       sshBase,
       exec: makeExec({ name, sshBase }),
@@ -195,9 +219,7 @@ async function startQemu(ctx: Ctx, index: number): Promise<Vm> {
 
 function bootFailure(vm: Vm, what: string): Error {
   const why = vm.exited ? `qemu ended (${vm.exitInfo}): ${vm.qemuStderr.trim()}` : "";
-  return new Error(
-    `vmLab: ${vm.name} ${what}. ${why}\n--- last lines of ${vm.serialLog} ---\n${tailFile(vm.serialLog, 40)}`,
-  );
+  return new Error(`vmLab: ${vm.name} ${what}. ${why}\n--- last lines of ${vm.serialLog} ---\n${tailFile(vm.serialLog, 40)}`);
 }
 
 async function waitReady(vm: Vm, t0: number): Promise<void> {

@@ -45,7 +45,14 @@ export class FakeDocker implements DockerApi {
   maxConcurrentChanges = 0;
   private changing = 0;
 
-  addNetwork(n: { id?: string; name: string; driver?: string; parent?: string; subnets?: string[]; containers?: Record<string, { Name: string }> }): FakeNetwork {
+  addNetwork(n: {
+    id?: string;
+    name: string;
+    driver?: string;
+    parent?: string;
+    subnets?: string[];
+    containers?: Record<string, { Name: string }>;
+  }): FakeNetwork {
     const network: FakeNetwork = {
       Id: n.id ?? (++created).toString(16).padStart(64, "e"),
       Name: n.name,
@@ -78,7 +85,9 @@ export class FakeDocker implements DockerApi {
     if (isChange) this.maxConcurrentChanges = Math.max(this.maxConcurrentChanges, ++this.changing);
     // The answer is what the daemon had when the request arrived, however late it is delivered.
     const failure = this.failing.get(shown);
-    const answer = failure ? reply(failure.status, { message: failure.message }) : this.answer(method, decodeURIComponent(route), new URLSearchParams(query), body);
+    const answer = failure
+      ? reply(failure.status, { message: failure.message })
+      : this.answer(method, decodeURIComponent(route), new URLSearchParams(query), body);
     if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     await this.gates.get(shown);
     if (isChange) this.changing--;
@@ -107,15 +116,34 @@ export class FakeDocker implements DockerApi {
   }
 
   private answer(method: string, route: string, query: URLSearchParams, body: unknown): DockerResponse {
-    if (method === "GET" && route === "/version") return reply(200, { Version: this.serverVersion, ApiVersion: "1.41", MinAPIVersion: "1.12" });
+    if (method === "GET" && route === "/version")
+      return reply(200, { Version: this.serverVersion, ApiVersion: "1.41", MinAPIVersion: "1.12" });
     if (method === "GET" && route === "/networks") {
-      return reply(200, [...this.networks.values()].map((n) => ({ ...n, Containers: {} })));
+      return reply(
+        200,
+        [...this.networks.values()].map((n) => ({ ...n, Containers: {} })),
+      );
     }
     if (method === "POST" && route === "/networks/create") {
-      const spec = body as { Name: string; Driver: string; Options: Record<string, string>; IPAM: FakeNetwork["IPAM"]; Labels: Record<string, string>; EnableIPv6: boolean; Internal: boolean };
+      const spec = body as {
+        Name: string;
+        Driver: string;
+        Options: Record<string, string>;
+        IPAM: FakeNetwork["IPAM"];
+        Labels: Record<string, string>;
+        EnableIPv6: boolean;
+        Internal: boolean;
+      };
       if (this.find(spec.Name)?.Name === spec.Name) return reply(409, { message: `network with name ${spec.Name} already exists` });
       const network = this.addNetwork({ name: spec.Name });
-      Object.assign(network, { Driver: spec.Driver, Options: spec.Options, IPAM: spec.IPAM, Labels: spec.Labels, EnableIPv6: spec.EnableIPv6, Internal: spec.Internal });
+      Object.assign(network, {
+        Driver: spec.Driver,
+        Options: spec.Options,
+        IPAM: spec.IPAM,
+        Labels: spec.Labels,
+        EnableIPv6: spec.EnableIPv6,
+        Internal: spec.Internal,
+      });
       if (this.vanishOnCreate) this.networks.delete(network.Id);
       return reply(201, { Id: network.Id, Warning: "" });
     }
@@ -133,7 +161,10 @@ export class FakeDocker implements DockerApi {
       const filters = JSON.parse(query.get("filters") ?? "{}") as { network?: string[] };
       const wanted = filters.network ?? [];
       const users = this.containers.filter((c) => wanted.length === 0 || c.networks.some((id) => wanted.includes(id)));
-      return reply(200, users.map((c) => ({ Id: c.Id, Names: c.Names })));
+      return reply(
+        200,
+        users.map((c) => ({ Id: c.Id, Names: c.Names })),
+      );
     }
     return reply(404, { message: `page not found: ${method} ${route}` });
   }

@@ -41,7 +41,8 @@ export class FakeLinuxHost {
     if (argv[0] === "sh" && argv[1] === "-c" && argv[2].includes("SSH_CONNECTION")) {
       return { stdout: `SSH_CONNECTION=${this.sessionPeer ? `${this.sessionPeer} 50022 198.51.100.11 22` : ""}\n` };
     }
-    if (cmd.startsWith("ip -j route get ")) return { stdout: JSON.stringify([{ dst: argv[4], dev: this.sessionDev, prefsrc: "198.51.100.11", flags: [], uid: 0, cache: [] }]) };
+    if (cmd.startsWith("ip -j route get "))
+      return { stdout: JSON.stringify([{ dst: argv[4], dev: this.sessionDev, prefsrc: "198.51.100.11", flags: [], uid: 0, cache: [] }]) };
     if (argv[0] !== "ip") return { code: 127 };
     const dev = argv[argv.indexOf("dev") + 1];
     const link = this.links.get(dev);
@@ -56,17 +57,25 @@ export class FakeLinuxHost {
       if (this.links.has(name)) return { code: 2, stderr: "RTNETLINK answers: File exists" };
       const kind = argv[argv.indexOf("type") + 1];
       const parent = argv[4];
-      const mtu = argv.includes("mtu") ? Number(argv[argv.indexOf("mtu") + 1]) : this.links.get(parent)?.mtu ?? 1500;
+      const mtu = argv.includes("mtu") ? Number(argv[argv.indexOf("mtu") + 1]) : (this.links.get(parent)?.mtu ?? 1500);
       const data = kind === "vlan" ? { id: Number(argv[argv.indexOf("id") + 1]) } : { mode: argv[argv.indexOf("mode") + 1] };
       this.links.set(name, this.newLink({ kind, parent, mtu, data, up: false, addresses: [], routes: [] }));
       return {};
     }
     if (cmd === "ip -j -d address show") {
-      return { stdout: JSON.stringify([...this.links].map(([name, l], i) => ({ ...this.linkJson(name, l, i), addr_info: this.addrInfo(l) }))) };
+      return {
+        stdout: JSON.stringify([...this.links].map(([name, l], i) => ({ ...this.linkJson(name, l, i), addr_info: this.addrInfo(l) }))),
+      };
     }
     if (cmd === "ip -j -4 route show" || cmd === "ip -j -6 route show") {
       const family = argv[2] === "-6" ? ":" : ".";
-      return { stdout: JSON.stringify([...this.links].flatMap(([name, l]) => l.routes.filter((r) => r.includes(family)).map((dst) => ({ dst, dev: name, scope: "link" })))) };
+      return {
+        stdout: JSON.stringify(
+          [...this.links].flatMap(([name, l]) =>
+            l.routes.filter((r) => r.includes(family)).map((dst) => ({ dst, dev: name, scope: "link" })),
+          ),
+        ),
+      };
     }
     if (!link) return missing;
     if (cmd.startsWith("ip link set")) {
@@ -94,7 +103,11 @@ export class FakeLinuxHost {
   /** A link as `ip link add` makes it: the next ifindex and a MAC of its own. */
   newLink(link: FakeLink): FakeLink {
     const ifindex = link.ifindex ?? this.nextIndex++;
-    return { ...link, ifindex, mac: link.mac ?? `02:00:00:00:${(ifindex >> 8).toString(16).padStart(2, "0")}:${(ifindex & 255).toString(16).padStart(2, "0")}` };
+    return {
+      ...link,
+      ifindex,
+      mac: link.mac ?? `02:00:00:00:${(ifindex >> 8).toString(16).padStart(2, "0")}:${(ifindex & 255).toString(16).padStart(2, "0")}`,
+    };
   }
 
   private edit(list: string[], value: string, add: boolean): Reply {
@@ -107,7 +120,12 @@ export class FakeLinuxHost {
   }
 
   private addrInfo(l: FakeLink) {
-    return l.addresses.map((a) => ({ family: a.includes(":") ? "inet6" : "inet", local: a.split("/")[0], prefixlen: Number(a.split("/")[1]), scope: "global" }));
+    return l.addresses.map((a) => ({
+      family: a.includes(":") ? "inet6" : "inet",
+      local: a.split("/")[0],
+      prefixlen: Number(a.split("/")[1]),
+      scope: "global",
+    }));
   }
 
   private linkJson(name: string, l: FakeLink, i: number) {

@@ -3,9 +3,9 @@
 // unless allowed).
 
 import { RemoteCommandError } from "../../provider/errors";
-import { Argv, CommandResult } from "../../provider/host/command";
+import type { Argv, CommandResult } from "../../provider/host/command";
 import type { DockerApi } from "../../provider/ssh/dockerApi";
-import { HostLock, HostRunner, RunCommand } from "../../provider/ssh/pool";
+import { HostLock, type HostRunner, type RunCommand } from "../../provider/ssh/pool";
 
 export type Answer = (argv: string[], stdin?: string) => Partial<CommandResult> | undefined;
 
@@ -56,7 +56,9 @@ export function fakeRunner(answer: Answer = () => undefined, docker?: DockerApi)
 }
 
 /** `ip -j -d link show` output for links given by name, kind and parent. */
-export function linksJson(links: { name: string; kind?: string; parent?: string; mtu?: number; data?: Record<string, unknown>; up?: boolean }[]): string {
+export function linksJson(
+  links: { name: string; kind?: string; parent?: string; mtu?: number; data?: Record<string, unknown>; up?: boolean }[],
+): string {
   return JSON.stringify(
     links.map((l, i) => ({
       ifindex: i + 1,
@@ -72,7 +74,15 @@ export function linksJson(links: { name: string; kind?: string; parent?: string;
 
 /** `docker network inspect` output for networks given in the spec's vocabulary. */
 export function inspectJson(
-  networks: { id: string; name: string; driver: string; parent?: string; subnets?: string[]; options?: Record<string, string>; containers?: Record<string, { Name: string }> }[],
+  networks: {
+    id: string;
+    name: string;
+    driver: string;
+    parent?: string;
+    subnets?: string[];
+    options?: Record<string, string>;
+    containers?: Record<string, { Name: string }>;
+  }[],
 ): string {
   return JSON.stringify(
     networks.map((n) => ({

@@ -3,8 +3,8 @@
 // handler the test sets, from the argv the library quoted.
 
 import { createServer } from "node:http";
-import { AddressInfo } from "node:net";
-import { Connection, Server, ServerChannel } from "ssh2";
+import type { AddressInfo } from "node:net";
+import { type Connection, Server, type ServerChannel } from "ssh2";
 import type { FakeDocker } from "./fakeDocker";
 import { ed25519KeyPair } from "./keys";
 
@@ -146,7 +146,12 @@ export class FakeSshHost {
         const chunks: Buffer[] = [];
         channel.on("data", (chunk: Buffer) => chunks.push(chunk));
         channel.on("end", () => {
-          const exec = { argv: argvOf(info.command), command: info.command, stdin: Buffer.concat(chunks).toString("utf8"), connection: number };
+          const exec = {
+            argv: argvOf(info.command),
+            command: info.command,
+            stdin: Buffer.concat(chunks).toString("utf8"),
+            connection: number,
+          };
           void this.answer(channel, exec);
         });
       });

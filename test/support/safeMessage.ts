@@ -4,7 +4,9 @@
 import { strict as assert } from "node:assert";
 
 // Written independently of provider/errors.ts's own class, so a gap there shows here.
-const RAW_INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ud800-\udfff]/u;
+const RAW_INVISIBLE =
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: the class lists invisible code points (combining variation selectors among them) one by one, on purpose
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ud800-\udfff]/u;
 
 export function secretPieces(secret: string, size = 16): string[] {
   const pieces: string[] = [];

@@ -1,6 +1,14 @@
 import { strict as assert } from "node:assert";
 import { z } from "zod";
-import { changedFields, checkInputs, diffByRules, parseInputs, registeredProps, stableJson, withSecretConnection } from "../../provider/dynamic";
+import {
+  changedFields,
+  checkInputs,
+  diffByRules,
+  parseInputs,
+  registeredProps,
+  stableJson,
+  withSecretConnection,
+} from "../../provider/dynamic";
 import { InputValidationError } from "../../provider/errors";
 import { UNKNOWN } from "../../provider/validate";
 
@@ -22,35 +30,66 @@ describe("dynamic: check, parse, diff, registration", () => {
   it("during preview checks known fields alone, keeps unknown ones, and skips cross-field rules", () => {
     assert.deepEqual(checkInputs(Schema, { a: UNKNOWN, c: "q" }), { inputs: { a: UNKNOWN, b: 1, c: "q" } });
     const failed = checkInputs(Schema, { a: "x", c: UNKNOWN });
-    assert.deepEqual(failed.failures?.map((f) => f.property), ["a"]);
+    assert.deepEqual(
+      failed.failures?.map((f) => f.property),
+      ["a"],
+    );
     assert.deepEqual(failed.inputs, { a: "x", c: UNKNOWN });
     assert.deepEqual(checkInputs(Schema, { a: "xy", c: [UNKNOWN] }).inputs, { a: "xy", b: 1, c: [UNKNOWN] });
   });
 
   it("parses or throws InputValidationError listing every failure", () => {
     assert.deepEqual(parseInputs(Schema, { a: "xy", __provider: "t" }, "R"), { a: "xy", b: 1 });
-    assert.throws(() => parseInputs(Schema, { a: "x", b: "no" }, "R"), (err: unknown) => {
-      assert.ok(err instanceof InputValidationError);
-      assert.equal(err.resource, "R");
-      assert.deepEqual(err.failures.map((f) => f.property), ["a", "b"]);
-      assert.match(err.message, /^invalid R inputs:\n {2}- a: .*\n {2}- b: /);
-      return true;
-    });
+    assert.throws(
+      () => parseInputs(Schema, { a: "x", b: "no" }, "R"),
+      (err: unknown) => {
+        assert.ok(err instanceof InputValidationError);
+        assert.equal(err.resource, "R");
+        assert.deepEqual(
+          err.failures.map((f) => f.property),
+          ["a", "b"],
+        );
+        assert.match(err.message, /^invalid R inputs:\n {2}- a: .*\n {2}- b: /);
+        return true;
+      },
+    );
   });
 
   it("diffs field by field: unknown counts as changed, missing equals null, key order never matters", () => {
     const rules = { a: "replace", b: "update", c: "update" } as const;
     assert.deepEqual(changedFields({ a: "x", b: { p: 1, q: 2 } }, { a: "x", b: { q: 2, p: 1 }, c: undefined }, rules), []);
     assert.deepEqual(changedFields({ a: "x" }, { a: UNKNOWN, c: null }, rules), ["a"]);
-    assert.deepEqual(diffByRules({ a: "x", b: 1 }, { a: "y", b: 2 }, rules), { changes: true, replaces: ["a"], stables: ["c"], deleteBeforeReplace: true });
-    assert.deepEqual(diffByRules({ a: "x", b: 1 }, { a: "x", b: 2 }, rules), { changes: true, replaces: [], stables: ["a", "c"], deleteBeforeReplace: false });
-    assert.deepEqual(diffByRules({ a: "x" }, { a: "x" }, rules), { changes: false, replaces: [], stables: ["a", "b", "c"], deleteBeforeReplace: false });
+    assert.deepEqual(diffByRules({ a: "x", b: 1 }, { a: "y", b: 2 }, rules), {
+      changes: true,
+      replaces: ["a"],
+      stables: ["c"],
+      deleteBeforeReplace: true,
+    });
+    assert.deepEqual(diffByRules({ a: "x", b: 1 }, { a: "x", b: 2 }, rules), {
+      changes: true,
+      replaces: [],
+      stables: ["a", "c"],
+      deleteBeforeReplace: false,
+    });
+    assert.deepEqual(diffByRules({ a: "x" }, { a: "x" }, rules), {
+      changes: false,
+      replaces: [],
+      stables: ["a", "b", "c"],
+      deleteBeforeReplace: false,
+    });
     assert.equal(stableJson({ b: [{ d: 1, c: 2 }], a: null }), '{"a":null,"b":[{"c":2,"d":1}]}');
   });
 
   it("registers every schema field and the provider's outputs, and keeps the connection secret", () => {
-    assert.deepEqual(registeredProps(z.object({ a: z.string(), b: z.string() }), { a: "1", extra: "x" }, ["out"]), { a: "1", b: undefined, out: undefined });
+    assert.deepEqual(registeredProps(z.object({ a: z.string(), b: z.string() }), { a: "1", extra: "x" }, ["out"]), {
+      a: "1",
+      b: undefined,
+      out: undefined,
+    });
     assert.deepEqual(withSecretConnection(undefined), { additionalSecretOutputs: ["connection"] });
-    assert.deepEqual(withSecretConnection({ protect: true, additionalSecretOutputs: ["x"] }), { protect: true, additionalSecretOutputs: ["x", "connection"] });
+    assert.deepEqual(withSecretConnection({ protect: true, additionalSecretOutputs: ["x"] }), {
+      protect: true,
+      additionalSecretOutputs: ["x", "connection"],
+    });
   });
 });

@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
-import { Argv, toRemoteCommand } from "../../provider/host/command";
+import { type Argv, toRemoteCommand } from "../../provider/host/command";
 import { networkCreateRequest } from "../../provider/host/docker";
 import { linkSetupCommands } from "../../provider/host/persistentLinks";
 import { hostShimProvider, shimMapping } from "../../provider/resources/link/hostShim";
@@ -29,9 +29,19 @@ const CANARY = path.join(os.tmpdir(), `underlay-canary-${process.pid}`);
 const key = ed25519KeyPair();
 const PASSWORD = "hunter2 but much longer than that";
 const SECRETS = [key.private.split("\n").slice(1, -2).join(""), PASSWORD];
-const connection = { host: "198.51.100.11", privateKey: key.private, password: PASSWORD, hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" };
+const connection = {
+  host: "198.51.100.11",
+  privateKey: key.private,
+  password: PASSWORD,
+  hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+};
 
-type Provider = { check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs?: Record<string, unknown>; failures?: { property: string; reason: string }[] }> };
+type Provider = {
+  check(
+    olds: Record<string, unknown>,
+    news: Record<string, unknown>,
+  ): Promise<{ inputs?: Record<string, unknown>; failures?: { property: string; reason: string }[] }>;
+};
 
 interface Resource {
   provider: Provider;
@@ -47,10 +57,34 @@ interface Resource {
 const RESOURCES: Record<string, Resource> = {
   MacvlanNetwork: {
     provider: macvlanNetworkProvider,
-    valid: { connection, ...SAMPLE_LAN, labels: { team: "net" }, ipv6: { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1" }, additionalSubnets: [{ subnet: "203.0.113.0/24" }] },
+    valid: {
+      connection,
+      ...SAMPLE_LAN,
+      labels: { team: "net" },
+      ipv6: { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1" },
+      additionalSubnets: [{ subnet: "203.0.113.0/24" }],
+    },
     commands: () => [],
     apiBody: (inputs) => networkCreateRequest(toNetworkSpec(macvlanMapping, inputs as never)).body,
-    strings: ["name", "parent", "subnet", "gateway", "ipRange", "auxAddresses.shim", "auxAddresses.<key>", "labels.team", "labels.<key>", "mode", "ipv6.subnet", "ipv6.gateway", "additionalSubnets.0.subnet", "connection.host", "connection.user", "connection.hostKey", "connection.agentSocket"],
+    strings: [
+      "name",
+      "parent",
+      "subnet",
+      "gateway",
+      "ipRange",
+      "auxAddresses.shim",
+      "auxAddresses.<key>",
+      "labels.team",
+      "labels.<key>",
+      "mode",
+      "ipv6.subnet",
+      "ipv6.gateway",
+      "additionalSubnets.0.subnet",
+      "connection.host",
+      "connection.user",
+      "connection.hostKey",
+      "connection.agentSocket",
+    ],
     numbers: ["connection.port", "connection.connectTimeoutMs", "connection.commandTimeoutMs"],
   },
   IpvlanNetwork: {
@@ -77,18 +111,89 @@ const RESOURCES: Record<string, Resource> = {
   },
 };
 
-const SHELL = [`$(touch ${CANARY})`, `\`touch ${CANARY}\``, `;touch ${CANARY}`, `|touch ${CANARY}`, `&&touch ${CANARY}`, `'$(touch ${CANARY})'`, `"$(touch ${CANARY})"`, `\ntouch ${CANARY}`, `$'\\x41'`, "${IFS}", "*", "~", "!!", "#", "\\"];
+const SHELL = [
+  `$(touch ${CANARY})`,
+  `\`touch ${CANARY}\``,
+  `;touch ${CANARY}`,
+  `|touch ${CANARY}`,
+  `&&touch ${CANARY}`,
+  `'$(touch ${CANARY})'`,
+  `"$(touch ${CANARY})"`,
+  `\ntouch ${CANARY}`,
+  `$'\\x41'`,
+  "${IFS}",
+  "*",
+  "~",
+  "!!",
+  "#",
+  "\\",
+];
 const SPECIAL = [
-  "", " ", "-", "--", "-rf", "--help", "-oProxyCommand=touch /tmp/x", "\0", "a\0b", "\n", "\r\n", "\t",
-  "еth1", "eth１", "ｅth1", "eth1\u200b", "\u202eeth1", "eth1\u2066", "\u00a0", "\ufeff", "\u0085", "\ud800", "😀",
-  "0.0.0.0/0", "::/0", "198.51.100.7/24", "198.51.100.0/24", "198.51.100.250/32", "198.51.100.1", "fd18:0:0:1::/64", "fd18::1", "fe80::1/64", "fe80::1",
-  "127.0.0.1/8", "lo", "all", "default", "eth1", "eth1.50", "bridge", "l3", "private", "vepa", "passthru",
-  "a".repeat(16), "b".repeat(300), "c".repeat(5000), "d".repeat(200_000), "x=y", "k=v=w", "%n%s", "..", ".", "/", "a/b",
+  "",
+  " ",
+  "-",
+  "--",
+  "-rf",
+  "--help",
+  "-oProxyCommand=touch /tmp/x",
+  "\0",
+  "a\0b",
+  "\n",
+  "\r\n",
+  "\t",
+  "еth1",
+  "eth１",
+  "ｅth1",
+  "eth1\u200b",
+  "\u202eeth1",
+  "eth1\u2066",
+  "\u00a0",
+  "\ufeff",
+  "\u0085",
+  "\ud800",
+  "😀",
+  "0.0.0.0/0",
+  "::/0",
+  "198.51.100.7/24",
+  "198.51.100.0/24",
+  "198.51.100.250/32",
+  "198.51.100.1",
+  "fd18:0:0:1::/64",
+  "fd18::1",
+  "fe80::1/64",
+  "fe80::1",
+  "127.0.0.1/8",
+  "lo",
+  "all",
+  "default",
+  "eth1",
+  "eth1.50",
+  "bridge",
+  "l3",
+  "private",
+  "vepa",
+  "passthru",
+  "a".repeat(16),
+  "b".repeat(300),
+  "c".repeat(5000),
+  "d".repeat(200_000),
+  "x=y",
+  "k=v=w",
+  "%n%s",
+  "..",
+  ".",
+  "/",
+  "a/b",
 ];
 
 const hostileString = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...SHELL, ...SPECIAL) },
-  { weight: 2, arbitrary: fc.tuple(fc.constantFrom("eth1", "198.51.100.9", "lan", "198.51.100.0/25", "fd18::9"), fc.constantFrom(...SHELL, ...SPECIAL)).map(([a, b]) => a + b) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.constantFrom("eth1", "198.51.100.9", "lan", "198.51.100.0/25", "fd18::9"), fc.constantFrom(...SHELL, ...SPECIAL))
+      .map(([a, b]) => a + b),
+  },
   { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) },
   { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 30 }) },
   { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.\-=:/@%+,]{1,20}$/) },
@@ -96,7 +201,29 @@ const hostileString = fc.oneof(
   { weight: 1, arbitrary: fc.ipV6().chain((ip) => fc.integer({ min: 0, max: 130 }).map((len) => `${ip}/${len}`)) },
 );
 const hostileNumber = fc.oneof(
-  fc.constantFrom(0, -1, 1, 22, 50, 67, 68, 1500, 4094, 4095, 65535, 65536, 2 ** 31, 2 ** 53, 1.5, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MAX_VALUE, Number.MIN_VALUE),
+  fc.constantFrom(
+    0,
+    -1,
+    1,
+    22,
+    50,
+    67,
+    68,
+    1500,
+    4094,
+    4095,
+    65535,
+    65536,
+    2 ** 31,
+    2 ** 53,
+    1.5,
+    -0,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    Number.MAX_VALUE,
+    Number.MIN_VALUE,
+  ),
   fc.integer(),
   fc.double(),
 );
@@ -167,7 +294,10 @@ describe("hostile input, generated (fast-check)", function () {
               else {
                 // Only a value that is itself well-formed may fail on another field (a subnet that no longer holds the gateway).
                 // check() trims surrounding white space first, so "198.51.100.0/25\r\n" is such a subnet.
-                assert.ok(typeof value === "string" && !/[\0-\x1f$`;|&'"\\]/.test(value.trim()), `${JSON.stringify(value).slice(0, 80)} refused without naming ${name}: ${JSON.stringify(result.failures).slice(0, 400)}`);
+                assert.ok(
+                  typeof value === "string" && !/[\0-\x1f$`;|&'"\\]/.test(value.trim()),
+                  `${JSON.stringify(value).slice(0, 80)} refused without naming ${name}: ${JSON.stringify(result.failures).slice(0, 400)}`,
+                );
                 figures.rejectedOtherField++;
               }
               return;
@@ -182,21 +312,35 @@ describe("hostile input, generated (fast-check)", function () {
             if (r.apiBody) {
               // The body as the daemon parses it: the value is one JSON string, or one map key.
               const sent = JSON.parse(JSON.stringify(r.apiBody(inputs))) as unknown;
-              assert.ok(jsonStrings(sent).includes(canonicalValue), `${JSON.stringify(canonicalValue)} is no field of ${JSON.stringify(sent)}`);
+              assert.ok(
+                jsonStrings(sent).includes(canonicalValue),
+                `${JSON.stringify(canonicalValue)} is no field of ${JSON.stringify(sent)}`,
+              );
               figures.argvProven++;
               return;
             }
             const commands = r.commands(inputs);
             const back = throughShell(commands);
             assert.equal(back.length, commands.length);
-            commands.forEach((argv, i) => assert.deepEqual(back[i].map((w) => Buffer.from(w)), argv.map((w) => Buffer.from(w))));
+            for (const [i, argv] of commands.entries()) {
+              assert.deepEqual(
+                back[i].map((w) => Buffer.from(w)),
+                argv.map((w) => Buffer.from(w)),
+              );
+            }
             // The value (as check() canonicalised it) is one element, alone or as the value of k=v.
             const canonical = String(fieldOf(field) === field ? valueAt(inputs, field) : value);
             const elements = commands.flat();
-            assert.ok(elements.some((e) => e === canonical || e.endsWith(`=${canonical}`) || e.startsWith(`${canonical}=`)), `${JSON.stringify(canonical)} is no argv element of ${JSON.stringify(commands)}`);
+            assert.ok(
+              elements.some((e) => e === canonical || e.endsWith(`=${canonical}`) || e.startsWith(`${canonical}=`)),
+              `${JSON.stringify(canonical)} is no argv element of ${JSON.stringify(commands)}`,
+            );
             figures.argvProven++;
           }),
-          { numRuns: Number(process.env.HOSTILE_RUNS ?? 60), seed: process.env.HOSTILE_SEED ? Number(process.env.HOSTILE_SEED) : undefined },
+          {
+            numRuns: Number(process.env.HOSTILE_RUNS ?? 60),
+            seed: process.env.HOSTILE_SEED ? Number(process.env.HOSTILE_SEED) : undefined,
+          },
         );
       });
     }

@@ -6,10 +6,10 @@
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { ed25519KeyPair } from "../support/keys";
 import { hostShimProvider } from "../../provider/resources/link/hostShim";
 import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { unwrapSecrets } from "../support/engineValues";
+import { ed25519KeyPair } from "../support/keys";
 
 interface Registered {
   type: string;

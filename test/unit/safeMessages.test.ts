@@ -2,7 +2,7 @@
 // whichever field it was pasted into.
 
 import { strict as assert } from "node:assert";
-import { RefusalError, RemoteCommandError, showValue, StepsFailedError } from "../../provider/errors";
+import { RefusalError, RemoteCommandError, StepsFailedError, showValue } from "../../provider/errors";
 import { hostShimProvider } from "../../provider/resources/link/hostShim";
 import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { ed25519KeyPair } from "../support/keys";
@@ -10,7 +10,12 @@ import { assertSafeMessage } from "../support/safeMessage";
 
 const key = ed25519KeyPair();
 const PASSWORD = "correct horse battery staple 42";
-const connection = { host: "198.51.100.11", privateKey: key.private, password: PASSWORD, hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" };
+const connection = {
+  host: "198.51.100.11",
+  privateKey: key.private,
+  password: PASSWORD,
+  hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+};
 const SHIM = { connection, name: "lanshim", parent: "eth1", address: "198.51.100.250/32", routes: ["198.51.100.128/26"] };
 
 describe("messages are safe to print", () => {
@@ -22,7 +27,7 @@ describe("messages are safe to print", () => {
       ["zero\u200bwidth\ufeff", '"zero\\u200bwidth\\ufeff"'],
       ["line\nbreak\ttab", '"line\\nbreak\\ttab"'],
       ["lone\ud800", '"lone\\ud800"'],
-      ["say \"hi\" \\", '"say \\"hi\\" \\\\"'],
+      ['say "hi" \\', '"say \\"hi\\" \\\\"'],
       ["filler\u3164\u115f", '"filler\\u3164\\u115f"'],
       ["nbsp\u00a0", '"nbsp\\u00a0"'],
       ["plain eth1.50", '"plain eth1.50"'],
@@ -49,7 +54,11 @@ describe("messages are safe to print", () => {
     it(`check() never echoes a private key pasted into connection.${field}`, async () => {
       const result = await hostShimProvider.check({}, { ...SHIM, connection: { ...connection, [field]: key.private } });
       const failures = result.failures ?? [];
-      if (field !== "agentSocket") assert.ok(failures.some((f) => f.property === `connection.${field}`), JSON.stringify(failures));
+      if (field !== "agentSocket")
+        assert.ok(
+          failures.some((f) => f.property === `connection.${field}`),
+          JSON.stringify(failures),
+        );
       for (const f of failures) assertSafeMessage(f.reason, [key.private.replace(/-----[^\n]*-----/g, "").replace(/\n/g, ""), PASSWORD]);
     });
   }
@@ -62,12 +71,18 @@ describe("messages are safe to print", () => {
   });
 
   it("check() escapes hostile values, map keys and unknown input names", async () => {
-    const result = await macvlanNetworkProvider.check({}, {
-      connection, name: "lan\u202etxt.exe", parent: "eth1", subnet: "198.51.100.0/24",
-      auxAddresses: { "k\u0085\u202e": "198.51.100.9", ok: "not-an-ip\u200f" },
-      labels: { "bad key\u061c": "v" },
-      ["evil\u202e"]: 1,
-    });
+    const result = await macvlanNetworkProvider.check(
+      {},
+      {
+        connection,
+        name: "lan\u202etxt.exe",
+        parent: "eth1",
+        subnet: "198.51.100.0/24",
+        auxAddresses: { "k\u0085\u202e": "198.51.100.9", ok: "not-an-ip\u200f" },
+        labels: { "bad key\u061c": "v" },
+        "evil\u202e": 1,
+      },
+    );
     const failures = result.failures ?? [];
     assert.ok(failures.length >= 4, JSON.stringify(failures));
     for (const f of failures) {
@@ -77,11 +92,18 @@ describe("messages are safe to print", () => {
   });
 
   it("refusals and command errors escape names from the host and bound what it said", () => {
-    const refusal = new RefusalError("ssh://root@h:22", { kind: "inUse", object: "network", name: "n\u202e", containers: ["web", "c\u009b2J"] });
+    const refusal = new RefusalError("ssh://root@h:22", {
+      kind: "inUse",
+      object: "network",
+      name: "n\u202e",
+      containers: ["web", "c\u009b2J"],
+    });
     assertSafeMessage(refusal.message);
     assert.match(refusal.message, /"n\\u202e".*web, "c\\u009b2J"/);
     const failed = new RemoteCommandError("ssh://root@h:22", ["docker", "network", "create", "--label", `k=${"x".repeat(200_000)}\u202e`], {
-      exitCode: 1, stdout: "", stderr: `argument list too long: ${"x".repeat(200_000)}\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----`,
+      exitCode: 1,
+      stdout: "",
+      stderr: `argument list too long: ${"x".repeat(200_000)}\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----`,
     });
     assertSafeMessage(failed.message, [], 5000);
     const steps = new StepsFailedError(failed, 1, [{ argv: ["ip", "link", "delete", "dev", "s\u202e"], stderr: "\u001b]0;pwned\u0007" }]);

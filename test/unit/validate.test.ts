@@ -11,16 +11,23 @@ describe("validate: shared pieces and how issues read", () => {
   });
 
   it("shows scalar values, never objects, and shortens long ones", () => {
-    const issue = (path: (string | number)[]) => ({ code: "custom", path, message: "is bad", input: undefined }) as unknown as z.core.$ZodIssue;
+    const issue = (path: (string | number)[]) =>
+      ({ code: "custom", path, message: "is bad", input: undefined }) as unknown as z.core.$ZodIssue;
     const input = { s: "x".repeat(200), o: { secret: "k" }, n: null, list: ["a"] };
-    const [long, obj, nul, missing, item, root] = describeIssues([issue(["s"]), issue(["o"]), issue(["n"]), issue(["z"]), issue(["list", 0]), issue([])], input, []);
+    const [long, obj, nul, missing, item, root] = describeIssues(
+      [issue(["s"]), issue(["o"]), issue(["n"]), issue(["z"]), issue(["list", 0]), issue([])],
+      input,
+      [],
+    );
     assert.equal(long.reason, `s: is bad (got "${"x".repeat(64)}"… (200 chars))`);
     assert.equal(obj.reason, "o: is bad");
     assert.equal(nul.reason, "n: is bad (got null)");
     assert.equal(missing.reason, "z: is bad (got nothing)");
     assert.deepEqual(item, { property: "list.0", reason: 'list.0: is bad (got "a")' });
     assert.deepEqual(root, { property: "", reason: "(inputs): is bad" });
-    const [nested] = describeIssues([issue(["connection", "privateKey", "x"])], { connection: { privateKey: "k" } }, ["connection.privateKey"]);
+    const [nested] = describeIssues([issue(["connection", "privateKey", "x"])], { connection: { privateKey: "k" } }, [
+      "connection.privateKey",
+    ]);
     assert.equal(nested.reason, "connection.privateKey.x: is bad (value hidden: secret)");
   });
 

@@ -14,10 +14,10 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import type { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import * as langrpc from "@pulumi/pulumi/proto/language_grpc_pb";
 import * as langproto from "@pulumi/pulumi/proto/language_pb";
 import * as plugproto from "@pulumi/pulumi/proto/plugin_pb";
+import type { Empty } from "google-protobuf/google/protobuf/empty_pb";
 
 const hostVersion = "3.274.1";
 
@@ -62,9 +62,9 @@ export function runEnvironment(req: langproto.RunRequest, base: NodeJS.ProcessEn
     PULUMI_CONFIG: JSON.stringify(config),
     PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(req.getConfigsecretkeysList()),
     // Pulumi.yaml's `runtime.options.typescript` defaults to true, as in Pulumi's own host.
-    PULUMI_NODEJS_TYPESCRIPT: options["typescript"] === false ? "false" : "true",
+    PULUMI_NODEJS_TYPESCRIPT: options.typescript === false ? "false" : "true",
   };
-  if (typeof options["tsconfig"] === "string") env["PULUMI_NODEJS_TSCONFIG_PATH"] = options["tsconfig"];
+  if (typeof options.tsconfig === "string") env.PULUMI_NODEJS_TSCONFIG_PATH = options.tsconfig;
   return env;
 }
 
@@ -74,9 +74,7 @@ function runProgram(req: langproto.RunRequest, engineAddress: string): Promise<s
   try {
     runPath = path.dirname(resolveSdkFile(programDirectory, "cmd/run/index.js"));
   } catch {
-    return Promise.resolve(
-      `@pulumi/pulumi is not installed where the program is (${programDirectory}): run npm ci there`,
-    );
+    return Promise.resolve(`@pulumi/pulumi is not installed where the program is (${programDirectory}): run npm ci there`);
   }
   return new Promise((resolve) => {
     const child = spawn(process.execPath, runArguments(req, runPath, engineAddress), {
@@ -102,8 +100,7 @@ function serve(engineAddress: string): void {
     getRequiredPlugins: (_call, callback) => callback(null, new langproto.GetRequiredPluginsResponse()),
     getRequiredPackages: (_call, callback) => callback(null, new langproto.GetRequiredPackagesResponse()),
     getProgramDependencies: (_call, callback) => callback(null, new langproto.GetProgramDependenciesResponse()),
-    about: (_call, callback) =>
-      callback(null, new langproto.AboutResponse().setExecutable(process.execPath).setVersion(process.version)),
+    about: (_call, callback) => callback(null, new langproto.AboutResponse().setExecutable(process.execPath).setVersion(process.version)),
     // Dependencies are the project's business (npm ci), never the engine's.
     installDependencies: (call) => call.end(),
     run: (call, callback) => {
@@ -126,6 +123,10 @@ function serve(engineAddress: string): void {
 
 if (require.main === module) {
   // The engine passes flags (e.g. --tracing) first and its own address last.
-  const engineAddress = process.argv.slice(2).filter((a) => !a.startsWith("-")).pop() ?? "";
+  const engineAddress =
+    process.argv
+      .slice(2)
+      .filter((a) => !a.startsWith("-"))
+      .pop() ?? "";
   serve(engineAddress);
 }

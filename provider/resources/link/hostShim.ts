@@ -4,21 +4,16 @@
 // shim) on the same parent can, in bridge mode.
 
 import { createHash } from "node:crypto";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dynamic";
-import {
-  buildAddressAdd,
-  buildAddressDelete,
-  buildRouteAdd,
-  buildRouteDelete,
-} from "../../host/iproute";
+import { engineSafe, type FieldRules, type InputsOf, serializableProvider } from "../../dynamic";
+import { buildAddressAdd, buildAddressDelete, buildRouteAdd, buildRouteDelete } from "../../host/iproute";
 import { hostInventory, kernelParentConflicts } from "../../ops/inventory";
-import { HostStep } from "../../ops/steps";
+import type { HostStep } from "../../ops/steps";
 import { ConnectionSchema } from "../../ssh/connection";
 import { interfaceAddress, interfaceName, macvlanMode, parentInterfaceName, routeDestination } from "../../validate";
-import { OutputsOf, UnderlayResource } from "../resource";
-import { LinkMapping, LinkOutputs, linkOutputs, LinkProvider, Observed } from "./provider";
+import { type OutputsOf, UnderlayResource } from "../resource";
+import { type LinkMapping, type LinkOutputs, LinkProvider, linkOutputs, type Observed } from "./provider";
 
 // ---------------------------------------------------------------------------------------------
 // Args
@@ -97,8 +92,8 @@ function shimFromObserved({ link, more }: Observed<ShimAddressing>, prior: Args)
     persist: prior.persist,
     name: link.name,
     parent: link.parent ?? "",
-    mode: (link.kind === "macvlan" ? link.data.mode ?? "bridge" : `not macvlan (${link.kind ?? "plain"})`) as Args["mode"],
-    address: more.addresses.includes(prior.address) ? prior.address : more.addresses[0] ?? "",
+    mode: (link.kind === "macvlan" ? (link.data.mode ?? "bridge") : `not macvlan (${link.kind ?? "plain"})`) as Args["mode"],
+    address: more.addresses.includes(prior.address) ? prior.address : (more.addresses[0] ?? ""),
     // Keep the program's order for routes it has, so a reordering is not drift.
     routes: [...prior.routes.filter((r) => more.routes.includes(r)), ...more.routes.filter((r) => !prior.routes.includes(r))],
   };
@@ -129,7 +124,14 @@ export const shimMapping: LinkMapping<Args, ShimAddressing> = {
   schema: HostShimArgsSchema,
   rules: FIELD_RULES,
   withDefaults: (news) => news,
-  persistentLink: (args) => ({ kind: "macvlan", name: args.name, parent: args.parent, mode: args.mode, address: args.address, routes: args.routes }),
+  persistentLink: (args) => ({
+    kind: "macvlan",
+    name: args.name,
+    parent: args.parent,
+    mode: args.mode,
+    address: args.address,
+    routes: args.routes,
+  }),
   observeMore: (dump, name) => ({ addresses: dump.addresses.get(name) ?? [], routes: dump.routes.get(name) ?? [] }),
   fromObserved: shimFromObserved,
   // Docker's ipvlan network may have no port on the parent yet; the kernel's refusal would

@@ -3,20 +3,27 @@
 // in-place changes); the lifecycle is the same: refuse a taken name, make the link and its
 // persistence as one unit, read it back, and delete it only while it is still ours.
 
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkInputs, diffByRules, FieldRules, ObjectSchema, parseInputs } from "../../dynamic";
+import { checkInputs, diffByRules, type FieldRules, type ObjectSchema, parseInputs } from "../../dynamic";
 import { RefusalError } from "../../errors";
-import { buildLinkDelete, LinkDump, LinkInfo } from "../../host/iproute";
-import { linkSetupCommands, PersistentLink } from "../../host/persistentLinks";
+import { buildLinkDelete, type LinkDump, type LinkInfo } from "../../host/iproute";
+import { linkSetupCommands, type PersistentLink } from "../../host/persistentLinks";
 import { viewOf } from "../../ops/hostView";
-import { DockerHost, dumpLinks } from "../../ops/inventory";
-import { deleteOwnLink, identityOf, LinkIdentity, requireNewLink, sameKindAndParent, showOwnLink } from "../../ops/links";
-import { detectPersistMethod, isPersisted, persistSteps, PersistRecord, unpersistSteps, updatePersistenceSteps } from "../../ops/persistence";
-import { refuseCuttingSession, LinkAddressing } from "../../ops/sessionPath";
-import { applySteps, HostStep } from "../../ops/steps";
-import { ConnectionConfig, parseConnection } from "../../ssh/connection";
-import { hostSession, RunCommand } from "../../ssh/pool";
+import { type DockerHost, dumpLinks } from "../../ops/inventory";
+import { deleteOwnLink, identityOf, type LinkIdentity, requireNewLink, sameKindAndParent, showOwnLink } from "../../ops/links";
+import {
+  detectPersistMethod,
+  isPersisted,
+  type PersistRecord,
+  persistSteps,
+  unpersistSteps,
+  updatePersistenceSteps,
+} from "../../ops/persistence";
+import { type LinkAddressing, refuseCuttingSession } from "../../ops/sessionPath";
+import { applySteps, type HostStep } from "../../ops/steps";
+import { type ConnectionConfig, parseConnection } from "../../ssh/connection";
+import { hostSession, type RunCommand } from "../../ssh/pool";
 
 /** The inputs every link resource has. */
 export interface LinkArgs {

@@ -2,16 +2,16 @@
 // across reboots in whatever way the host manages its network. A network's `parent` can take
 // this resource's `name` output, so Pulumi creates the link first and deletes it last.
 
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dynamic";
+import { engineSafe, type FieldRules, type InputsOf, serializableProvider } from "../../dynamic";
 import { RefusalError } from "../../errors";
 import { buildLinkSetMtu } from "../../host/iproute";
 import { listAllNetworks } from "../../ops/inventory";
 import { ConnectionSchema } from "../../ssh/connection";
 import { interfaceName, parentInterfaceName, UNKNOWN } from "../../validate";
-import { OutputsOf, UnderlayResource } from "../resource";
-import { LinkMapping, LinkOutputs, linkOutputs, LinkProvider } from "./provider";
+import { type OutputsOf, UnderlayResource } from "../resource";
+import { type LinkMapping, type LinkOutputs, LinkProvider, linkOutputs } from "./provider";
 
 // ---------------------------------------------------------------------------------------------
 // Args

@@ -2,18 +2,10 @@
 // diff rule for each.
 
 import { z } from "zod";
-import { FieldRules } from "../../dynamic";
+import type { FieldRules } from "../../dynamic";
 import { subnetsOverlap } from "../../ipnet";
 import { ConnectionSchema } from "../../ssh/connection";
-import {
-  auxAddressName,
-  checkIpamMembership,
-  dockerNetworkName,
-  ipAddress,
-  labels,
-  parentInterfaceName,
-  subnet,
-} from "../../validate";
+import { auxAddressName, checkIpamMembership, dockerNetworkName, ipAddress, labels, parentInterfaceName, subnet } from "../../validate";
 
 /** One IPAM entry of a family: a subnet with its own gateway, ip-range and reserved addresses. */
 function ipamConfigSchema(family: 4 | 6) {
@@ -92,8 +84,7 @@ export function refineIpam(args: NetworkArgs, ctx: z.RefinementCtx): void {
   if (args.subnet !== undefined) checkIpamMembership(ctx, [], { ...args, subnet: args.subnet });
   for (const [i, config] of args.additionalSubnets.entries()) checkIpamMembership(ctx, ["additionalSubnets", i], config);
   if (args.ipv6) checkIpamMembership(ctx, ["ipv6"], args.ipv6);
-  const seen: { subnet: string; at: (string | number)[] }[] =
-    args.subnet === undefined ? [] : [{ subnet: args.subnet, at: ["subnet"] }];
+  const seen: { subnet: string; at: (string | number)[] }[] = args.subnet === undefined ? [] : [{ subnet: args.subnet, at: ["subnet"] }];
   args.additionalSubnets.forEach((config, i) => {
     const clash = seen.find((s) => subnetsOverlap(s.subnet, config.subnet));
     if (clash) {
@@ -122,14 +113,18 @@ function refineFamilies(args: NetworkArgs, ctx: z.RefinementCtx): void {
     const v4Only = { gateway: args.gateway, ipRange: args.ipRange } as Record<string, unknown>;
     for (const [field, value] of Object.entries(v4Only)) {
       if (value !== undefined) {
-        ctx.addIssue({ code: "custom", path: [field], message: "needs subnet (IPv4); for the IPv6 subnet use ipv6." + field });
+        ctx.addIssue({ code: "custom", path: [field], message: `needs subnet (IPv4); for the IPv6 subnet use ipv6.${field}` });
       }
     }
     if (Object.keys(args.auxAddresses).length > 0) {
       ctx.addIssue({ code: "custom", path: ["auxAddresses"], message: "needs subnet (IPv4); for the IPv6 subnet use ipv6.auxAddresses" });
     }
     if (args.additionalSubnets.length > 0) {
-      ctx.addIssue({ code: "custom", path: ["additionalSubnets"], message: "needs subnet (IPv4): further IPv4 subnets come after the first" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["additionalSubnets"],
+        message: "needs subnet (IPv4): further IPv4 subnets come after the first",
+      });
     }
   }
 }

@@ -2,13 +2,13 @@
 // parent's MAC address (so switch port security and MAC limits do not bite); in l2 mode they
 // sit on the parent's LAN, in l3/l3s mode the host routes for them with no gateway at all.
 
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dynamic";
-import { OutputsOf } from "../resource";
-import { NETWORK_FIELD_RULES, networkFields, NetworkOutputs, refineIpam } from "./fields";
-import { DriverMapping } from "./mapping";
-import { DockerNetworkProvider, DockerNetworkResource, NetworkDefinition } from "./provider";
+import { engineSafe, type FieldRules, type InputsOf, serializableProvider } from "../../dynamic";
+import type { OutputsOf } from "../resource";
+import { NETWORK_FIELD_RULES, type NetworkOutputs, networkFields, refineIpam } from "./fields";
+import type { DriverMapping } from "./mapping";
+import { DockerNetworkProvider, DockerNetworkResource, type NetworkDefinition } from "./provider";
 
 // ---------------------------------------------------------------------------------------------
 // Args

@@ -1,14 +1,14 @@
 // MacvlanNetwork: `docker network create -d macvlan` on a remote host. Containers on it get
 // their own MAC and an address straight on the parent NIC's LAN, with no NAT.
 
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { engineSafe, FieldRules, InputsOf, serializableProvider } from "../../dynamic";
+import { engineSafe, type FieldRules, type InputsOf, serializableProvider } from "../../dynamic";
 import { macvlanMode } from "../../validate";
-import { OutputsOf } from "../resource";
-import { NETWORK_FIELD_RULES, networkFields, NetworkOutputs, refineIpam } from "./fields";
-import { DriverMapping } from "./mapping";
-import { DockerNetworkProvider, DockerNetworkResource, NetworkDefinition } from "./provider";
+import type { OutputsOf } from "../resource";
+import { NETWORK_FIELD_RULES, type NetworkOutputs, networkFields, refineIpam } from "./fields";
+import type { DriverMapping } from "./mapping";
+import { DockerNetworkProvider, DockerNetworkResource, type NetworkDefinition } from "./provider";
 
 // ---------------------------------------------------------------------------------------------
 // Args

@@ -4,9 +4,9 @@
 // was written, so a read right after a create diffs empty against the inputs.
 
 import { stableJson } from "../../dynamic";
-import { InspectedNetwork, ipamOfFamily, NetworkSpec } from "../../host/docker";
+import { type InspectedNetwork, ipamOfFamily, type NetworkSpec } from "../../host/docker";
 import { parsePrefix } from "../../ipnet";
-import { Ipv6Config, NetworkArgs, NetworkOutputs } from "./fields";
+import type { Ipv6Config, NetworkArgs, NetworkOutputs } from "./fields";
 
 /** How one driver spells its own settings, both ways. */
 export interface DriverMapping<A extends NetworkArgs> {
@@ -41,11 +41,7 @@ export function toNetworkSpec<A extends NetworkArgs>(mapping: DriverMapping<A>, 
  * The state for what the host has, mapped exactly as the args were written. A gateway the
  * program left out is Docker's choice, not drift, so it stays out unless the program set one.
  */
-export function fromInspected<A extends NetworkArgs>(
-  mapping: DriverMapping<A>,
-  network: InspectedNetwork,
-  prior: A,
-): A & NetworkOutputs {
+export function fromInspected<A extends NetworkArgs>(mapping: DriverMapping<A>, network: InspectedNetwork, prior: A): A & NetworkOutputs {
   const v4s = network.ipam.filter((c) => parsePrefix(c.subnet)?.family === 4);
   const v4 = v4s.find((c) => c.subnet === prior.subnet) ?? v4s[0];
   const v6 = ipamOfFamily(network.ipam, 6);

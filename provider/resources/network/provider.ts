@@ -1,16 +1,16 @@
 // The provider and resource class MacvlanNetwork and IpvlanNetwork share, given a definition:
 // the schema, the diff rules and the driver mapping.
 
-import * as pulumi from "@pulumi/pulumi";
-import { checkInputs, diffByRules, FieldRules, ObjectSchema, parseInputs } from "../../dynamic";
+import type * as pulumi from "@pulumi/pulumi";
+import { checkInputs, diffByRules, type FieldRules, type ObjectSchema, parseInputs } from "../../dynamic";
 import { RefusalError } from "../../errors";
-import { HostInventory, inspectNetwork, parentConflicts } from "../../ops/inventory";
+import { inspectNetwork, parentConflicts } from "../../ops/inventory";
 import { createNetwork, deleteNetwork, readNetwork } from "../../ops/network";
 import { parseConnection } from "../../ssh/connection";
 import { hostSession } from "../../ssh/pool";
 import { UnderlayResource } from "../resource";
-import { NetworkArgs, NetworkOutputs, networkOutputs } from "./fields";
-import { DriverMapping, fromInspected, specDifferences, toNetworkSpec } from "./mapping";
+import { type NetworkArgs, type NetworkOutputs, networkOutputs } from "./fields";
+import { type DriverMapping, fromInspected, specDifferences, toNetworkSpec } from "./mapping";
 
 export interface NetworkDefinition<A extends NetworkArgs> {
   resource: string;
@@ -53,7 +53,11 @@ export class DockerNetworkProvider<A extends NetworkArgs> implements pulumi.dyna
     return { id, props: fromInspected(this.definition.mapping, network, { ...props, connection }) };
   }
 
-  async update(id: string, _olds: A & NetworkOutputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult<A & NetworkOutputs>> {
+  async update(
+    id: string,
+    _olds: A & NetworkOutputs,
+    news: Record<string, unknown>,
+  ): Promise<pulumi.dynamic.UpdateResult<A & NetworkOutputs>> {
     // Only connection/adopt change in place: prove the new connection reaches the network.
     const args = this.parse(news);
     const host = hostSession(args.connection);

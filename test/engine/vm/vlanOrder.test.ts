@@ -12,7 +12,7 @@ import { type EngineStack, NetworkCanary, openStack } from "../engine";
 function eventIndex(events: EngineEvent[], name: string, kind: "pre" | "outputs"): number {
   return events.findIndex((e) => {
     const meta = kind === "pre" ? e.resourcePreEvent?.metadata : e.resOutputsEvent?.metadata;
-    return meta !== undefined && meta.urn.endsWith(`::${name}`);
+    return meta?.urn.endsWith(`::${name}`);
   });
 }
 

@@ -3,11 +3,11 @@
 // (LAB_KIND=vm) and fail loudly anywhere else. Every assertion reads the VM's real state.
 
 import { strict as assert } from "node:assert";
-import { closeAllSessions } from "../../../provider/ssh/pool";
 import { hostShimProvider } from "../../../provider/resources/link/hostShim";
+import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
 import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvlan";
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
-import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
+import { closeAllSessions } from "../../../provider/ssh/pool";
 import type { ExecResult, Lab, LabHost } from "../../lab/types";
 import { assertReadsBackAsAsked, connectionFor, lab, refused, uniqueName } from "../fixture";
 
@@ -67,7 +67,14 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     for (const l of links.splice(0)) await host.exec(["ip", "link", "delete", "dev", l], { allowFail: true });
     for (const argv of extCommands.splice(0)) await theLab.lan.external.exec(argv, { allowFail: true });
     // Persistence files of every test, whatever state it ended in.
-    await host.exec(["sh", "-c", "rm -f /etc/systemd/network/60-underlay-* /etc/systemd/network/*.d/60-underlay-*; for u in /etc/systemd/system/underlay-link-*.service; do [ -e \"$u\" ] && systemctl disable \"$(basename \"$u\")\"; rm -f \"$u\"; done; systemctl daemon-reload"], { allowFail: true });
+    await host.exec(
+      [
+        "sh",
+        "-c",
+        'rm -f /etc/systemd/network/60-underlay-* /etc/systemd/network/*.d/60-underlay-*; for u in /etc/systemd/system/underlay-link-*.service; do [ -e "$u" ] && systemctl disable "$(basename "$u")"; rm -f "$u"; done; systemctl daemon-reload',
+      ],
+      { allowFail: true },
+    );
     closeAllSessions();
   });
 
@@ -144,13 +151,21 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     );
     assert.ok(ok(await host.exec(["ip", "link", "show", "dev", "eth1.80"], { allowFail: true })), "the link was deleted anyway");
     await macvlanNetworkProvider.delete(net.id, net.outs as never);
-    assert.ok(ok(await host.exec(["ip", "link", "show", "dev", "eth1.80"], { allowFail: true })), "Docker deleted a link it did not create");
+    assert.ok(
+      ok(await host.exec(["ip", "link", "show", "dev", "eth1.80"], { allowFail: true })),
+      "Docker deleted a link it did not create",
+    );
     await vlanSubinterfaceProvider.delete(v80.id, v80.outs as never);
     assert.ok(!ok(await host.exec(["ip", "link", "show", "dev", "eth1.80"], { allowFail: true })), "the VLAN link is still there");
   });
 
   it("ipvlan l2: containers get their addresses, reach the external peer, and share the parent's MAC", async () => {
-    const net = await network(ipvlanNetworkProvider, { parent: host.lanParent, subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.192/27" });
+    const net = await network(ipvlanNetworkProvider, {
+      parent: host.lanParent,
+      subnet: "198.51.100.0/24",
+      gateway: "198.51.100.1",
+      ipRange: "198.51.100.192/27",
+    });
     const inspected = JSON.parse((await host.docker(["network", "inspect", net.inputs.name as string])).stdout)[0];
     assert.equal(inspected.Driver, "ipvlan");
     assert.equal(inspected.Options.parent, host.lanParent);
@@ -158,7 +173,10 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     const a = await run(net.inputs.name as string, "198.51.100.200");
     const b = await run(net.inputs.name as string, "198.51.100.201");
     const parentMac = (await host.exec(["cat", `/sys/class/net/${host.lanParent}/address`])).stdout.trim();
-    for (const [c, ip] of [[a, "198.51.100.200"], [b, "198.51.100.201"]]) {
+    for (const [c, ip] of [
+      [a, "198.51.100.200"],
+      [b, "198.51.100.201"],
+    ]) {
       const addrs = (await host.docker(["exec", c, "ip", "-o", "-4", "addr", "show", "dev", "eth0"])).stdout;
       assert.match(addrs, new RegExp(`${ip.replace(/\./g, "\\.")}/24`));
       const mac = (await host.docker(["exec", c, "cat", "/sys/class/net/eth0/address"])).stdout.trim();
@@ -202,7 +220,10 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     assert.equal(inspected.EnableIPv6, true);
     const a = await run(net.inputs.name as string, "198.51.100.130", ["--ip6", "fd18:0:0:1::130"]);
     const b = await run(net.inputs.name as string, "198.51.100.131", ["--ip6", "fd18:0:0:1::131"]);
-    for (const [c, v4, v6] of [[a, "198.51.100.130", "fd18:0:0:1::130"], [b, "198.51.100.131", "fd18:0:0:1::131"]]) {
+    for (const [c, v4, v6] of [
+      [a, "198.51.100.130", "fd18:0:0:1::130"],
+      [b, "198.51.100.131", "fd18:0:0:1::131"],
+    ]) {
       const addrs = (await host.docker(["exec", c, "ip", "-o", "addr", "show", "dev", "eth0"])).stdout;
       assert.ok(addrs.includes(`${v4}/24`), addrs);
       assert.ok(addrs.includes(`${v6}/64`), addrs);
@@ -231,8 +252,18 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     const net = await network(ipvlanNetworkProvider, { parent: host.lanParent, subnet: "203.0.113.0/24" });
     const shimName = uniqueName("vs");
     links.push(shimName);
-    const checked = await hostShimProvider.check({}, { connection: conn(), name: shimName, parent: host.lanParent, address: "203.0.113.250/32" });
-    await assert.rejects(hostShimProvider.create(checked.inputs), refused("parentConflict", [net.inputs.name as string], new RegExp(`ipvlan network "${net.inputs.name}" uses parent "${host.lanParent}"`)));
+    const checked = await hostShimProvider.check(
+      {},
+      { connection: conn(), name: shimName, parent: host.lanParent, address: "203.0.113.250/32" },
+    );
+    await assert.rejects(
+      hostShimProvider.create(checked.inputs),
+      refused(
+        "parentConflict",
+        [net.inputs.name as string],
+        new RegExp(`ipvlan network "${net.inputs.name}" uses parent "${host.lanParent}"`),
+      ),
+    );
     assert.ok(!ok(await host.exec(["ip", "link", "show", "dev", shimName], { allowFail: true })), "the refused shim exists");
   });
 
@@ -272,11 +303,20 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     const shimName = uniqueName("ps");
     links.push(shimName);
     const shim = await make(hostShimProvider, {
-      connection: conn(), name: shimName, parent: host.lanParent, address: "198.51.100.250/32", routes: ["198.51.100.128/26"], persist: true,
+      connection: conn(),
+      name: shimName,
+      parent: host.lanParent,
+      address: "198.51.100.250/32",
+      routes: ["198.51.100.128/26"],
+      persist: true,
     });
     const onVlan = await network(macvlanNetworkProvider, { parent: v70.outs.name, subnet: "203.0.113.96/27" });
     const onLan = await network(macvlanNetworkProvider, {
-      parent: host.lanParent, subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.128/26", auxAddresses: { shim: "198.51.100.250" },
+      parent: host.lanParent,
+      subnet: "198.51.100.0/24",
+      gateway: "198.51.100.1",
+      ipRange: "198.51.100.128/26",
+      auxAddresses: { shim: "198.51.100.250" },
     });
 
     // The parent going down and up must not lose the shim's routes.
@@ -292,7 +332,9 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     await eventually(
       "the VM came back with a new boot id",
       async () => {
-        const r = await host.exec(["cat", "/proc/sys/kernel/random/boot_id"], { allowFail: true, timeoutMs: 15_000 }).catch(() => undefined);
+        const r = await host
+          .exec(["cat", "/proc/sys/kernel/random/boot_id"], { allowFail: true, timeoutMs: 15_000 })
+          .catch(() => undefined);
         return r !== undefined && r.code === 0 && r.stdout.trim() !== bootBefore;
       },
       90,
@@ -329,7 +371,9 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
 
     // The host reaches a container on the LAN network through the persisted shim.
     const c = await run(onLan.inputs.name as string, "198.51.100.140");
-    await eventually("host -> container through the shim", async () => ok(await host.exec(["ping", "-c", "1", "-W", "1", "198.51.100.140"], { allowFail: true })));
+    await eventually("host -> container through the shim", async () =>
+      ok(await host.exec(["ping", "-c", "1", "-W", "1", "198.51.100.140"], { allowFail: true })),
+    );
 
     // Deleting removes the persistence too: nothing of ours is left in the host's config.
     await host.docker(["rm", "-f", c]);
@@ -338,7 +382,11 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     await hostShimProvider.delete(shim.id, (readShim.props ?? shim.outs) as never);
     await vlanSubinterfaceProvider.delete(v7.id, read7.props as never);
     await vlanSubinterfaceProvider.delete(v70.id, (readVlan.props ?? v70.outs) as never);
-    const leftovers = await host.exec(["sh", "-c", "ls /etc/systemd/network/ /etc/systemd/network/*.d /etc/systemd/system /etc/systemd/system/*.wants 2>/dev/null | grep underlay || true"]);
+    const leftovers = await host.exec([
+      "sh",
+      "-c",
+      "ls /etc/systemd/network/ /etc/systemd/network/*.d /etc/systemd/system /etc/systemd/system/*.wants 2>/dev/null | grep underlay || true",
+    ]);
     assert.equal(leftovers.stdout.trim(), "", `persistence files left: ${leftovers.stdout}`);
   });
 });

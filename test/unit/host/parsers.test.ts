@@ -36,7 +36,9 @@ const INSPECT = JSON.stringify([
     Ingress: false,
     ConfigFrom: { Network: "" },
     ConfigOnly: false,
-    Containers: { abc123: { Name: "web", EndpointID: "e", MacAddress: "02:42:c6:33:64:82", IPv4Address: "198.51.100.130/24", IPv6Address: "" } },
+    Containers: {
+      abc123: { Name: "web", EndpointID: "e", MacAddress: "02:42:c6:33:64:82", IPv4Address: "198.51.100.130/24", IPv6Address: "" },
+    },
     Options: { parent: "eth1", macvlan_mode: "bridge" },
     Labels: { team: "net" },
   },
@@ -87,7 +89,12 @@ describe("docker parsers and builders", () => {
       IPAM: {
         Driver: "default",
         Config: [
-          { Subnet: "198.51.100.0/24", Gateway: "198.51.100.1", IPRange: "198.51.100.128/26", AuxiliaryAddresses: { shim: "198.51.100.250" } },
+          {
+            Subnet: "198.51.100.0/24",
+            Gateway: "198.51.100.1",
+            IPRange: "198.51.100.128/26",
+            AuxiliaryAddresses: { shim: "198.51.100.250" },
+          },
           { Subnet: "fd18:0:0:1::/64" },
         ],
       },
@@ -100,7 +107,16 @@ describe("docker parsers and builders", () => {
   it("reads created ids and container lists as the API returns them; filters go in the query", () => {
     assert.equal(parseCreatedId({ Id: "abc", Warning: "" }), "abc");
     assert.throws(() => parseCreatedId({ message: "conflict" }));
-    assert.deepEqual(parseContainerList([{ Id: "aa", Names: ["/web"] }, { Id: "bb", Names: null }]), [{ id: "aa", name: "web" }, { id: "bb", name: "bb" }]);
+    assert.deepEqual(
+      parseContainerList([
+        { Id: "aa", Names: ["/web"] },
+        { Id: "bb", Names: null },
+      ]),
+      [
+        { id: "aa", name: "web" },
+        { id: "bb", name: "bb" },
+      ],
+    );
     assert.equal(containersOnNetworkRequest("lan x").path, `/containers/json?all=1&filters=${encodeURIComponent('{"network":["lan x"]}')}`);
   });
 });
@@ -110,8 +126,14 @@ describe("iproute2 parsers", () => {
     const [link] = parseLinks(
       JSON.stringify([
         {
-          ifindex: 7, link: "eth1", ifname: "shim0", flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], mtu: 1500,
-          operstate: "UP", address: "6a:1f:00:00:00:01", linkinfo: { info_kind: "macvlan", info_data: { mode: "bridge" } },
+          ifindex: 7,
+          link: "eth1",
+          ifname: "shim0",
+          flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"],
+          mtu: 1500,
+          operstate: "UP",
+          address: "6a:1f:00:00:00:01",
+          linkinfo: { info_kind: "macvlan", info_data: { mode: "bridge" } },
         },
       ]),
     );
@@ -123,11 +145,13 @@ describe("iproute2 parsers", () => {
 
   it("reads addresses without link-local ones", () => {
     const out = JSON.stringify([
-      { addr_info: [
-        { family: "inet", local: "198.51.100.250", prefixlen: 32, scope: "global" },
-        { family: "inet6", local: "fe80::1", prefixlen: 64, scope: "link" },
-        { family: "inet6", local: "fd18:0:0:1::fa", prefixlen: 128, scope: "global" },
-      ] },
+      {
+        addr_info: [
+          { family: "inet", local: "198.51.100.250", prefixlen: 32, scope: "global" },
+          { family: "inet6", local: "fe80::1", prefixlen: 64, scope: "link" },
+          { family: "inet6", local: "fd18:0:0:1::fa", prefixlen: 128, scope: "global" },
+        ],
+      },
     ]);
     assert.deepEqual(parseAddresses(out), ["198.51.100.250/32", "fd18:0:0:1::fa/128"]);
   });
@@ -145,7 +169,7 @@ describe("iproute2 parsers", () => {
 
   it("recognises a missing device", () => {
     assert.ok(isNoSuchDevice('Device "shim0" does not exist.'));
-    assert.ok(isNoSuchDevice("Cannot find device \"shim0\""));
+    assert.ok(isNoSuchDevice('Cannot find device "shim0"'));
     assert.ok(!isNoSuchDevice("RTNETLINK answers: Operation not permitted"));
   });
 });

@@ -18,7 +18,10 @@ describe("persistent link files", () => {
   });
 
   it("writes networkd files for a VLAN and attaches it to the parent's network by a drop-in", () => {
-    const files = networkdFiles({ kind: "vlan", name: "eth1.50", parent: "eth1", vlanId: 50, mtu: 1496 }, "/etc/systemd/network/10-eth1.network");
+    const files = networkdFiles(
+      { kind: "vlan", name: "eth1.50", parent: "eth1", vlanId: 50, mtu: 1496 },
+      "/etc/systemd/network/10-eth1.network",
+    );
     assert.deepEqual(
       files.map((f) => f.path),
       [
@@ -42,7 +45,14 @@ describe("persistent link files", () => {
   });
 
   it("replays the ip commands in a unit bound to the parent device", () => {
-    const [unit] = systemdUnitFiles({ kind: "macvlan", name: "shim0", parent: "eth1", mode: "bridge", address: "198.51.100.250/32", routes: ["198.51.100.128/26", "fd18:0:0:1::/64"] });
+    const [unit] = systemdUnitFiles({
+      kind: "macvlan",
+      name: "shim0",
+      parent: "eth1",
+      mode: "bridge",
+      address: "198.51.100.250/32",
+      routes: ["198.51.100.128/26", "fd18:0:0:1::/64"],
+    });
     assert.equal(unit.path, "/etc/systemd/system/underlay-link-shim0.service");
     assert.match(unit.content, /BindsTo=sys-subsystem-net-devices-eth1\.device/);
     assert.match(unit.content, /ExecStart=ip link add link eth1 name shim0 type macvlan mode bridge\n/);
@@ -52,7 +62,12 @@ describe("persistent link files", () => {
   });
 
   it("finds the .network file networkd applies to a link", () => {
-    const out = JSON.stringify({ Interfaces: [{ Index: 3, Name: "eth1", NetworkFile: "/etc/systemd/network/10-eth1.network" }, { Index: 4, Name: "eth2" }] });
+    const out = JSON.stringify({
+      Interfaces: [
+        { Index: 3, Name: "eth1", NetworkFile: "/etc/systemd/network/10-eth1.network" },
+        { Index: 4, Name: "eth2" },
+      ],
+    });
     assert.equal(parseNetworkFileOf(out, "eth1"), "/etc/systemd/network/10-eth1.network");
     assert.equal(parseNetworkFileOf(out, "eth2"), undefined);
   });
@@ -61,14 +76,33 @@ describe("persistent link files", () => {
 describe("persistent link commands", () => {
   it("are the live create argv: the unit replays exactly linkSetupCommands", () => {
     const vlan = { kind: "vlan" as const, name: "eth1.50", parent: "eth1", vlanId: 50, mtu: 1400 };
-    assert.deepEqual(linkSetupCommands(vlan), [
-      buildVlanAdd("eth1.50", "eth1", 50, 1400),
-      buildLinkUp("eth1.50"),
-    ]);
+    assert.deepEqual(linkSetupCommands(vlan), [buildVlanAdd("eth1.50", "eth1", 50, 1400), buildLinkUp("eth1.50")]);
     const [unit] = systemdUnitFiles(vlan);
-    assert.match(unit.content, /\nExecStart=ip link add link eth1 name eth1\.50 mtu 1400 type vlan id 50\nExecStart=ip link set dev eth1\.50 up\n/);
-    assert.deepEqual(linkSetupCommands({ kind: "vlan", name: "v", parent: "eth1", vlanId: 7 })[0], ["ip", "link", "add", "link", "eth1", "name", "v", "type", "vlan", "id", "7"]);
-    const shim = { kind: "macvlan" as const, name: "shim0", parent: "eth1", mode: "bridge", address: "198.51.100.250/32", routes: ["198.51.100.128/26", "fd18:0:0:1::/64"] };
+    assert.match(
+      unit.content,
+      /\nExecStart=ip link add link eth1 name eth1\.50 mtu 1400 type vlan id 50\nExecStart=ip link set dev eth1\.50 up\n/,
+    );
+    assert.deepEqual(linkSetupCommands({ kind: "vlan", name: "v", parent: "eth1", vlanId: 7 })[0], [
+      "ip",
+      "link",
+      "add",
+      "link",
+      "eth1",
+      "name",
+      "v",
+      "type",
+      "vlan",
+      "id",
+      "7",
+    ]);
+    const shim = {
+      kind: "macvlan" as const,
+      name: "shim0",
+      parent: "eth1",
+      mode: "bridge",
+      address: "198.51.100.250/32",
+      routes: ["198.51.100.128/26", "fd18:0:0:1::/64"],
+    };
     assert.deepEqual(linkSetupCommands(shim), [
       ["ip", "link", "add", "link", "eth1", "name", "shim0", "type", "macvlan", "mode", "bridge"],
       ["ip", "address", "add", "198.51.100.250/32", "dev", "shim0"],

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { buildSessionPeerShow, parseRouteGet, parseSessionPeer } from "../../../provider/host/session";
 import { toRemoteCommand } from "../../../provider/host/command";
+import { buildSessionPeerShow, parseRouteGet, parseSessionPeer } from "../../../provider/host/session";
 
 describe("the SSH session's path on the host", () => {
   it("reads the peer from $SSH_CONNECTION, canonical, and nothing when sshd did not know it", () => {
@@ -24,7 +24,11 @@ describe("the SSH session's path on the host", () => {
   });
 
   it("reads the route in use from `ip -j route get`", () => {
-    assert.deepEqual(parseRouteGet('[{"dst":"198.18.0.1","dev":"eth0","prefsrc":"198.18.0.2","flags":[],"uid":0,"cache":[]}]'), { dev: "eth0", gateway: undefined, type: undefined });
+    assert.deepEqual(parseRouteGet('[{"dst":"198.18.0.1","dev":"eth0","prefsrc":"198.18.0.2","flags":[],"uid":0,"cache":[]}]'), {
+      dev: "eth0",
+      gateway: undefined,
+      type: undefined,
+    });
     assert.deepEqual(parseRouteGet('[{"dst":"203.0.113.9","gateway":"198.18.0.1","dev":"eth0","flags":[]}]')?.gateway, "198.18.0.1");
   });
 });

@@ -27,7 +27,11 @@ function refusal(kind: RefusalError["kind"], names: string[]) {
 describe("ops: inventory", () => {
   it("shows one link, or nothing when the device does not exist; other failures throw", async () => {
     const host = fakeRunner((argv) =>
-      argv.includes("eth1") ? { stdout: linksJson([{ name: "eth1" }]) } : argv.includes("gone") ? { exitCode: 1, stderr: 'Device "gone" does not exist.' } : { exitCode: 2, stderr: "RTNETLINK answers: Operation not permitted" },
+      argv.includes("eth1")
+        ? { stdout: linksJson([{ name: "eth1" }]) }
+        : argv.includes("gone")
+          ? { exitCode: 1, stderr: 'Device "gone" does not exist.' }
+          : { exitCode: 2, stderr: "RTNETLINK answers: Operation not permitted" },
     );
     assert.equal((await showLink(host.run, "eth1"))?.name, "eth1");
     assert.equal(await showLink(host.run, "gone"), undefined);
@@ -44,14 +48,20 @@ describe("ops: inventory", () => {
     assert.equal((await inspectNetwork(host, ID))?.name, "lan");
     assert.equal(await inspectNetwork(host, "aaaa"), undefined, "an id prefix matched");
     assert.equal(await inspectNetwork(host, "gone"), undefined);
-    await assert.rejects(inspectNetwork(host, "down"), (err: unknown) => err instanceof DockerApiError && err.status === 500 && /answered 500: Cannot connect/.test(err.message));
+    await assert.rejects(
+      inspectNetwork(host, "down"),
+      (err: unknown) => err instanceof DockerApiError && err.status === 500 && /answered 500: Cannot connect/.test(err.message),
+    );
   });
 
   it("lists every network in one request, none without a docker CLI; a daemon failure throws", async () => {
     const docker = new FakeDocker();
     docker.addNetwork({ id: ID, name: "a" });
     docker.addNetwork({ id: "b".repeat(64), name: "b", driver: "bridge" });
-    assert.deepEqual((await listAllNetworks({ target: TARGET, docker })).map((n) => n.name), ["a", "b"]);
+    assert.deepEqual(
+      (await listAllNetworks({ target: TARGET, docker })).map((n) => n.name),
+      ["a", "b"],
+    );
     assert.deepEqual(docker.requests, ["GET /networks"]);
     const streamDied = (code: number, stderr: string) => ({
       target: TARGET,
@@ -75,7 +85,10 @@ describe("ops: inventory", () => {
   it("collects links and networks with the target", async () => {
     const host = fakeRunner((argv) => (argv[0] === "ip" ? { stdout: linksJson([{ name: "eth1" }]) } : { stdout: "" }), new FakeDocker());
     const inventory = await hostInventory(host.run, host);
-    assert.deepEqual(inventory.links.map((l) => l.name), ["eth1"]);
+    assert.deepEqual(
+      inventory.links.map((l) => l.name),
+      ["eth1"],
+    );
     assert.deepEqual(inventory.networks, []);
     assert.equal(inventory.target, TARGET);
   });
@@ -83,13 +96,27 @@ describe("ops: inventory", () => {
   describe("parent rules", () => {
     const base = { target: TARGET, links: [], networks: [] };
     const network = (name: string, driver: "macvlan" | "ipvlan", parent: string) => ({
-      id: ID, name, driver, options: { parent }, ipam: [], enableIPv6: false, internal: false, labels: {}, containers: [],
+      id: ID,
+      name,
+      driver,
+      options: { parent },
+      ipam: [],
+      enableIPv6: false,
+      internal: false,
+      labels: {},
+      containers: [],
     });
     const link = (name: string, kind: string, parent: string) => ({ name, kind, parent, data: {}, mtu: 1500, up: true });
 
     it("refuses macvlan beside ipvlan on one parent, naming the network or the link", () => {
-      assert.throws(() => kernelParentConflicts("eth1", "macvlan", { ...base, networks: [network("ipv", "ipvlan", "eth1")] }), refusal("parentConflict", ["ipv"]));
-      assert.throws(() => kernelParentConflicts("eth1", "ipvlan", { ...base, links: [link("shim0", "macvlan", "eth1")] }), refusal("parentConflict", ["shim0"]));
+      assert.throws(
+        () => kernelParentConflicts("eth1", "macvlan", { ...base, networks: [network("ipv", "ipvlan", "eth1")] }),
+        refusal("parentConflict", ["ipv"]),
+      );
+      assert.throws(
+        () => kernelParentConflicts("eth1", "ipvlan", { ...base, links: [link("shim0", "macvlan", "eth1")] }),
+        refusal("parentConflict", ["shim0"]),
+      );
       assert.throws(
         () => kernelParentConflicts("eth1", "ipvlan", { ...base, networks: [network("mv", "macvlan", "eth1")] }),
         /Docker macvlan network "mv" uses parent "eth1"; the kernel cannot put ipvlan and macvlan ports on one parent/,
@@ -109,8 +136,14 @@ describe("ops: inventory", () => {
     });
 
     it("refuses a second network of one driver on a parent (Docker's rule), then applies the kernel's", () => {
-      assert.throws(() => parentConflicts("eth1", "macvlan", { ...base, networks: [network("mv", "macvlan", "eth1")] }), refusal("parentTaken", ["mv"]));
-      assert.throws(() => parentConflicts("eth1", "macvlan", { ...base, networks: [network("ipv", "ipvlan", "eth1")] }), refusal("parentConflict", ["ipv"]));
+      assert.throws(
+        () => parentConflicts("eth1", "macvlan", { ...base, networks: [network("mv", "macvlan", "eth1")] }),
+        refusal("parentTaken", ["mv"]),
+      );
+      assert.throws(
+        () => parentConflicts("eth1", "macvlan", { ...base, networks: [network("ipv", "ipvlan", "eth1")] }),
+        refusal("parentConflict", ["ipv"]),
+      );
       parentConflicts("eth1", "macvlan", { ...base, networks: [network("mv", "macvlan", "eth2")] });
     });
   });

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import { RefusalError } from "../../../provider/errors";
-import { NetworkSpec } from "../../../provider/host/docker";
+import type { NetworkSpec } from "../../../provider/host/docker";
+import { type HostInventory, parentConflicts } from "../../../provider/ops/inventory";
 import { createNetwork, deleteNetwork, networkRefusals, readNetwork } from "../../../provider/ops/network";
-import { HostInventory, parentConflicts } from "../../../provider/ops/inventory";
 import { FakeDocker } from "../../support/fakeDocker";
 import { fakeRunner, linksJson, TARGET } from "../../support/fakeRunner";
 
@@ -36,8 +36,17 @@ function host(networks: { id?: string; name: string; driver?: string; parent?: s
 }
 
 /** What the macvlan resource passes: its parent rules as the precheck. */
-const macvlan = (s: NetworkSpec) => ({ adopt: false, differences: () => [], precheck: (inventory: HostInventory) => parentConflicts(s.options.parent, "macvlan", inventory) });
-const onParent = (i: number): NetworkSpec => ({ ...spec, name: `lan${i}`, options: { parent: `eth${i}` }, ipam: [{ subnet: `198.51.10${i}.0/24`, auxAddresses: {} }] });
+const macvlan = (s: NetworkSpec) => ({
+  adopt: false,
+  differences: () => [],
+  precheck: (inventory: HostInventory) => parentConflicts(s.options.parent, "macvlan", inventory),
+});
+const onParent = (i: number): NetworkSpec => ({
+  ...spec,
+  name: `lan${i}`,
+  options: { parent: `eth${i}` },
+  ipam: [{ subnet: `198.51.10${i}.0/24`, auxAddresses: {} }],
+});
 
 describe("ops: network lifecycle", () => {
   it("checks name, parent and subnets against one inventory, then creates and inspects the new network", async () => {
@@ -88,10 +97,16 @@ describe("ops: network lifecycle", () => {
   it("creates that run together share one inventory, updated by each create", async () => {
     const h = host();
     const created = await Promise.all([1, 2, 3, 4, 5].map((i) => createNetwork(h, onParent(i), { adopt: false, differences: () => [] })));
-    assert.deepEqual(created.map((n) => n.name), ["lan1", "lan2", "lan3", "lan4", "lan5"]);
+    assert.deepEqual(
+      created.map((n) => n.name),
+      ["lan1", "lan2", "lan3", "lan4", "lan5"],
+    );
     assert.equal(h.dockerd.count("GET /networks"), 1, "each create fetched the inventory");
     // One link listing for the batch; each macvlan create also asks whether its parent is Wi-Fi.
-    assert.deepEqual(h.calls.filter((c) => !c.startsWith("test -d ")), ["ip -j -d link show"]);
+    assert.deepEqual(
+      h.calls.filter((c) => !c.startsWith("test -d ")),
+      ["ip -j -d link show"],
+    );
     // The batch is over: a network made by hand since is seen by the next create.
     h.dockerd.addNetwork({ name: "by-hand", parent: "eth6", subnets: ["203.0.113.0/24"] });
     await assert.rejects(createNetwork(h, onParent(6), macvlan(onParent(6))), isRefusal("parentTaken", ["by-hand"]));
@@ -168,7 +183,8 @@ describe("ops: network lifecycle", () => {
     await assert.rejects(createNetwork(host(existing), spec, { adopt: false, differences: () => [] }), isRefusal("nameTaken", ["lan"]));
     await assert.rejects(
       createNetwork(host(existing), spec, { adopt: true, differences: () => ["ipv6: asked true, host has false"] }),
-      (err: unknown) => isRefusal("adoptMismatch", ["lan"])(err) && /its settings differ:\n {2}- ipv6: asked true/.test((err as Error).message),
+      (err: unknown) =>
+        isRefusal("adoptMismatch", ["lan"])(err) && /its settings differ:\n {2}- ipv6: asked true/.test((err as Error).message),
     );
     const h = host(existing);
     const adopted = await createNetwork(h, spec, { adopt: true, differences: (n) => (n.id === ID ? [] : ["wrong network"]) });
@@ -199,13 +215,23 @@ describe("ops: network lifecycle", () => {
   });
 
   describe("refusals from the inventory", () => {
-    const links = [{ name: "eth1", data: {}, mtu: 1500, up: true }, { name: "eth2", data: {}, mtu: 1500, up: true }];
+    const links = [
+      { name: "eth1", data: {}, mtu: 1500, up: true },
+      { name: "eth2", data: {}, mtu: 1500, up: true },
+    ];
     const inv = (networks: { name: string; subnets: string[] }[] = []) => ({
       target: TARGET,
       links,
       networks: networks.map((n, i) => ({
-        id: String(i).repeat(64), name: n.name, driver: "bridge" as const, options: {}, ipam: n.subnets.map((subnet) => ({ subnet, auxAddresses: {} })),
-        enableIPv6: false, internal: false, labels: {}, containers: [],
+        id: String(i).repeat(64),
+        name: n.name,
+        driver: "bridge" as const,
+        options: {},
+        ipam: n.subnets.map((subnet) => ({ subnet, auxAddresses: {} })),
+        enableIPv6: false,
+        internal: false,
+        labels: {},
+        containers: [],
       })),
     });
 
@@ -217,15 +243,33 @@ describe("ops: network lifecycle", () => {
 
     it("refuses a missing parent, naming what the host has", () => {
       assert.throws(() => networkRefusals({ ...spec, options: { parent: "eth9" } }, inv()), isRefusal("parentMissing", ["eth9"]));
-      assert.throws(() => networkRefusals({ ...spec, options: { parent: "eth9.50" } }, inv()), /parent interface "eth9\.50" does not exist on the host \(it has: eth1, eth2\)/);
+      assert.throws(
+        () => networkRefusals({ ...spec, options: { parent: "eth9.50" } }, inv()),
+        /parent interface "eth9\.50" does not exist on the host \(it has: eth1, eth2\)/,
+      );
       assert.throws(() => networkRefusals({ ...spec, options: { parent: "eth1x" } }, inv()), isRefusal("parentMissing"));
     });
 
     it("refuses a subnet that overlaps another network's, either way round", () => {
-      assert.throws(() => networkRefusals(spec, inv([{ name: "a", subnets: ["203.0.113.0/24"] }, { name: "wide", subnets: ["fd18::/64", "198.51.0.0/16"] }])), (err: unknown) =>
-        isRefusal("subnetOverlap", ["wide"])(err) && /subnet 198\.51\.100\.0\/24 overlaps 198\.51\.0\.0\/16 of existing Docker network "wide" \(id 111111111111\)/.test((err as Error).message),
+      assert.throws(
+        () =>
+          networkRefusals(
+            spec,
+            inv([
+              { name: "a", subnets: ["203.0.113.0/24"] },
+              { name: "wide", subnets: ["fd18::/64", "198.51.0.0/16"] },
+            ]),
+          ),
+        (err: unknown) =>
+          isRefusal("subnetOverlap", ["wide"])(err) &&
+          /subnet 198\.51\.100\.0\/24 overlaps 198\.51\.0\.0\/16 of existing Docker network "wide" \(id 111111111111\)/.test(
+            (err as Error).message,
+          ),
       );
-      assert.throws(() => networkRefusals(spec, inv([{ name: "narrow", subnets: ["198.51.100.128/25"] }])), isRefusal("subnetOverlap", ["narrow"]));
+      assert.throws(
+        () => networkRefusals(spec, inv([{ name: "narrow", subnets: ["198.51.100.128/25"] }])),
+        isRefusal("subnetOverlap", ["narrow"]),
+      );
       networkRefusals(spec, inv([{ name: "beside", subnets: ["198.51.101.0/24", "fd18::/64"] }]));
     });
   });
@@ -240,9 +284,16 @@ describe("ops: network lifecycle", () => {
 
   it("refuses to delete a network containers use, running or stopped, naming each", async () => {
     const h = host([{ id: ID, name: "lan" }]);
-    h.dockerd.containers.push({ Id: "1", Names: ["/stopped"], networks: [ID] }, { Id: "2", Names: ["/web"], networks: [ID] }, { Id: "3", Names: ["/elsewhere"], networks: ["x"] });
-    await assert.rejects(deleteNetwork(h, ID, "lan"), (err: unknown) =>
-      isRefusal("inUse", ["stopped", "web"])(err) && /Docker network "lan" is still used by container\(s\) stopped, web; remove them/.test((err as Error).message),
+    h.dockerd.containers.push(
+      { Id: "1", Names: ["/stopped"], networks: [ID] },
+      { Id: "2", Names: ["/web"], networks: [ID] },
+      { Id: "3", Names: ["/elsewhere"], networks: ["x"] },
+    );
+    await assert.rejects(
+      deleteNetwork(h, ID, "lan"),
+      (err: unknown) =>
+        isRefusal("inUse", ["stopped", "web"])(err) &&
+        /Docker network "lan" is still used by container\(s\) stopped, web; remove them/.test((err as Error).message),
     );
     assert.equal(h.dockerd.count(`DELETE /networks/${ID}`), 0);
   });

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { RefusalError } from "../../../provider/errors";
-import { networkdFiles, PersistentLink, systemdUnitFiles } from "../../../provider/host/persistentLinks";
+import { networkdFiles, type PersistentLink, systemdUnitFiles } from "../../../provider/host/persistentLinks";
 import { detectPersistMethod, isPersisted, persistSteps, unpersistSteps, updatePersistenceSteps } from "../../../provider/ops/persistence";
 import { fakeRunner, TARGET } from "../../support/fakeRunner";
 
@@ -8,7 +8,13 @@ const vlan: PersistentLink = { kind: "vlan", name: "eth1.50", parent: "eth1", vl
 const NETWORK_FILE = "/etc/systemd/network/10-eth1.network";
 const networkctl = JSON.stringify({ Interfaces: [{ Name: "eth1", NetworkFile: NETWORK_FILE }, { Name: "eth2" }] });
 
-function host(opts: { networkd?: boolean; systemd?: boolean; files?: Record<string, string>; enabled?: boolean; networkctlFails?: boolean }) {
+function host(opts: {
+  networkd?: boolean;
+  systemd?: boolean;
+  files?: Record<string, string>;
+  enabled?: boolean;
+  networkctlFails?: boolean;
+}) {
   return fakeRunner((argv) => {
     const cmd = argv.join(" ");
     if (cmd === "systemctl is-active --quiet systemd-networkd") return { exitCode: opts.networkd ? 0 : 3 };
@@ -25,9 +31,14 @@ function host(opts: { networkd?: boolean; systemd?: boolean; files?: Record<stri
 
 describe("ops: persistence", () => {
   it("picks networkd when it runs and manages the parent, else a systemd unit, else refuses", async () => {
-    assert.deepEqual(await detectPersistMethod(host({ networkd: true }).run, "eth1", TARGET), { method: "networkd", parentNetworkFile: NETWORK_FILE });
+    assert.deepEqual(await detectPersistMethod(host({ networkd: true }).run, "eth1", TARGET), {
+      method: "networkd",
+      parentNetworkFile: NETWORK_FILE,
+    });
     assert.deepEqual(await detectPersistMethod(host({ networkd: true, systemd: true }).run, "eth2", TARGET), { method: "systemd-unit" });
-    assert.deepEqual(await detectPersistMethod(host({ networkd: true, systemd: true, networkctlFails: true }).run, "eth1", TARGET), { method: "systemd-unit" });
+    assert.deepEqual(await detectPersistMethod(host({ networkd: true, systemd: true, networkctlFails: true }).run, "eth1", TARGET), {
+      method: "systemd-unit",
+    });
     const noNetworkd = host({ systemd: true });
     assert.deepEqual(await detectPersistMethod(noNetworkd.run, "eth1", TARGET), { method: "systemd-unit" });
     assert.ok(!noNetworkd.calls.includes("networkctl --json=short list"));
@@ -73,7 +84,11 @@ describe("ops: persistence", () => {
   it("removes every trace: the unit disabled first, networkd drop-in directories when empty", () => {
     assert.deepEqual(
       unpersistSteps(vlan, { method: "systemd-unit" }).map((s) => s.argv.join(" ")),
-      ["systemctl disable underlay-link-eth1.50.service", "rm -f -- /etc/systemd/system/underlay-link-eth1.50.service", "systemctl daemon-reload"],
+      [
+        "systemctl disable underlay-link-eth1.50.service",
+        "rm -f -- /etc/systemd/system/underlay-link-eth1.50.service",
+        "systemctl daemon-reload",
+      ],
     );
     assert.deepEqual(
       unpersistSteps(vlan, { method: "networkd", parentNetworkFile: NETWORK_FILE }).map((s) => s.argv.join(" ")),

@@ -14,7 +14,12 @@ describe("ops: steps with undo", () => {
   it("undoes what was done, newest first, when a step fails, and says so", async () => {
     const host = fakeRunner((argv) => (argv[0] === "boom" ? { exitCode: 2, stderr: "File exists" } : undefined));
     await assert.rejects(
-      applySteps(host.run, [{ argv: ["one"], undo: ["undo-one"] }, { argv: ["two"] }, { argv: ["three"], undo: ["undo-three"] }, { argv: ["boom"], undo: ["never"] }]),
+      applySteps(host.run, [
+        { argv: ["one"], undo: ["undo-one"] },
+        { argv: ["two"] },
+        { argv: ["three"], undo: ["undo-three"] },
+        { argv: ["boom"], undo: ["never"] },
+      ]),
       (err: unknown) => {
         assert.ok(err instanceof StepsFailedError);
         assert.ok(err.cause instanceof RemoteCommandError);
@@ -33,12 +38,18 @@ describe("ops: steps with undo", () => {
       if (argv[0] === "undo-two") return { exitCode: 1, stderr: "busy\n" };
       return undefined;
     });
-    await assert.rejects(applySteps(host.run, [{ argv: ["one"], undo: ["undo-one"] }, { argv: ["two"], undo: ["undo-two", "a b"] }, { argv: ["boom"] }]), (err: unknown) => {
-      assert.ok(err instanceof StepsFailedError);
-      assert.deepEqual(err.undoFailures.map((f) => f.argv), [["undo-two", "a b"]]);
-      assert.match(err.message, /undoing failed too, check the host by hand: `undo-two 'a b'`: busy\)$/);
-      return true;
-    });
+    await assert.rejects(
+      applySteps(host.run, [{ argv: ["one"], undo: ["undo-one"] }, { argv: ["two"], undo: ["undo-two", "a b"] }, { argv: ["boom"] }]),
+      (err: unknown) => {
+        assert.ok(err instanceof StepsFailedError);
+        assert.deepEqual(
+          err.undoFailures.map((f) => f.argv),
+          [["undo-two", "a b"]],
+        );
+        assert.match(err.message, /undoing failed too, check the host by hand: `undo-two 'a b'`: busy\)$/);
+        return true;
+      },
+    );
     assert.deepEqual(host.calls.slice(-2), ["undo-two a b", "undo-one"]);
   });
 

@@ -52,7 +52,14 @@ describe("diff rules", () => {
   });
 
   it("updates a shim's routes and address in place, replaces it for a new parent", async () => {
-    const shim = { connection, name: "lanshim", parent: "eth1", address: "198.51.100.250/32", routes: ["198.51.100.128/26"], mode: "bridge" };
+    const shim = {
+      connection,
+      name: "lanshim",
+      parent: "eth1",
+      address: "198.51.100.250/32",
+      routes: ["198.51.100.128/26"],
+      mode: "bridge",
+    };
     const shimState = { ...shim, macAddress: "aa", up: true };
     const drifted = await hostShimProvider.diff("lanshim", { ...shimState, routes: [] }, shim);
     assert.equal(drifted.changes, true);

@@ -1,13 +1,13 @@
 import { strict as assert } from "node:assert";
-import { ed25519KeyPair } from "../../support/keys";
+import type { z } from "zod";
 import { hostShimProvider } from "../../../provider/resources/link/hostShim";
+import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
 import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvlan";
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
-import { vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
-import { z } from "zod";
 import { CONNECTION_SECRET_PATHS } from "../../../provider/ssh/connection";
 import { describeIssues, UNKNOWN } from "../../../provider/validate";
-import { INVALID_CASES, invalidInput, ResourceKind } from "../../support/invalidInputs";
+import { INVALID_CASES, invalidInput, type ResourceKind } from "../../support/invalidInputs";
+import { ed25519KeyPair } from "../../support/keys";
 import { SAMPLE_LAN } from "../../support/samples";
 
 const key = ed25519KeyPair();
@@ -114,17 +114,23 @@ describe("check(): input validation", () => {
 
   it("during preview checks known fields alone and waits for unknown ones", async () => {
     const result = await macvlanNetworkProvider.check({}, { ...VALID.MacvlanNetwork, parent: UNKNOWN, subnet: "198.51.100.0/33" });
-    assert.deepEqual(result.failures?.map((f) => f.property), ["subnet"]);
+    assert.deepEqual(
+      result.failures?.map((f) => f.property),
+      ["subnet"],
+    );
     const ok = await macvlanNetworkProvider.check({}, { ...VALID.MacvlanNetwork, parent: UNKNOWN });
     assert.equal(ok.failures, undefined);
     assert.equal(ok.inputs.parent, UNKNOWN);
   });
 
   it("canonicalises IPv6 so state compares by string", async () => {
-    const result = await macvlanNetworkProvider.check({}, {
-      ...VALID.MacvlanNetwork,
-      ipv6: { subnet: "FD18:0:0:1:0:0:0:0/64", gateway: "fd18:0:0:1:0:0:0:1" },
-    });
+    const result = await macvlanNetworkProvider.check(
+      {},
+      {
+        ...VALID.MacvlanNetwork,
+        ipv6: { subnet: "FD18:0:0:1:0:0:0:0/64", gateway: "fd18:0:0:1:0:0:0:1" },
+      },
+    );
     assert.equal(result.failures, undefined);
     assert.deepEqual(result.inputs.ipv6, { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1", auxAddresses: {} });
   });

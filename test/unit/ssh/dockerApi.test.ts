@@ -5,8 +5,8 @@
 
 import { strict as assert } from "node:assert";
 import { DockerApiError, TransportError } from "../../../provider/errors";
-import { chooseApiVersion } from "../../../provider/ssh/dockerApi";
 import { ConnectionSchema } from "../../../provider/ssh/connection";
+import { chooseApiVersion } from "../../../provider/ssh/dockerApi";
 import { closeAllSessions, hostSession, sessionStats } from "../../../provider/ssh/pool";
 import { FakeDocker } from "../../support/fakeDocker";
 import { FakeSshHost } from "../../support/fakeSshHost";
@@ -42,7 +42,12 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
 
   it("sends bodies and reports the daemon's status and message", async () => {
     const s = session({ sudo: true });
-    const created = await s.docker.request("POST", "/networks/create", { Name: "lan", Driver: "macvlan", Options: {}, IPAM: { Config: [] } });
+    const created = await s.docker.request("POST", "/networks/create", {
+      Name: "lan",
+      Driver: "macvlan",
+      Options: {},
+      IPAM: { Config: [] },
+    });
     assert.equal(created.status, 201);
     const missing = await s.docker.request("GET", "/networks/nope");
     assert.equal(missing.status, 404);
@@ -63,7 +68,10 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
 
   it("reports an unreachable host as a TransportError, not as a Docker error", async () => {
     const unreachable = hostSession(ConnectionSchema.parse({ ...host.connection(), port: 1 }));
-    await assert.rejects(unreachable.docker.request("GET", "/networks"), (err: unknown) => err instanceof TransportError && err.reason === "connect");
+    await assert.rejects(
+      unreachable.docker.request("GET", "/networks"),
+      (err: unknown) => err instanceof TransportError && err.reason === "connect",
+    );
   });
 
   it("asks for API 1.41, within what the daemon supports", () => {

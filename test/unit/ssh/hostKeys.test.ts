@@ -17,7 +17,10 @@ describe("host keys", () => {
   });
 
   it("accepts the pinned key as a line or a fingerprint, and nothing else", () => {
-    assert.deepEqual(judgeHostKey({ hostKey: line, insecureIgnoreHostKey: false }, blob), { accepted: true, presented: `ssh-ed25519 ${fingerprintOf(blob)}` });
+    assert.deepEqual(judgeHostKey({ hostKey: line, insecureIgnoreHostKey: false }, blob), {
+      accepted: true,
+      presented: `ssh-ed25519 ${fingerprintOf(blob)}`,
+    });
     assert.equal(judgeHostKey({ hostKey: `${line} comment`, insecureIgnoreHostKey: false }, blob).accepted, true);
     assert.equal(judgeHostKey({ hostKey: fingerprintOf(blob), insecureIgnoreHostKey: false }, blob).accepted, true);
     assert.equal(judgeHostKey({ hostKey: line, insecureIgnoreHostKey: false }, other).accepted, false);
@@ -31,7 +34,9 @@ describe("host keys", () => {
 
   it("asks the server for the pinned key's type first", () => {
     assert.deepEqual(preferredHostKeyAlgorithms(line), { serverHostKey: { prepend: ["ssh-ed25519"] } });
-    assert.deepEqual(preferredHostKeyAlgorithms("ssh-rsa AAAAB3NzaC1yc2E="), { serverHostKey: { prepend: ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] } });
+    assert.deepEqual(preferredHostKeyAlgorithms("ssh-rsa AAAAB3NzaC1yc2E="), {
+      serverHostKey: { prepend: ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] },
+    });
     assert.equal(preferredHostKeyAlgorithms(fingerprintOf(blob)), undefined);
     assert.equal(preferredHostKeyAlgorithms(undefined), undefined);
   });

@@ -10,7 +10,10 @@ import { FakeSshHost } from "../../support/fakeSshHost";
 import { ed25519KeyPair } from "../../support/keys";
 
 function fingerprintOfLine(line: string): string {
-  return `SHA256:${createHash("sha256").update(Buffer.from(line.split(" ")[1], "base64")).digest("base64").replace(/=+$/, "")}`;
+  return `SHA256:${createHash("sha256")
+    .update(Buffer.from(line.split(" ")[1], "base64"))
+    .digest("base64")
+    .replace(/=+$/, "")}`;
 }
 
 function session(host: FakeSshHost, overrides: Record<string, unknown> = {}) {
@@ -158,7 +161,13 @@ describe("SSH transport (in-process server)", function () {
     host.refuseChannelsOn.add(1);
     assert.equal((await s.run(["echo", "retried"])).stdout, "ran echo retried\n");
     assert.equal(host.connections, 2);
-    assert.deepEqual(host.execs.map((e) => [e.argv.join(" "), e.connection]), [["true", 1], ["echo retried", 2]]);
+    assert.deepEqual(
+      host.execs.map((e) => [e.argv.join(" "), e.connection]),
+      [
+        ["true", 1],
+        ["echo retried", 2],
+      ],
+    );
   });
 
   it("never retries a command that may have run", async () => {
@@ -186,7 +195,10 @@ describe("SSH transport (in-process server)", function () {
 
   it("keeps a failed sequence from blocking the host's queue", async () => {
     const s = session(host);
-    await assert.rejects(s.exclusive(async () => Promise.reject(new Error("boom"))), /boom/);
+    await assert.rejects(
+      s.exclusive(async () => Promise.reject(new Error("boom"))),
+      /boom/,
+    );
     assert.equal((await s.run(["true"])).exitCode, 0);
   });
 });

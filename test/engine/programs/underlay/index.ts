@@ -5,7 +5,7 @@
 // Config (namespace "underlay"): host, port, user, privateKey (secret), hostKey; parent,
 // network, subnet, ipRange, auxAddress; shim, shimParent, shimAddress, shimRoutes (JSON list).
 import * as pulumi from "@pulumi/pulumi";
-import { HostShim, MacvlanNetwork, type Connection } from "pulumi-underlay";
+import { type Connection, HostShim, MacvlanNetwork } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
 

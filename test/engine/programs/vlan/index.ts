@@ -2,7 +2,7 @@
 // the link before the network and delete it after. Config (namespace "underlay"): host, port,
 // user, privateKey (secret), hostKey; trunk, vlanId, network, subnet, ipRange.
 import * as pulumi from "@pulumi/pulumi";
-import { MacvlanNetwork, VlanSubinterface, type Connection } from "pulumi-underlay";
+import { type Connection, MacvlanNetwork, VlanSubinterface } from "pulumi-underlay";
 
 const config = new pulumi.Config("underlay");
 

@@ -50,16 +50,30 @@ describe("link provider against an in-process host", function () {
   });
 
   const shimInputs = (extra: Record<string, unknown> = {}) =>
-    checked(hostShimProvider, { connection: ssh.connection(), name: "shim0", parent: "eth1", address: "198.51.100.250/32", routes: ["198.51.100.128/26", "fd18:0:0:1::/64"], ...extra });
+    checked(hostShimProvider, {
+      connection: ssh.connection(),
+      name: "shim0",
+      parent: "eth1",
+      address: "198.51.100.250/32",
+      routes: ["198.51.100.128/26", "fd18:0:0:1::/64"],
+      ...extra,
+    });
 
   it("creates a shim, reads it back with an empty diff, and deletes it", async () => {
     const inputs = await shimInputs();
     const created = await made(hostShimProvider.create(inputs));
     assert.equal(created.id, "shim0");
     const shim = linux.links.get("shim0");
-    assert.deepEqual({ kind: shim?.kind, parent: shim?.parent, up: shim?.up, addresses: shim?.addresses, routes: shim?.routes }, {
-      kind: "macvlan", parent: "eth1", up: true, addresses: ["198.51.100.250/32"], routes: ["198.51.100.128/26", "fd18:0:0:1::/64"],
-    });
+    assert.deepEqual(
+      { kind: shim?.kind, parent: shim?.parent, up: shim?.up, addresses: shim?.addresses, routes: shim?.routes },
+      {
+        kind: "macvlan",
+        parent: "eth1",
+        up: true,
+        addresses: ["198.51.100.250/32"],
+        routes: ["198.51.100.128/26", "fd18:0:0:1::/64"],
+      },
+    );
     assert.equal(created.outs.up, true);
     assert.match(created.outs.macAddress, /^02:00/);
     assert.equal(created.outs.persist, false);
@@ -87,12 +101,19 @@ describe("link provider against an in-process host", function () {
   it("answers shims read together from one listing of links, addresses and routes", async () => {
     const shims = await Promise.all(
       [0, 1, 2, 3, 4].map(async (i) =>
-        made(hostShimProvider.create(await shimInputs({ name: `shim${i}`, address: `198.51.100.${240 + i}/32`, routes: [`198.51.100.${128 + 8 * i}/29`] }))),
+        made(
+          hostShimProvider.create(
+            await shimInputs({ name: `shim${i}`, address: `198.51.100.${240 + i}/32`, routes: [`198.51.100.${128 + 8 * i}/29`] }),
+          ),
+        ),
       ),
     );
     const dumpsBefore = ssh.execs.filter((e) => e.argv.join(" ") === "ip -j -d address show").length;
     const reads = await Promise.all(shims.map((s) => hostShimProvider.read(s.id, s.outs)));
-    assert.deepEqual(reads.map((r) => r.props?.routes), [0, 1, 2, 3, 4].map((i) => [`198.51.100.${128 + 8 * i}/29`]));
+    assert.deepEqual(
+      reads.map((r) => r.props?.routes),
+      [0, 1, 2, 3, 4].map((i) => [`198.51.100.${128 + 8 * i}/29`]),
+    );
     const dumps = ssh.execs.filter((e) => e.argv.join(" ") === "ip -j -d address show").length - dumpsBefore;
     assert.equal(dumps, 1, `${dumps} listings for 5 reads`);
   });
@@ -134,7 +155,10 @@ describe("link provider against an in-process host", function () {
     // Someone deletes the shim and makes their own macvlan link of that name on another parent.
     linux.links.set("eth2", linux.newLink({ mtu: 1500, data: {}, up: true, addresses: [], routes: [] }));
     linux.links.delete("shim0");
-    linux.links.set("shim0", linux.newLink({ kind: "macvlan", parent: "eth2", mtu: 1500, data: { mode: "bridge" }, up: true, addresses: [], routes: [] }));
+    linux.links.set(
+      "shim0",
+      linux.newLink({ kind: "macvlan", parent: "eth2", mtu: 1500, data: { mode: "bridge" }, up: true, addresses: [], routes: [] }),
+    );
     const theirs = linux.links.get("shim0")!;
     const differs = (err: unknown) => {
       assert.ok(refusal("notOurs", ["shim0"])(err));
@@ -169,7 +193,11 @@ describe("link provider against an in-process host", function () {
   });
 
   it("refuses to delete a VLAN link whose name another VLAN link now has", async () => {
-    const created = await made(vlanSubinterfaceProvider.create(await checked(vlanSubinterfaceProvider, { connection: ssh.connection(), parent: "eth1", vlanId: 50, persist: false })));
+    const created = await made(
+      vlanSubinterfaceProvider.create(
+        await checked(vlanSubinterfaceProvider, { connection: ssh.connection(), parent: "eth1", vlanId: 50, persist: false }),
+      ),
+    );
     const ours = linux.links.get("eth1.50")!;
     linux.links.set("eth1.50", linux.newLink({ ...ours, ifindex: undefined, mac: undefined, data: { id: 51 } }));
     await assert.rejects(vlanSubinterfaceProvider.delete(created.id, created.outs), refusal("notOurs", ["eth1.50"]));
@@ -182,15 +210,22 @@ describe("link provider against an in-process host", function () {
     const cuts = (value: string) => (err: unknown) => {
       assert.ok(refusal("cutsSession", ["shim0"])(err));
       const message = (err as Error).message;
-      for (const what of [value, "198.51.100.140", "via dev eth1", "Leave 198.51.100.140 out"]) assert.ok(message.includes(what), `${what} not in ${message}`);
+      for (const what of [value, "198.51.100.140", "via dev eth1", "Leave 198.51.100.140 out"])
+        assert.ok(message.includes(what), `${what} not in ${message}`);
       return true;
     };
     await assert.rejects(hostShimProvider.create(await shimInputs()), cuts("route 198.51.100.128/26"));
-    await assert.rejects(hostShimProvider.create(await shimInputs({ routes: [], address: "198.51.100.250/24" })), cuts("address 198.51.100.250/24"));
+    await assert.rejects(
+      hostShimProvider.create(await shimInputs({ routes: [], address: "198.51.100.250/24" })),
+      cuts("address 198.51.100.250/24"),
+    );
     assert.equal(JSON.stringify([...linux.links]), before);
     // A shim that leaves the peer alone is made; an update that would take the peer is refused in place.
     const created = await made(hostShimProvider.create(await shimInputs({ routes: ["198.51.100.160/27"] })));
-    await assert.rejects(hostShimProvider.update(created.id, created.outs, await shimInputs({ routes: ["198.51.100.160/27", "198.51.100.140/32"] })), cuts("route 198.51.100.140/32"));
+    await assert.rejects(
+      hostShimProvider.update(created.id, created.outs, await shimInputs({ routes: ["198.51.100.160/27", "198.51.100.140/32"] })),
+      cuts("route 198.51.100.140/32"),
+    );
     assert.deepEqual(linux.links.get("shim0")?.routes, ["198.51.100.160/27"]);
   });
 
@@ -225,9 +260,17 @@ describe("link provider against an in-process host", function () {
   });
 
   it("refuses a VLAN MTU above the parent's, naming the parent", async () => {
-    const inputs = await checked(vlanSubinterfaceProvider, { connection: ssh.connection(), parent: "eth1", vlanId: 60, mtu: 9000, persist: false });
-    await assert.rejects(vlanSubinterfaceProvider.create(inputs), (err: unknown) =>
-      refusal("mtuTooLarge", ["eth1"])(err) && /mtu 9000 is larger than parent "eth1"'s mtu 1500/.test((err as Error).message),
+    const inputs = await checked(vlanSubinterfaceProvider, {
+      connection: ssh.connection(),
+      parent: "eth1",
+      vlanId: 60,
+      mtu: 9000,
+      persist: false,
+    });
+    await assert.rejects(
+      vlanSubinterfaceProvider.create(inputs),
+      (err: unknown) =>
+        refusal("mtuTooLarge", ["eth1"])(err) && /mtu 9000 is larger than parent "eth1"'s mtu 1500/.test((err as Error).message),
     );
     assert.equal(linux.links.has("eth1.60"), false);
   });

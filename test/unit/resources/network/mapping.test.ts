@@ -2,9 +2,9 @@
 // program's subnet order; driver defaults Docker omits) has a test that fails when it changes.
 
 import { strict as assert } from "node:assert";
-import { InspectedNetwork } from "../../../../provider/host/docker";
-import { ipvlanMapping, IpvlanNetworkArgsSchema } from "../../../../provider/resources/network/ipvlan";
-import { macvlanMapping, MacvlanNetworkArgsSchema, macvlanNetworkProvider } from "../../../../provider/resources/network/macvlan";
+import type { InspectedNetwork } from "../../../../provider/host/docker";
+import { IpvlanNetworkArgsSchema, ipvlanMapping } from "../../../../provider/resources/network/ipvlan";
+import { MacvlanNetworkArgsSchema, macvlanMapping, macvlanNetworkProvider } from "../../../../provider/resources/network/macvlan";
 import { fromInspected, specDifferences, toNetworkSpec } from "../../../../provider/resources/network/mapping";
 import { SAMPLE_LAN } from "../../../support/samples";
 
@@ -15,7 +15,11 @@ const connection = { host: "198.51.100.11", password: "x", insecureIgnoreHostKey
 const macvlanArgs = (extra: Record<string, unknown> = {}) => MacvlanNetworkArgsSchema.parse({ connection, ...SAMPLE_LAN, ...extra });
 
 /** What Docker reports for a spec: the same settings, a gateway of its choice where none was asked. */
-function asDockerReports(args: ReturnType<typeof macvlanArgs>, gatewayOf: (subnet: string) => string, extra: Partial<InspectedNetwork> = {}): InspectedNetwork {
+function asDockerReports(
+  args: ReturnType<typeof macvlanArgs>,
+  gatewayOf: (subnet: string) => string,
+  extra: Partial<InspectedNetwork> = {},
+): InspectedNetwork {
   const spec = toNetworkSpec(macvlanMapping, args);
   return {
     ...spec,
@@ -47,14 +51,28 @@ describe("network mapping", () => {
       internal: false,
       labels: { team: "net" },
     });
-    const ipvlan = IpvlanNetworkArgsSchema.parse({ connection, name: "ipv", parent: "eth1", subnet: "198.51.100.0/24", mode: "l3", flag: "private" });
+    const ipvlan = IpvlanNetworkArgsSchema.parse({
+      connection,
+      name: "ipv",
+      parent: "eth1",
+      subnet: "198.51.100.0/24",
+      mode: "l3",
+      flag: "private",
+    });
     assert.deepEqual(toNetworkSpec(ipvlanMapping, ipvlan).options, { parent: "eth1", ipvlan_mode: "l3", ipvlan_flag: "private" });
     assert.equal(toNetworkSpec(ipvlanMapping, ipvlan).enableIPv6, false);
   });
 
   it("reads back a just-created network as exactly its inputs: the diff is empty", async () => {
-    const args = macvlanArgs({ additionalSubnets: [{ subnet: "203.0.113.0/24", gateway: "203.0.113.1" }], ipv6: { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1" } });
-    const state = fromInspected(macvlanMapping, asDockerReports(args, () => "unused"), args);
+    const args = macvlanArgs({
+      additionalSubnets: [{ subnet: "203.0.113.0/24", gateway: "203.0.113.1" }],
+      ipv6: { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1" },
+    });
+    const state = fromInspected(
+      macvlanMapping,
+      asDockerReports(args, () => "unused"),
+      args,
+    );
     assert.deepEqual(plain(state), plain({ ...args, networkId: "f".repeat(64) }));
     assert.equal((await macvlanNetworkProvider.diff("id", state, args)).changes, false);
   });
@@ -75,9 +93,15 @@ describe("network mapping", () => {
   });
 
   it("reports a gateway the program set as the host has it", () => {
-    const args = macvlanArgs({ additionalSubnets: [{ subnet: "203.0.113.0/24", gateway: "203.0.113.1" }], ipv6: { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1" } });
+    const args = macvlanArgs({
+      additionalSubnets: [{ subnet: "203.0.113.0/24", gateway: "203.0.113.1" }],
+      ipv6: { subnet: "fd18:0:0:1::/64", gateway: "fd18:0:0:1::1" },
+    });
     const docker = asDockerReports(args, () => "unused");
-    docker.ipam = docker.ipam.map((c) => ({ ...c, gateway: c.subnet.startsWith("fd18") ? "fd18:0:0:1::2" : c.subnet.replace(/0\/24$/, "2") }));
+    docker.ipam = docker.ipam.map((c) => ({
+      ...c,
+      gateway: c.subnet.startsWith("fd18") ? "fd18:0:0:1::2" : c.subnet.replace(/0\/24$/, "2"),
+    }));
     const state = fromInspected(macvlanMapping, docker, args);
     assert.equal(state.gateway, "198.51.100.2");
     assert.equal(state.additionalSubnets[0].gateway, "203.0.113.2");
@@ -92,7 +116,10 @@ describe("network mapping", () => {
     const state = fromInspected(macvlanMapping, docker, args);
     assert.equal(state.subnet, "198.51.100.0/24");
     assert.equal(state.ipRange, "198.51.100.128/26");
-    assert.deepEqual(state.additionalSubnets.map((s) => s.subnet), ["203.0.113.0/26", "203.0.113.64/26", "203.0.113.128/26"]);
+    assert.deepEqual(
+      state.additionalSubnets.map((s) => s.subnet),
+      ["203.0.113.0/26", "203.0.113.64/26", "203.0.113.128/26"],
+    );
     assert.equal(state.additionalSubnets[2].gateway, undefined, "a subnet the program never set has no asked gateway");
   });
 
@@ -125,23 +152,41 @@ describe("network mapping", () => {
     assert.equal(spec.internal, true, "a network without a parent is internal on the host");
     assert.equal(args.internal, false);
     for (const options of [{}, { parent: "dm-0123456789ab" }] as Record<string, string>[]) {
-      const state = fromInspected(macvlanMapping, asDockerReports(args, () => "198.51.100.1", { options, internal: true }), args);
+      const state = fromInspected(
+        macvlanMapping,
+        asDockerReports(args, () => "198.51.100.1", { options, internal: true }),
+        args,
+      );
       assert.equal(state.parent, undefined, JSON.stringify(options));
       assert.equal(state.internal, false);
       assert.equal((await macvlanNetworkProvider.diff("id", state, args)).changes, false, JSON.stringify(options));
     }
     // A real link where the program asked for none is drift.
-    const moved = fromInspected(macvlanMapping, asDockerReports(args, () => "198.51.100.1", { options: { parent: "eth1" } }), args);
+    const moved = fromInspected(
+      macvlanMapping,
+      asDockerReports(args, () => "198.51.100.1", { options: { parent: "eth1" } }),
+      args,
+    );
     assert.equal(moved.parent, "eth1");
     assert.equal((await macvlanNetworkProvider.diff("id", moved, args)).changes, true);
   });
 
   it("an IPv6-only network: only the IPv6 subnet in the spec, read back with an empty diff", async () => {
-    const args = macvlanArgs({ subnet: undefined, gateway: undefined, ipRange: undefined, auxAddresses: {}, ipv6: { subnet: "fd18:0:0:2::/64", gateway: "fd18:0:0:2::1" } });
+    const args = macvlanArgs({
+      subnet: undefined,
+      gateway: undefined,
+      ipRange: undefined,
+      auxAddresses: {},
+      ipv6: { subnet: "fd18:0:0:2::/64", gateway: "fd18:0:0:2::1" },
+    });
     const spec = toNetworkSpec(macvlanMapping, args);
     assert.deepEqual(spec.ipam, [{ subnet: "fd18:0:0:2::/64", gateway: "fd18:0:0:2::1", auxAddresses: {} }]);
     assert.equal(spec.enableIPv6, true);
-    const state = fromInspected(macvlanMapping, asDockerReports(args, () => "unused"), args);
+    const state = fromInspected(
+      macvlanMapping,
+      asDockerReports(args, () => "unused"),
+      args,
+    );
     assert.equal(state.subnet, undefined);
     assert.equal((await macvlanNetworkProvider.diff("id", state, args)).changes, false);
   });

@@ -2,8 +2,8 @@
 // environment. The engine suite proves the whole path; these pin the rules it relies on.
 
 import { strict as assert } from "node:assert";
-import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import * as langproto from "@pulumi/pulumi/proto/language_pb";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { runArguments, runEnvironment } from "../../../../tools/engine/languageHost";
 
 function request(opts: { typescript?: boolean; tsconfig?: string; entry?: string; dryRun?: boolean }): langproto.RunRequest {
