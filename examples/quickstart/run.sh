@@ -41,7 +41,7 @@ cleanup() {
     (cd "$example" && pulumi destroy --yes --skip-preview --stack lab >/dev/null 2>&1)
     rm -f "$example/Pulumi.lab.yaml"
   fi
-  bash test/lab/netns-lab.sh down "$lab" >/dev/null 2>&1
+  bash "$repo/test/lab/netns-lab.sh" down "$lab" >/dev/null 2>&1
   rm -rf "${PULUMI_HOME:-/nonexistent}" "$lab.state"
   exit "$rc"
 }
