@@ -57,7 +57,7 @@ if [[ -x $bin/pulumi && "$(cat "$out/pulumi.stamp" 2>/dev/null)" == "$cli_stamp"
   log "pulumi CLI $pulumi_version: reused ($bin/pulumi)"
 else
   t=$(now)
-  log "pulumi CLI $pulumi_version: building (first time on a machine: about 10 min on 2 cores)"
+  log "pulumi CLI $pulumi_version: building (the first time on a machine: about 6 min on 2 cores)"
   (cd "$here" && go build -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_version" \
     -o "$bin/pulumi.new" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
   mv "$bin/pulumi.new" "$bin/pulumi"
