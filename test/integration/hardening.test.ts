@@ -75,29 +75,18 @@ describe("hardening on a lab host", function () {
     await hostShimProvider.delete(shim.id, shim.outs);
   });
 
-  it("finds the SSH session's own path on the host, and refuses a shim whose route would capture it", async function () {
+  it("finds the SSH session's own path on a real host", async () => {
     const connection = parseConnection(connectionFor(host), "HostShim");
     const path = await hostSession(connection).exclusive((run) => findSessionPath(run));
     assert.ok(path, "no session path found on the lab host");
-    console.log(
-      `      (the lab's sshd sees the session's peer as ${path.peer}, reached via dev ${path.route.dev}${path.route.type ? `, type ${path.route.type}` : ""})`,
-    );
-    if (path.route.type === "local") {
-      // The netns lab forwards 127.0.0.1:<port> into `sshd -i` in the host's namespace, so the
-      // peer is the host's own loopback address: no route a link adds can capture it. The capture
-      // itself is proven by the unit tests (decision table; the provider against an in-process host).
-      assert.equal(path.route.dev, "lo");
-      this.skip();
-    }
-    const before = await snapshotHost(host);
-    const name = uniqueName("shim");
-    links.push(name);
-    const checked = await hostShimProvider.check(
-      {},
-      { connection: connectionFor(host), name, parent: host.lanParent, address: "198.51.100.249/32", routes: [`${path.peer}/32`] },
-    );
-    await assert.rejects(hostShimProvider.create(checked.inputs), refused("cutsSession", [name], new RegExp(`route ${path.peer}/32`)));
-    assert.equal(await snapshotHost(host), before);
+    // The netns lab forwards 127.0.0.1:<port> into `sshd -i` in the host's namespace, so the
+    // peer is the host's own loopback address, which no route a link adds can capture. That a
+    // capturing route or address is refused is proven by the unit tests (the decision table, and
+    // the provider against an in-process host); a lab whose sessions arrive over the LAN could
+    // show it here too.
+    assert.equal(path.peer, "127.0.0.1");
+    assert.equal(path.route.dev, "lo");
+    assert.equal(path.route.type, "local");
   });
 
   it("creates a network with hostile label values check() accepts; they read back byte for byte and no shell ran", async () => {
