@@ -104,6 +104,11 @@ export class FakeSshHost {
     return { host: "127.0.0.1", port: this.port, password: this.password, hostKey: this.hostKeyLine, ...overrides };
   }
 
+  /** Connections the server still holds open. */
+  get liveConnections(): number {
+    return this.live.size;
+  }
+
   /** Drops every open connection from the server side (sshd restarted, host rebooted). */
   dropConnections(): void {
     for (const client of this.live) client.end();

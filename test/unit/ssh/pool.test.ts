@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { RemoteCommandError, TransportError } from "../../../provider/errors";
 import { ConnectionSchema } from "../../../provider/ssh/connection";
 import { closeAllSessions, hostSession } from "../../../provider/ssh/pool";
+import { eventually } from "../../support/eventually";
 import { FakeSshHost } from "../../support/fakeSshHost";
 import { ed25519KeyPair } from "../../support/keys";
 
@@ -148,7 +149,8 @@ describe("SSH transport (in-process server)", function () {
     const s = session(host);
     await s.run(["true"]);
     host.dropConnections();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Idle: the connection is closed at both ends before the next command is asked for.
+    await eventually(async () => assert.equal(host.liveConnections, 0), 5_000, 10);
     const result = await s.run(["echo", "again"]);
     assert.equal(result.stdout, "ran echo again\n");
     assert.equal(host.connections, 2);
