@@ -60,8 +60,11 @@ describe("hardening on a lab host", function () {
     await host.exec(["ip", "link", "delete", "dev", name]);
     await host.exec(["ip", "link", "add", "link", other, "name", name, "type", "macvlan", "mode", "bridge"]);
     const theirs = await linkJson(name);
+    // The MAC may be the same: systemd's MACAddressPolicy=persistent (the VM lab's Debian) derives
+    // a virtual link's MAC from its name. The parent and the ifindex still tell the links apart.
+    const macDiffers = ours.address !== theirs.address ? `.*MAC "${ours.address}" when made, now "${theirs.address}"` : "";
     const text = new RegExp(
-      `parent "${host.lanParent}" when made, now "${other}".*MAC "${ours.address}" when made, now "${theirs.address}"`,
+      `parent "${host.lanParent}" when made, now "${other}"${macDiffers}.*ifindex ${ours.ifindex} when made, now ${theirs.ifindex}`,
     );
     await assert.rejects(hostShimProvider.delete(shim.id, shim.outs), refused("notOurs", [name], text));
     const after = await linkJson(name);
@@ -75,18 +78,28 @@ describe("hardening on a lab host", function () {
     await hostShimProvider.delete(shim.id, shim.outs);
   });
 
-  it("finds the SSH session's own path on a real host", async () => {
+  it("finds the SSH session's own path on the host, and refuses a shim whose route would capture it", async () => {
     const connection = parseConnection(connectionFor(host), "HostShim");
     const path = await hostSession(connection).exclusive((run) => findSessionPath(run));
     assert.ok(path, "no session path found on the lab host");
-    // The netns lab forwards 127.0.0.1:<port> into `sshd -i` in the host's namespace, so the
-    // peer is the host's own loopback address, which no route a link adds can capture. That a
-    // capturing route or address is refused is proven by the unit tests (the decision table, and
-    // the provider against an in-process host); a lab whose sessions arrive over the LAN could
-    // show it here too.
-    assert.equal(path.peer, "127.0.0.1");
-    assert.equal(path.route.dev, "lo");
-    assert.equal(path.route.type, "local");
+    if (path.route.type === "local") {
+      // The netns lab forwards 127.0.0.1:<port> into `sshd -i` in the host's namespace, so the
+      // peer is the host's own loopback address, which no route a link adds can capture; there
+      // the capture is proven by the unit tests. On the VM lab the session arrives over the
+      // guest's eth0 (qemu's user network), and the refusal is proven below.
+      assert.equal(path.peer, "127.0.0.1");
+      assert.equal(path.route.dev, "lo");
+      return;
+    }
+    const before = await snapshotHost(host);
+    const name = uniqueName("shim");
+    links.push(name);
+    const checked = await hostShimProvider.check(
+      {},
+      { connection: connectionFor(host), name, parent: host.lanParent, address: "198.51.100.249/32", routes: [`${path.peer}/32`] },
+    );
+    await assert.rejects(hostShimProvider.create(checked.inputs), refused("cutsSession", [name], new RegExp(`route ${path.peer}/32`)));
+    assert.equal(await snapshotHost(host), before);
   });
 
   it("creates a network with hostile label values check() accepts; they read back byte for byte and no shell ran", async () => {

@@ -119,8 +119,9 @@ esac
 
 # ---------------------------------------------------------------- main
 [ "$(id -u)" = 0 ] || die "must run as root"
-# The cache key covers everything that ends up in the image: this script and every guest file.
-HASH=$({ sha256sum "$SELF"; (cd "$HERE/guest" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); } | sha256sum | cut -c1-16)
+# The cache key covers everything that ends up in the image: this script and every guest file, by
+# content only (not by where the checkout is), so every checkout on a machine shares one image.
+HASH=$({ sha256sum <"$SELF"; (cd "$HERE/guest" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); } | sha256sum | cut -c1-16)
 CACHE_ROOT=${ULAB_VM_CACHE:-/var/cache/ulab/vm}
 OUT=$CACHE_ROOT/$HASH
 mkdir -p "$CACHE_ROOT"
