@@ -12,6 +12,7 @@ import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { snapshotHost, uniqueName } from "../integration/fixture";
 import { type NetnsLab, startNetnsLab } from "../lab/netnsLab";
 import type { LabHost } from "../lab/types";
+import { secretPieces } from "../support/safeMessage";
 import { changesIn, collector, type EngineStack, NetworkCanary, openStack, REPO } from "./engine";
 
 const SUBNET = "198.51.100.0/24";
@@ -47,15 +48,12 @@ async function routesVia(host: LabHost, dev: string): Promise<string[]> {
   return (JSON.parse(r.stdout) as { dst: string }[]).map((x) => x.dst).sort();
 }
 
-/** Every place a secret could surface must hold none of these strings. */
-function secretNeedles(privateKey: string): string[] {
-  const body = privateKey
+/** A private key's body (its base64 lines, joined): no piece of it may surface anywhere. */
+function keyBody(privateKey: string): string {
+  return privateKey
     .split("\n")
     .filter((l) => l && !l.startsWith("-----"))
     .join("");
-  const needles = [];
-  for (let i = 0; i + 16 <= body.length; i += 16) needles.push(body.slice(i, i + 16));
-  return needles;
 }
 
 describe("the real Pulumi engine: preview, up, refresh, destroy on a lab host", function () {
@@ -250,7 +248,7 @@ describe("the real Pulumi engine: preview, up, refresh, destroy on a lab host", 
     const state = JSON.parse(text) as { deployment: { resources: unknown[] } };
     const keys = [host.ssh.privateKey, fs.readFileSync(path.join(work, "id_rotated"), "utf8")];
     for (const key of keys) {
-      for (const needle of secretNeedles(key)) {
+      for (const needle of secretPieces(keyBody(key))) {
         assert.ok(!text.includes(needle), "a piece of a private key is in the state");
         assert.ok(!es.output.join("\n").includes(needle), "a piece of a private key is in the engine's output");
       }
