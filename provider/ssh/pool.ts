@@ -289,9 +289,13 @@ function sessionKey(c: ConnectionConfig): string {
   return createHash("sha256").update(JSON.stringify(c)).digest("hex");
 }
 
-/** One lock per host: the name as written (lower case) and the port. */
-function hostKey(c: ConnectionConfig): string {
-  return `${c.host.toLowerCase()}:${c.port}`;
+/**
+ * One lock per host: the name as written (lower case) and the port, after the bastions that lead
+ * to it. `10.0.0.10:22` behind one site's bastion and behind another's are two hosts.
+ */
+export function hostKey(c: { host: string; port: number; proxyJump?: readonly { host: string; port: number }[] }): string {
+  const hops = (c.proxyJump ?? []).map((hop) => `${hop.host.toLowerCase()}:${hop.port} -> `).join("");
+  return `${hops}${c.host.toLowerCase()}:${c.port}`;
 }
 
 /** The pooled session for a validated connection. */
