@@ -1,6 +1,6 @@
 // The one SSH transport every resource uses: one ssh2 client per distinct connection, opened
 // lazily and reused by every resource in the process, and one lock per host (host name and
-// port). Sequences that change links, addresses and routes hold it exclusively, so two
+// port, behind its bastions). Sequences that change links, addresses and routes hold it exclusively, so two
 // resources' sequences on one host never interleave even when their connection settings
 // (user, sudo, timeouts) differ; reads and Docker network changes hold it shared and run side
 // by side. Commands run on several channels at once, and the Docker Engine API is reached over
@@ -44,7 +44,7 @@ export type RunCommand = (argv: Argv, options?: RunOptions) => Promise<CommandRe
 /** What ops and resources see of a host: its name for messages, commands, and its Docker API. */
 export interface HostRunner {
   readonly target: string;
-  /** The host as locks and caches know it (name and port), whatever the user or settings. */
+  /** The host as locks and caches know it (name and port, behind its bastions), whatever the user or settings. */
   readonly hostId: string;
   run(argv: Argv, options?: RunOptions): Promise<CommandResult>;
   /**
