@@ -94,10 +94,12 @@ export function buildLinkSetAlias(name: string, alias: string): Argv {
 const BATCH_UNSAFE = /[\s"'#\\]/;
 
 /**
- * Several `ip` commands as one process (`ip -batch -`, the lines on stdin): they run one after
- * another however the session that started them ends, so no crash of the provider or loss of
- * the connection can fall between them (the stdin arrives in one write, before ip reads it).
- * Throws on a word the batch syntax would split or reinterpret (callers pass validated names).
+ * Several `ip` commands as one process (`ip -batch -`, the lines on stdin), so no crash of the
+ * provider or loss of the connection can fall between them: the lines travel in one SSH data
+ * packet and reach ip in one pipe write (well under PIPE_BUF), so it reads all of them or none;
+ * and once started it runs to the end even if sshd goes (an exec channel has no terminal, so
+ * no SIGHUP, and ip prints nothing on success to be cut off). Throws on a word the batch
+ * syntax would split or reinterpret (callers pass validated names).
  */
 export function buildIpBatch(commands: Argv[]): { argv: Argv; stdin: string } {
   const lines = commands.map((argv) => {

@@ -12,6 +12,7 @@ import { linkMark, requireNewLink } from "../../provider/ops/links";
 import { createNetwork } from "../../provider/ops/network";
 import { hostShimProvider } from "../../provider/resources/link/hostShim";
 import { createLinkSteps } from "../../provider/resources/link/provider";
+import { vlanSubinterfaceProvider } from "../../provider/resources/link/vlanSubinterface";
 import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import type { DockerApi } from "../../provider/ssh/dockerApi";
 import { closeAllSessions } from "../../provider/ssh/pool";
@@ -343,6 +344,20 @@ describe("resume: the link provider against an in-process host", function () {
       refusal("resumeMismatch", /parent: asked "eth1", host has "eth2"/),
     );
     assert.deepEqual(linux.links.get("shim0")!.addresses, [], "a refused resume changed the link");
+  });
+
+  it("adopts its own VLAN link after a lost state (same ifindex), and refuses one with another VLAN id, naming it", async () => {
+    const vlanOwner = "proj/dev/VlanSubinterface/v50";
+    const raw = { connection: ssh.connection(), parent: "eth1", vlanId: 50, persist: false, owner: vlanOwner };
+    const checked = (await vlanSubinterfaceProvider.check({}, raw)).inputs;
+    const first = await vlanSubinterfaceProvider.create(checked);
+    const made = linux.links.get("eth1.50")!;
+    assert.equal(made.alias, linkMark(vlanOwner));
+    const again = await vlanSubinterfaceProvider.create(checked);
+    assert.equal(linux.links.get("eth1.50")!.ifindex, made.ifindex);
+    assert.deepEqual(again.outs, first.outs);
+    made.data = { id: 60 };
+    await assert.rejects(vlanSubinterfaceProvider.create(checked), refusal("resumeMismatch", /vlanId: asked 50, host has 60/));
   });
 
   it("reads, updates and deletes state from before owners (no owner, no mark), never marking the link", async () => {
