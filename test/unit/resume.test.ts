@@ -13,7 +13,8 @@ import { createNetwork } from "../../provider/ops/network";
 import { hostShimProvider } from "../../provider/resources/link/hostShim";
 import { createLinkSteps } from "../../provider/resources/link/provider";
 import { vlanSubinterfaceProvider } from "../../provider/resources/link/vlanSubinterface";
-import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
+import { MacvlanNetworkArgsSchema, macvlanMapping, macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
+import { fromInspected } from "../../provider/resources/network/mapping";
 import type { DockerApi } from "../../provider/ssh/dockerApi";
 import { closeAllSessions } from "../../provider/ssh/pool";
 import { FakeDocker } from "../support/fakeDocker";
@@ -150,6 +151,32 @@ describe("resume: the owner mark on the host", () => {
       const diff = await macvlanNetworkProvider.diff("id", { ...olds, owner }, olds);
       assert.equal(diff.changes, false, JSON.stringify(diff));
     }
+  });
+});
+
+describe("resume: network state from before owners", () => {
+  it("reads an unmarked network from state without an owner as it was, with no diff against inputs that now carry one", async () => {
+    const connection = { host: "h", user: "u", password: "p", insecureIgnoreHostKey: true };
+    const old = MacvlanNetworkArgsSchema.parse({ connection, name: "lan", parent: "eth1", subnet: "198.51.100.0/24" });
+    assert.equal(old.owner, undefined);
+    const [network] = parseNetworkJson({
+      Id: "a".repeat(64),
+      Name: "lan",
+      Driver: "macvlan",
+      Options: { parent: "eth1" },
+      IPAM: { Config: [{ Subnet: "198.51.100.0/24" }] },
+    });
+    const state = fromInspected(macvlanMapping, network, old);
+    assert.equal(state.owner, undefined);
+    assert.deepEqual(state.labels, {});
+    const news = (
+      await macvlanNetworkProvider.check(
+        {},
+        { connection, name: "lan", parent: "eth1", subnet: "198.51.100.0/24", owner: "p/s/MacvlanNetwork/lan" },
+      )
+    ).inputs;
+    const diff = await macvlanNetworkProvider.diff(network.id, state, news);
+    assert.equal(diff.changes, false, JSON.stringify(diff));
   });
 });
 

@@ -73,7 +73,7 @@ export const networkFields = {
     .default({}),
   /** Take over an existing network of this name whose settings match, instead of failing. */
   adopt: z.boolean().default(false),
-  /** Set by the resource class, not the program: which resource this is (see ownerOf). */
+  /** Set by the resource class, not the program: which resource this is (see resources/owner.ts). */
   owner: ownerField,
 };
 
