@@ -91,6 +91,8 @@ export type Refusal =
   | { kind: "parentMissing"; parent: string; hostHas?: string[] }
   | { kind: "notOurs"; name: string; expected: string; actual?: string; differences?: string[] }
   | { kind: "adoptMismatch"; name: string; differences: string[] }
+  | { kind: "otherOwner"; object: "interface" | "Docker network"; name: string; owner: string; ours?: string }
+  | { kind: "resumeMismatch"; object: "interface" | "Docker network"; name: string; differences: string[] }
   | { kind: "subnetOverlap"; subnet: string; network: string; networkSubnet: string; networkId: string }
   | { kind: "inUse"; object: "network"; name: string; containers: string[] }
   | { kind: "inUse"; object: "link"; name: string; networks: string[] }
@@ -136,6 +138,18 @@ function refusalText(r: Refusal): string {
       return `${showValue(r.name)} is now a ${printable(r.actual ?? "plain", 40)} link, not the ${r.expected} link this resource made; not deleting it`;
     case "adoptMismatch":
       return `cannot adopt Docker network ${showValue(r.name)}: its settings differ:\n  - ${r.differences.map((d) => printable(d, 500)).join("\n  - ")}`;
+    case "otherOwner":
+      return (
+        `${r.object} ${showValue(r.name)} carries the mark of another pulumi-underlay resource (owner ${showValue(r.owner)}; ` +
+        `this resource's is ${r.ours === undefined ? "not set" : showValue(r.ours)}): another stack or resource made it, so it is not adopted. ` +
+        "Choose another name, or remove it from the program that made it"
+      );
+    case "resumeMismatch":
+      return (
+        `${r.object} ${showValue(r.name)} was made by this resource (it carries its mark) but differs from what is asked, ` +
+        `in what a create cannot change:\n  - ${r.differences.map((d) => printable(d, 500)).join("\n  - ")}\n` +
+        "Remove it by hand (or change the program back) and run again"
+      );
     case "subnetOverlap":
       return `subnet ${printable(r.subnet, 80)} overlaps ${printable(r.networkSubnet, 80)} of existing Docker network ${showValue(r.network)} (id ${printable(id12(r.networkId))}); choose a subnet that does not overlap it, or remove network ${showValue(r.network)} first`;
     case "inUse":

@@ -22,7 +22,15 @@ export interface NetworkSpec {
   enableIPv6: boolean;
   internal: boolean;
   labels: Record<string, string>;
+  /**
+   * Which resource made the network (see OWNER_LABEL): written as a label, kept apart from
+   * `labels` both ways so the program's labels and the provider's mark never mix.
+   */
+  owner?: string;
 }
+
+/** The label that marks a network as made by one pulumi-underlay resource (its owner string). */
+export const OWNER_LABEL = "io.pulumi-underlay.owner";
 
 /** A network as `docker network inspect` reports it, mapped to the spec's vocabulary. */
 export interface InspectedNetwork extends Omit<NetworkSpec, "driver"> {
@@ -76,7 +84,7 @@ export function parseNetworkJson(value: unknown): InspectedNetwork[] {
     options: n.Options ?? {},
     enableIPv6: n.EnableIPv6,
     internal: n.Internal,
-    labels: n.Labels ?? {},
+    ...splitOwner(n.Labels ?? {}),
     ipam: (n.IPAM?.Config ?? [])
       .filter((c): c is typeof c & { Subnet: string } => typeof c.Subnet === "string")
       .map((c) => ({
@@ -87,6 +95,11 @@ export function parseNetworkJson(value: unknown): InspectedNetwork[] {
       })),
     containers: Object.entries(n.Containers ?? {}).map(([id, c]) => ({ id, name: c.Name ?? id })),
   }));
+}
+
+function splitOwner(all: Record<string, string>): { labels: Record<string, string>; owner?: string } {
+  const { [OWNER_LABEL]: owner, ...labels } = all;
+  return owner === undefined ? { labels } : { labels, owner };
 }
 
 /** The IPAM entry of one family (Docker keeps IPv4 and IPv6 configs in one list). */
@@ -128,7 +141,7 @@ export function networkCreateRequest(spec: NetworkSpec): ApiRequest {
       // Docker 28+; older daemons ignore the field, which is why ops refuses them first).
       ...(spec.ipam.length > 0 && spec.ipam.every((c) => c.subnet.includes(":")) ? { EnableIPv4: false } : {}),
       Internal: spec.internal,
-      Labels: spec.labels,
+      Labels: spec.owner === undefined ? spec.labels : { ...spec.labels, [OWNER_LABEL]: spec.owner },
     },
   };
 }

@@ -23,6 +23,8 @@ export interface LinkInfo {
   mac?: string;
   /** Administratively up (IFF_UP), which is what `ip link set X up` controls. */
   up: boolean;
+  /** The link's alias (IFLA_IFALIAS), where the provider marks the links it makes. */
+  alias?: string;
 }
 
 /** Exits 0 when the link is a Wi-Fi interface (the kernel gives those a `wireless` folder in sysfs). */
@@ -42,6 +44,7 @@ const LinkJson = z.array(
     flags: z.array(z.string()).default([]),
     mtu: z.number().default(0),
     address: z.string().optional(),
+    ifalias: z.string().optional(),
     linkinfo: z.object({ info_kind: z.string().optional(), info_data: z.record(z.string(), z.unknown()).optional() }).optional(),
   }),
 );
@@ -56,6 +59,7 @@ export function parseLinks(stdout: string): LinkInfo[] {
     mtu: l.mtu,
     mac: l.address,
     up: l.flags.includes("UP"),
+    alias: l.ifalias || undefined,
   }));
 }
 
@@ -76,6 +80,36 @@ export function buildVlanAdd(name: string, parent: string, vlanId: number, mtu?:
 
 export function buildLinkSetMtu(name: string, mtu: number): Argv {
   return ["ip", "link", "set", "dev", name, "mtu", String(mtu)];
+}
+
+/**
+ * Sets the link's alias. The kernel ignores IFLA_IFALIAS on RTM_NEWLINK (measured on 6.18:
+ * `ip link add ... alias X` makes the link with no alias), so the alias is a second request.
+ */
+export function buildLinkSetAlias(name: string, alias: string): Argv {
+  return ["ip", "link", "set", "dev", name, "alias", alias];
+}
+
+// What `ip -batch` splits a line on and treats specially (quotes, comments, escapes).
+const BATCH_UNSAFE = /[\s"'#\\]/;
+
+/**
+ * Several `ip` commands as one process (`ip -batch -`, the lines on stdin), so no crash of the
+ * provider or loss of the connection can fall between them: the lines travel in one SSH data
+ * packet and reach ip in one pipe write (well under PIPE_BUF), so it reads all of them or none;
+ * and once started it runs to the end even if sshd goes (an exec channel has no terminal, so
+ * no SIGHUP, and ip prints nothing on success to be cut off). Throws on a word the batch
+ * syntax would split or reinterpret (callers pass validated names).
+ */
+export function buildIpBatch(commands: Argv[]): { argv: Argv; stdin: string } {
+  const lines = commands.map((argv) => {
+    if (argv[0] !== "ip") throw new Error(`not an ip command: ${argv[0]}`);
+    const words = argv.slice(1);
+    const unsafe = words.find((w) => w === "" || BATCH_UNSAFE.test(w));
+    if (unsafe !== undefined) throw new Error(`ip -batch cannot carry the word ${JSON.stringify(unsafe)}`);
+    return words.join(" ");
+  });
+  return { argv: ["ip", "-batch", "-"], stdin: `${lines.join("\n")}\n` };
 }
 
 export function buildLinkDelete(name: string): Argv {

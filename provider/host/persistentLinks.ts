@@ -4,12 +4,17 @@
 
 import { z } from "zod";
 import type { Argv } from "./command";
-import { buildAddressAdd, buildLinkUp, buildMacvlanAdd, buildRouteAdd, buildVlanAdd } from "./iproute";
+import { buildAddressAdd, buildLinkSetAlias, buildLinkUp, buildMacvlanAdd, buildRouteAdd, buildVlanAdd } from "./iproute";
 
-/** A link to recreate at boot, with what it carries. */
-export type PersistentLink =
+/**
+ * A link to recreate at boot, with what it carries. `alias` is the mark by which the provider
+ * knows the link as its own: replayed at boot too, or a rebooted host's link would look like
+ * someone else's to the next create.
+ */
+export type PersistentLink = (
   | { kind: "vlan"; name: string; parent: string; vlanId: number; mtu?: number }
-  | { kind: "macvlan"; name: string; parent: string; mode: string; address: string; routes: string[] };
+  | { kind: "macvlan"; name: string; parent: string; mode: string; address: string; routes: string[] }
+) & { alias?: string };
 
 export interface HostFile {
   path: string;
@@ -48,7 +53,17 @@ export function networkdFiles(link: PersistentLink, parentNetworkFile: string): 
     { path: `${base}.netdev`, content: HEADER + netdev },
     { path: `${base}.network`, content: HEADER + network },
     { path: `${NETWORKD_DIR}/${parentBase}.d/60-underlay-${link.name}.conf`, content: `${HEADER}[Network]\n${attach}\n` },
+    ...(link.alias === undefined ? [] : [{ path: `${base}.link`, content: HEADER + linkFileContent(link.name, link.alias) }]),
   ];
+}
+
+/**
+ * A .link file (applied by udev when networkd makes the link) that sets the alias; networkd's
+ * own files cannot. Only the first .link file matching a device applies, so this one repeats
+ * what Debian's 99-default.link would have set on a virtual link (its persistent MAC).
+ */
+function linkFileContent(name: string, alias: string): string {
+  return `[Match]\nOriginalName=${name}\n\n[Link]\nAlias=${alias}\nMACAddressPolicy=persistent\n`;
 }
 
 const NetworkctlList = z.object({
@@ -94,11 +109,13 @@ export function unitName(link: PersistentLink): string {
  * runs live and a systemd unit replays at boot.
  */
 export function linkSetupCommands(link: PersistentLink): Argv[] {
+  const alias = link.alias === undefined ? [] : [buildLinkSetAlias(link.name, link.alias)];
   if (link.kind === "vlan") {
-    return [buildVlanAdd(link.name, link.parent, link.vlanId, link.mtu), buildLinkUp(link.name)];
+    return [buildVlanAdd(link.name, link.parent, link.vlanId, link.mtu), ...alias, buildLinkUp(link.name)];
   }
   return [
     buildMacvlanAdd(link.name, link.parent, link.mode),
+    ...alias,
     buildAddressAdd(link.address, link.name),
     buildLinkUp(link.name),
     ...link.routes.map((route) => buildRouteAdd(route, link.name)),

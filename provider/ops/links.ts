@@ -1,21 +1,51 @@
 // Links a resource owns on a host (a shim, a VLAN subinterface): the checks before making one,
 // and deleting one only while it is still what the resource made.
 
+import { createHash } from "node:crypto";
 import { RefusalError } from "../errors";
 import { buildLinkDelete, isNoSuchDevice, type LinkInfo } from "../host/iproute";
 import type { RunCommand } from "../ssh/pool";
 import { listLinks, showLink } from "./inventory";
 import { applySteps, type HostStep } from "./steps";
 
-/** Refuses a name already taken (never adopting someone else's link) or a missing parent; returns the parent. */
-export async function requireNewLink(run: RunCommand, target: string, name: string, parent: string): Promise<LinkInfo> {
-  if (await showLink(run, name)) throw new RefusalError(target, { kind: "nameTaken", object: "interface", name });
+const MARK_PREFIX = "pulumi-underlay:";
+
+/**
+ * The alias that marks a link as made by the resource with this owner: a short hash, since an
+ * owner string may be long and the alias is visible to anyone on the host (IFALIASZ is 256).
+ * 64 bits tell apart any number of resources a host will ever carry.
+ */
+export function linkMark(owner: string): string {
+  return `${MARK_PREFIX}${createHash("sha256").update(owner).digest("hex").slice(0, 16)}`;
+}
+
+/**
+ * Refuses a missing parent and a name already taken, never adopting someone else's link: a
+ * link under the name is returned as `own` only when it carries `mark` (an earlier create of
+ * this very resource made it, and its result never reached the state), for the caller to check
+ * and complete. One marked by another resource is refused naming the mark; an unmarked one (or
+ * any, when there is no mark to go by) as a taken name.
+ */
+export async function requireNewLink(
+  run: RunCommand,
+  target: string,
+  name: string,
+  parent: string,
+  mark?: string,
+): Promise<{ parent: LinkInfo; own?: LinkInfo }> {
+  const existing = await showLink(run, name);
+  if (existing) {
+    if (mark !== undefined && existing.alias?.startsWith(MARK_PREFIX) && existing.alias !== mark) {
+      throw new RefusalError(target, { kind: "otherOwner", object: "interface", name, owner: existing.alias, ours: mark });
+    }
+    if (mark === undefined || existing.alias !== mark) throw new RefusalError(target, { kind: "nameTaken", object: "interface", name });
+  }
   const parentLink = await showLink(run, parent);
   if (!parentLink) {
     const hostHas = (await listLinks(run)).map((l) => l.name);
     throw new RefusalError(target, { kind: "parentMissing", parent, hostHas });
   }
-  return parentLink;
+  return { parent: parentLink, own: existing };
 }
 
 /**

@@ -2,7 +2,7 @@
 // the resources decide what the network is (a NetworkSpec); this module makes and removes it,
 // with the checks an operator would do by hand first.
 
-import { RefusalError } from "../errors";
+import { DockerApiError, RefusalError, TransportError } from "../errors";
 import {
   containersOnNetworkRequest,
   type InspectedNetwork,
@@ -100,16 +100,7 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
         throw new RefusalError(host.target, { kind: "wifiParent", parent, driver: "macvlan" });
       }
       const existing = inventory.networks.find((n) => n.name === spec.name);
-      if (existing) {
-        if (!options.adopt) {
-          throw new RefusalError(host.target, { kind: "nameTaken", object: "network", name: spec.name, id: existing.id });
-        }
-        const differences = options.differences(existing);
-        if (differences.length > 0) {
-          throw new RefusalError(host.target, { kind: "adoptMismatch", name: spec.name, differences });
-        }
-        return existing;
-      }
+      if (existing) return takeExisting(host.target, spec, existing, options);
       networkRefusals(spec, inventory);
       options.precheck?.(inventory);
 
@@ -120,6 +111,9 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
         const id = parseCreatedId(created.json);
         network = await inspectNetwork(host, id);
         if (!network) throw new RefusalError(host.target, { kind: "vanished", object: "Docker network", name: id, during: "create" });
+      } catch (err) {
+        if (outcomeUnknown(err)) await removeLateNetwork(host, spec);
+        throw err;
       } finally {
         claim.settle(network);
       }
@@ -128,6 +122,63 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
       return network;
     }),
   );
+}
+
+/**
+ * A network of the asked name is already on the host. One carrying this resource's owner mark
+ * is what an earlier create of it made whose result never reached the state (a crash, a lost
+ * connection, a lost state): it is adopted when it is exactly what is asked, and refused naming
+ * what differs otherwise (Docker cannot change a network, and replacing it silently could drop
+ * containers). One marked by another resource (another stack declaring the same name) is never
+ * adopted, `adopt: true` or not. An unmarked one is someone else's: refused unless `adopt: true`.
+ */
+function takeExisting(target: string, spec: NetworkSpec, existing: InspectedNetwork, options: CreateOptions): InspectedNetwork {
+  if (existing.owner !== undefined && existing.owner !== spec.owner) {
+    throw new RefusalError(target, {
+      kind: "otherOwner",
+      object: "Docker network",
+      name: spec.name,
+      owner: existing.owner,
+      ours: spec.owner,
+    });
+  }
+  const ours = existing.owner !== undefined;
+  if (!ours && !options.adopt) {
+    throw new RefusalError(target, { kind: "nameTaken", object: "network", name: spec.name, id: existing.id });
+  }
+  const differences = options.differences(existing);
+  if (differences.length > 0) {
+    throw new RefusalError(
+      target,
+      ours
+        ? { kind: "resumeMismatch", object: "Docker network", name: spec.name, differences }
+        : { kind: "adoptMismatch", name: spec.name, differences },
+    );
+  }
+  return existing;
+}
+
+/** A failure after which the request may or may not have reached the daemon. */
+function outcomeUnknown(err: unknown): boolean {
+  return (err instanceof TransportError && err.commandMayHaveRun) || (err instanceof DockerApiError && err.status === undefined);
+}
+
+/**
+ * After a create whose outcome is unknown (the stream broke, the answer timed out), the host is
+ * read again and a network of the name carrying this resource's mark (it was free a moment
+ * before) is removed, so no late effect is left behind unrecorded. When the host cannot be
+ * reached to check, the next create finds the network by its mark and adopts it.
+ */
+async function removeLateNetwork(host: HostRunner, spec: NetworkSpec): Promise<void> {
+  if (spec.owner === undefined) return;
+  try {
+    const late = await inspectNetwork(host, spec.name);
+    if (late?.owner === spec.owner) {
+      await viewOf(host).networkChanges.take(() => callDocker(host, networkRemoveRequest(late.id), [204, 200, 404]));
+    }
+  } catch {
+    // The create's own failure is what the caller needs to see.
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { type ObjectSchema, registeredProps, withSecretConnection } from "../dynamic";
+import { ownerOf } from "./owner";
 
 /**
  * A resource's output properties, one per state field. Resource classes get them by declaration
@@ -11,7 +12,10 @@ import { type ObjectSchema, registeredProps, withSecretConnection } from "../dyn
 export type OutputsOf<S> = { readonly [K in keyof S]-?: pulumi.Output<S[K]> };
 
 export abstract class UnderlayResource extends pulumi.dynamic.Resource {
-  /** `outputFields`: the state fields only the provider sets (not inputs), registered as outputs. */
+  /**
+   * `outputFields`: the state fields only the provider sets (not inputs), registered as outputs.
+   * `owner` (see owner.ts) is added here for every resource, so the program never sets it.
+   */
   protected constructor(
     provider: pulumi.dynamic.ResourceProvider,
     type: string,
@@ -21,6 +25,13 @@ export abstract class UnderlayResource extends pulumi.dynamic.Resource {
     outputFields: object,
     opts: pulumi.CustomResourceOptions | undefined,
   ) {
-    super(provider, name, registeredProps(schema, args, Object.keys(outputFields)), withSecretConnection(opts), "pulumi-underlay", type);
+    super(
+      provider,
+      name,
+      registeredProps(schema, { ...args, owner: ownerOf(type, name) }, Object.keys(outputFields)),
+      withSecretConnection(opts),
+      "pulumi-underlay",
+      type,
+    );
   }
 }

@@ -159,6 +159,30 @@ describe("the real Pulumi engine: preview, up, refresh, destroy on a lab host", 
     assert.ok(c.steps.ops.has("lan") && c.steps.ops.has("lan-shim"));
   });
 
+  it("lost state: resources dropped from the state are adopted by the next up (same network, same link), not refused", async () => {
+    const idBefore = (await inspectNetwork(host, network))?.Id;
+    const shimBefore = await link(host, shim);
+    // Each object carries its resource's owner: project, stack, type and name.
+    const labels = JSON.parse((await host.docker(["network", "inspect", "--format", "{{json .Labels}}", network])).stdout);
+    assert.deepEqual(labels, { "io.pulumi-underlay.owner": "underlay-engine-test/lab/MacvlanNetwork/lan" });
+    const exported = JSON.parse(es.cli(["stack", "export"])) as { deployment: { resources: { urn: string }[] } };
+    for (const name of ["lan-shim", "lan"]) {
+      const urn = exported.deployment.resources.map((r) => r.urn).find((u) => u.endsWith(`::${name}`));
+      assert.ok(urn, `no ${name} in the state`);
+      es.cli(["state", "delete", urn, "--yes"]);
+    }
+
+    const c = collector(es.output);
+    const res = await es.stack.up({ onEvent: c.onEvent, onOutput: c.onOutput });
+    assert.equal(res.summary.result, "succeeded");
+    assert.deepEqual(changesIn(res.summary.resourceChanges), { create: 2 });
+    assert.equal((await inspectNetwork(host, network))?.Id, idBefore, "the network was made anew");
+    assert.deepEqual(await link(host, shim), shimBefore, "the shim link was made anew");
+    assert.equal(res.outputs.networkId.value, idBefore);
+    const preview = await es.stack.preview({ diff: true });
+    assert.deepEqual(changesIn(preview.changeSummary), {});
+  });
+
   it("a new ipRange replaces the network only, deleting first; the shim keeps its link", async () => {
     const shimBefore = await link(host, shim);
     const idBefore = (await inspectNetwork(host, network))?.Id;

@@ -15,6 +15,8 @@ export interface FakeLink {
   /** Kept for the link's life, as the kernel does; assigned at `ip link add` when left out. */
   ifindex?: number;
   mac?: string;
+  /** IFLA_IFALIAS, as `ip link set dev X alias Y` sets it. */
+  alias?: string;
 }
 
 export class FakeLinuxHost {
@@ -30,7 +32,16 @@ export class FakeLinuxHost {
   /** Commands (joined argv) that fail with this stderr. */
   readonly failing = new Map<string, string>();
 
-  readonly handler: Handler = (exec: Exec) => this.answer(exec.argv);
+  readonly handler: Handler = (exec: Exec) => (exec.argv.join(" ") === "ip -batch -" ? this.batch(exec.stdin) : this.answer(exec.argv));
+
+  /** `ip -batch -`: each line as an `ip` command, stopping at the first that fails (as iproute2 does without -force). */
+  private batch(stdin: string): Reply {
+    for (const line of stdin.split("\n").filter((l) => l.trim() !== "")) {
+      const reply = this.answer(["ip", ...line.trim().split(/\s+/)]);
+      if ((reply.code ?? 0) !== 0) return reply;
+    }
+    return {};
+  }
 
   private answer(argv: string[]): Reply {
     const cmd = argv.join(" ");
@@ -81,6 +92,7 @@ export class FakeLinuxHost {
     if (cmd.startsWith("ip link set")) {
       if (argv.includes("up")) link.up = true;
       if (argv.includes("mtu")) link.mtu = Number(argv[argv.indexOf("mtu") + 1]);
+      if (argv.includes("alias")) link.alias = argv[argv.indexOf("alias") + 1];
       return {};
     }
     if (cmd.startsWith("ip link delete")) {
@@ -137,6 +149,7 @@ export class FakeLinuxHost {
       mtu: l.mtu,
       address: l.mac ?? `02:00:00:00:00:${String(i + 1).padStart(2, "0")}`,
       linkinfo: l.kind ? { info_kind: l.kind, info_data: l.data } : undefined,
+      ...(l.alias === undefined ? {} : { ifalias: l.alias }),
     };
   }
 }

@@ -76,6 +76,7 @@ const RESOURCES: Record<string, Resource> = {
       "auxAddresses.<key>",
       "labels.team",
       "labels.<key>",
+      "owner",
       "mode",
       "ipv6.subnet",
       "ipv6.gateway",
@@ -92,7 +93,7 @@ const RESOURCES: Record<string, Resource> = {
     valid: { connection, name: "ipv", parent: "eth1", subnet: "198.51.100.0/24", gateway: "198.51.100.1", labels: { team: "net" } },
     commands: () => [],
     apiBody: (inputs) => networkCreateRequest(toNetworkSpec(ipvlanMapping, inputs as never)).body,
-    strings: ["name", "parent", "subnet", "gateway", "mode", "flag", "labels.team"],
+    strings: ["name", "parent", "subnet", "gateway", "mode", "flag", "labels.team", "owner"],
     numbers: [],
   },
   HostShim: {

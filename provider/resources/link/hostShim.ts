@@ -12,6 +12,7 @@ import { hostInventory, kernelParentConflicts } from "../../ops/inventory";
 import type { HostStep } from "../../ops/steps";
 import { ConnectionSchema } from "../../ssh/connection";
 import { interfaceAddress, interfaceName, macvlanMode, parentInterfaceName, routeDestination } from "../../validate";
+import { ownerField } from "../owner";
 import { type OutputsOf, UnderlayResource } from "../resource";
 import { type LinkMapping, type LinkOutputs, LinkProvider, linkOutputs, type Observed } from "./provider";
 
@@ -37,6 +38,8 @@ export const HostShimArgsSchema = z
      * systemd unit). Off by default: it needs systemd on the host.
      */
     persist: z.boolean().default(false),
+    /** Set by the resource class, not the program: which resource this is (see resources/owner.ts). */
+    owner: ownerField,
   })
   .strict()
   .superRefine((args, ctx) => {
@@ -52,7 +55,7 @@ export const HostShimArgsSchema = z
 
 type Args = z.output<typeof HostShimArgsSchema>;
 
-export type HostShimArgs = InputsOf<Omit<z.input<typeof HostShimArgsSchema>, "name">> & {
+export type HostShimArgs = InputsOf<Omit<z.input<typeof HostShimArgsSchema>, "name" | "owner">> & {
   name?: pulumi.Input<string>;
 };
 
@@ -64,7 +67,7 @@ export type HostShimState = Args & LinkOutputs;
 // ---------------------------------------------------------------------------------------------
 // Diff rules: the link's identity needs a new link; its address and routes change in place.
 
-const FIELD_RULES: FieldRules<keyof Args> = {
+const FIELD_RULES: FieldRules<Exclude<keyof Args, "owner">> = {
   connection: "update",
   name: "replace",
   parent: "replace",

@@ -5,13 +5,13 @@
 
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkInputs, diffByRules, type FieldRules, type ObjectSchema, parseInputs } from "../../dynamic";
+import { checkInputs, diffByRules, type FieldRules, type ObjectSchema, parseInputs, stableJson } from "../../dynamic";
 import { RefusalError } from "../../errors";
-import { buildLinkDelete, type LinkDump, type LinkInfo } from "../../host/iproute";
+import { buildIpBatch, buildLinkDelete, buildLinkUp, type LinkDump, type LinkInfo } from "../../host/iproute";
 import { linkSetupCommands, type PersistentLink } from "../../host/persistentLinks";
 import { viewOf } from "../../ops/hostView";
 import { type DockerHost, dumpLinks } from "../../ops/inventory";
-import { deleteOwnLink, identityOf, type LinkIdentity, requireNewLink, sameKindAndParent, showOwnLink } from "../../ops/links";
+import { deleteOwnLink, identityOf, type LinkIdentity, linkMark, requireNewLink, sameKindAndParent, showOwnLink } from "../../ops/links";
 import {
   detectPersistMethod,
   isPersisted,
@@ -31,6 +31,8 @@ export interface LinkArgs {
   name: string;
   parent: string;
   persist: boolean;
+  /** Which resource this is (see resources/owner.ts); absent in state from before owners. */
+  owner?: string;
 }
 
 const PersistRecordSchema = z.object({
@@ -87,10 +89,20 @@ export interface LinkMapping<A extends LinkArgs, M> {
   beforeDelete?(run: RunCommand, host: DockerHost, props: A & LinkOutputs): Promise<void>;
 }
 
-/** The live steps that make a link: its `ip` commands, undone as one by deleting the link. */
+/**
+ * The live steps that make a link: its `ip` commands, undone as one by deleting the link. A
+ * marked link is made and marked in one `ip -batch` process, so no crash or lost connection
+ * leaves it unmarked (the kernel takes no alias with the add itself): the next create either
+ * finds no link or one it knows as its own.
+ */
 export function createLinkSteps(link: PersistentLink): HostStep[] {
+  const commands = linkSetupCommands(link);
+  const [first, ...rest] =
+    link.alias === undefined
+      ? [{ argv: commands[0] }, ...commands.slice(1).map((argv) => ({ argv }))]
+      : [buildIpBatch(commands.slice(0, 2)), ...commands.slice(2).map((argv) => ({ argv }))];
   // Deleting the link (the first step's undo) also removes its addresses and routes.
-  return linkSetupCommands(link).map((argv, i) => (i === 0 ? { argv, undo: buildLinkDelete(link.name) } : { argv }));
+  return [{ ...first, undo: buildLinkDelete(link.name) }, ...rest];
 }
 
 export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.ResourceProvider {
@@ -109,11 +121,12 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const args = this.parse(inputs);
     const host = hostSession(args.connection);
     const state = await host.exclusive(async (run) => {
-      const parent = await requireNewLink(run, host.target, args.name, args.parent);
+      const { parent, own } = await requireNewLink(run, host.target, args.name, args.parent, this.markOf(args));
+      if (own) return this.resume(run, host.target, args, own);
       await m.precheck(run, host, args, parent);
       if (m.addressing) await refuseCuttingSession(run, host.target, m.addressing(args));
       const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
-      const link = m.persistentLink(args);
+      const link = this.linkOf(args);
       await applySteps(run, [...createLinkSteps(link), ...(persistence ? persistSteps(link, persistence) : [])]);
       return this.observe(run, await dumpLinks(run), args, persistence, undefined);
     });
@@ -133,7 +146,8 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
 
   async update(_id: string, olds: A & LinkOutputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult<A & LinkOutputs>> {
     const m = this.mapping;
-    const args = this.parse(news);
+    // The link keeps the mark it was made with (a renamed stack does not re-mark it).
+    const args = { ...this.parse(news), owner: olds.owner };
     const host = hostSession(args.connection);
     const state = await host.exclusive(async (run) => {
       // The link must still be the one recorded at create before anything changes it.
@@ -145,8 +159,8 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
       const { steps: persistenceSteps, record } = await updatePersistenceSteps(
         run,
         host.target,
-        { link: m.persistentLink(olds), record: olds.persistence },
-        { link: m.persistentLink(args), persist: args.persist },
+        { link: this.linkOf(olds), record: olds.persistence },
+        { link: this.linkOf(args), persist: args.persist },
       );
       await applySteps(run, [...m.updateSteps(before, olds, args), ...persistenceSteps]);
       return this.observe(run, await dumpLinks(run), args, record, olds.identity);
@@ -160,7 +174,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const host = hostSession(parseConnection(props.connection, m.resource));
     await host.exclusive(async (run) => {
       await m.beforeDelete?.(run, host, props);
-      const unpersist = props.persistence ? unpersistSteps(m.persistentLink(props), props.persistence) : [];
+      const unpersist = props.persistence ? unpersistSteps(this.linkOf(props), props.persistence) : [];
       await deleteOwnLink(run, host.target, props.name, m.kind, unpersist, props.identity);
     });
   }
@@ -182,17 +196,60 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     const m = this.mapping;
     const link = dump.links.find((l) => l.name === prior.name);
     if (!link) return undefined;
-    const persisted = persistence !== undefined && (await isPersisted(run, m.persistentLink(prior), persistence));
+    const persisted = persistence !== undefined && (await isPersisted(run, this.linkOf(prior), persistence));
     const more = m.observeMore(dump, prior.name);
     return {
       ...m.fromObserved({ link, more }, prior),
       connection: prior.connection,
+      owner: prior.owner,
       persist: persisted,
       persistence,
       macAddress: link.mac ?? "",
       up: link.up,
       identity: recorded && !sameKindAndParent(recorded, link) ? recorded : identityOf(link),
     };
+  }
+
+  /**
+   * Completes a create that an earlier run of this resource began (the link carries its mark)
+   * but whose result never reached the state: the host may be anywhere between the link alone
+   * and everything made. What a create cannot change (kind, parent, mode, VLAN id: the fields
+   * whose change replaces) must match, or it is refused naming what differs; the rest (up,
+   * addresses, routes, MTU, persistence) is applied as an update would.
+   */
+  private async resume(run: RunCommand, target: string, args: A, own: LinkInfo): Promise<(A & LinkOutputs) | undefined> {
+    const m = this.mapping;
+    const before = { link: own, more: m.observeMore(await dumpLinks(run), args.name) };
+    const observed = m.fromObserved(before, args) as unknown as Record<string, unknown>;
+    const asked = args as unknown as Record<string, unknown>;
+    const differences = [
+      ...(own.kind === m.kind ? [] : [`kind: asked ${m.kind}, host has ${own.kind ?? "none"}`]),
+      ...Object.entries(m.rules)
+        .filter(([key, rule]) => rule === "replace" && stableJson(observed[key] ?? null) !== stableJson(asked[key] ?? null))
+        .map(([key]) => `${key}: asked ${stableJson(asked[key] ?? null)}, host has ${stableJson(observed[key] ?? null)}`),
+    ];
+    if (differences.length > 0)
+      throw new RefusalError(target, { kind: "resumeMismatch", object: "interface", name: args.name, differences });
+    if (m.addressing) await refuseCuttingSession(run, target, m.addressing(args));
+    const persistence = args.persist ? await detectPersistMethod(run, args.parent, target) : undefined;
+    // Up first: the kernel refuses a route through a link that is down.
+    const steps = [
+      ...(own.up ? [] : [{ argv: buildLinkUp(args.name) }]),
+      ...m.updateSteps(before, { ...args, macAddress: own.mac ?? "", up: own.up }, args),
+      ...(persistence ? persistSteps(this.linkOf(args), persistence) : []),
+    ];
+    await applySteps(run, steps);
+    return this.observe(run, await dumpLinks(run), args, persistence, undefined);
+  }
+
+  private markOf(args: A): string | undefined {
+    return args.owner === undefined ? undefined : linkMark(args.owner);
+  }
+
+  /** The link as made live and replayed at boot, with this resource's mark. */
+  private linkOf(args: A): PersistentLink {
+    const mark = this.markOf(args);
+    return mark === undefined ? this.mapping.persistentLink(args) : { ...this.mapping.persistentLink(args), alias: mark };
   }
 
   private parse(inputs: Record<string, unknown>): A {

@@ -10,6 +10,7 @@ import { buildLinkSetMtu } from "../../host/iproute";
 import { listAllNetworks } from "../../ops/inventory";
 import { ConnectionSchema } from "../../ssh/connection";
 import { interfaceName, parentInterfaceName, UNKNOWN } from "../../validate";
+import { ownerField } from "../owner";
 import { type OutputsOf, UnderlayResource } from "../resource";
 import { type LinkMapping, type LinkOutputs, LinkProvider, linkOutputs } from "./provider";
 
@@ -30,6 +31,8 @@ export const VlanSubinterfaceArgsSchema = z
     mtu: z.number().int().min(68).max(65535).optional(),
     /** Bring the link back after a reboot (systemd-networkd files, or a systemd unit). */
     persist: z.boolean().default(true),
+    /** Set by the resource class, not the program: which resource this is (see resources/owner.ts). */
+    owner: ownerField,
   })
   .strict()
   .superRefine((args, ctx) => {
@@ -40,7 +43,7 @@ export const VlanSubinterfaceArgsSchema = z
 
 type Args = z.output<typeof VlanSubinterfaceArgsSchema>;
 
-export type VlanSubinterfaceArgs = InputsOf<Omit<z.input<typeof VlanSubinterfaceArgsSchema>, "name">> & {
+export type VlanSubinterfaceArgs = InputsOf<Omit<z.input<typeof VlanSubinterfaceArgsSchema>, "name" | "owner">> & {
   name?: pulumi.Input<string>;
 };
 
@@ -61,7 +64,7 @@ export type VlanSubinterfaceState = Args & LinkOutputs;
 // ---------------------------------------------------------------------------------------------
 // Diff rules: a VLAN link cannot be re-parented or re-tagged; its MTU and persistence change in place.
 
-const FIELD_RULES: FieldRules<keyof Args> = {
+const FIELD_RULES: FieldRules<Exclude<keyof Args, "owner">> = {
   connection: "update",
   parent: "replace",
   vlanId: "replace",

@@ -3,9 +3,11 @@
 
 import { z } from "zod";
 import type { FieldRules } from "../../dynamic";
+import { OWNER_LABEL } from "../../host/docker";
 import { subnetsOverlap } from "../../ipnet";
 import { ConnectionSchema } from "../../ssh/connection";
 import { auxAddressName, checkIpamMembership, dockerNetworkName, ipAddress, labels, parentInterfaceName, subnet } from "../../validate";
+import { ownerField } from "../owner";
 
 /** One IPAM entry of a family: a subnet with its own gateway, ip-range and reserved addresses. */
 function ipamConfigSchema(family: 4 | 6) {
@@ -61,10 +63,18 @@ export const networkFields = {
    * whatever this says: Docker puts it on a dummy link of its own.
    */
   internal: z.boolean().default(false),
-  /** Docker labels on the network. */
-  labels: labels.default({}),
+  /** Docker labels on the network. The provider's own owner label is reserved. */
+  labels: labels
+    .superRefine((map, ctx) => {
+      if (Object.hasOwn(map, OWNER_LABEL)) {
+        ctx.addIssue({ code: "custom", path: [OWNER_LABEL], message: "is reserved: the provider marks the networks it makes with it" });
+      }
+    })
+    .default({}),
   /** Take over an existing network of this name whose settings match, instead of failing. */
   adopt: z.boolean().default(false),
+  /** Set by the resource class, not the program: which resource this is (see resources/owner.ts). */
+  owner: ownerField,
 };
 
 const BaseSchema = z.object(networkFields);
@@ -131,9 +141,10 @@ function refineFamilies(args: NetworkArgs, ctx: z.RefinementCtx): void {
 
 /**
  * Docker has no way to change a network in place, so every setting it holds forces a
- * replacement; `connection` and `adopt` only say how we reach and treat it.
+ * replacement; `connection` and `adopt` only say how we reach and treat it. `owner` is not
+ * diffed at all (see ownerField).
  */
-export const NETWORK_FIELD_RULES: FieldRules<keyof NetworkArgs> = {
+export const NETWORK_FIELD_RULES: FieldRules<Exclude<keyof NetworkArgs, "owner">> = {
   connection: "update",
   adopt: "update",
   name: "replace",

@@ -42,7 +42,7 @@ export const IpvlanNetworkArgsSchema = z
 type Args = z.output<typeof IpvlanNetworkArgsSchema>;
 
 /** What a program passes; `name` defaults to the resource name. */
-export type IpvlanNetworkArgs = InputsOf<Omit<z.input<typeof IpvlanNetworkArgsSchema>, "name">> & {
+export type IpvlanNetworkArgs = InputsOf<Omit<z.input<typeof IpvlanNetworkArgsSchema>, "name" | "owner">> & {
   name?: pulumi.Input<string>;
 };
 
@@ -54,7 +54,7 @@ export type IpvlanNetworkState = Args & NetworkOutputs;
 // ---------------------------------------------------------------------------------------------
 // Diff rules: Docker cannot change a network in place.
 
-const FIELD_RULES: FieldRules<keyof Args> = { ...NETWORK_FIELD_RULES, mode: "replace", flag: "replace" };
+const FIELD_RULES: FieldRules<Exclude<keyof Args, "owner">> = { ...NETWORK_FIELD_RULES, mode: "replace", flag: "replace" };
 
 // ---------------------------------------------------------------------------------------------
 // Mapping and provider

@@ -25,7 +25,7 @@ export const MacvlanNetworkArgsSchema = z
 type Args = z.output<typeof MacvlanNetworkArgsSchema>;
 
 /** What a program passes; `name` defaults to the resource name. */
-export type MacvlanNetworkArgs = InputsOf<Omit<z.input<typeof MacvlanNetworkArgsSchema>, "name">> & {
+export type MacvlanNetworkArgs = InputsOf<Omit<z.input<typeof MacvlanNetworkArgsSchema>, "name" | "owner">> & {
   name?: pulumi.Input<string>;
 };
 
@@ -37,7 +37,7 @@ export type MacvlanNetworkState = Args & NetworkOutputs;
 // ---------------------------------------------------------------------------------------------
 // Diff rules: Docker cannot change a network in place.
 
-const FIELD_RULES: FieldRules<keyof Args> = { ...NETWORK_FIELD_RULES, mode: "replace" };
+const FIELD_RULES: FieldRules<Exclude<keyof Args, "owner">> = { ...NETWORK_FIELD_RULES, mode: "replace" };
 
 // ---------------------------------------------------------------------------------------------
 // Mapping and provider

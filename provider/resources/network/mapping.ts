@@ -34,6 +34,7 @@ export function toNetworkSpec<A extends NetworkArgs>(mapping: DriverMapping<A>, 
     // Saying so keeps `docker network inspect` on the host truthful.
     internal: args.internal || args.parent === undefined,
     labels: args.labels,
+    ...(args.owner === undefined ? {} : { owner: args.owner }),
   };
 }
 
@@ -79,6 +80,9 @@ export function fromInspected<A extends NetworkArgs>(mapping: DriverMapping<A>, 
     // A network without a parent is internal on the host; whether the program also said so is its own business.
     internal: prior.parent === undefined && parent === undefined && network.internal ? prior.internal : network.internal,
     labels: network.labels,
+    // The owner the host's mark carries (none on a network adopted by hand or made before
+    // owners): what a later create compares, whatever the program's stack is called by then.
+    owner: network.owner,
     ...mapping.readOptions(network.options),
   };
 }

@@ -16,7 +16,7 @@ function hostWith(links: Parameters<typeof linksJson>[0]) {
 
 describe("ops: owned links", () => {
   it("returns the parent of a new link", async () => {
-    const parent = await requireNewLink(hostWith([{ name: "eth1", mtu: 9000 }]).run, TARGET, "shim0", "eth1");
+    const { parent } = await requireNewLink(hostWith([{ name: "eth1", mtu: 9000 }]).run, TARGET, "shim0", "eth1");
     assert.equal(parent.name, "eth1");
     assert.equal(parent.mtu, 9000);
   });
