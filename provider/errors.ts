@@ -380,7 +380,9 @@ export class DeadmanError extends Error {
     readonly undos: readonly Argv[],
     readonly undoOutput = "",
   ) {
-    const undone = undos.map((argv) => `\`${printable(shellCommand(argv))}\``).join(", ");
+    // A shim update with many routes has as many undo commands: the message shows the first few.
+    const shown = undos.slice(0, 4).map((argv) => `\`${printable(shellCommand(argv), 200)}\``);
+    const undone = [...shown, ...(undos.length > shown.length ? [`and ${undos.length - shown.length} more`] : [])].join(", ");
     const output = undoOutput.trim() ? ` (they printed: ${printable(undoOutput.trim(), 500)})` : "";
     super(
       outcome === "undone"

@@ -9,6 +9,8 @@ import type { Argv, CommandResult } from "../../../provider/host/command";
 import { applyStepsWithDeadman, type DeadmanOptions } from "../../../provider/ops/deadman";
 import type { HostStep } from "../../../provider/ops/steps";
 import { fakeRunner, TARGET } from "../../support/fakeRunner";
+import { ed25519KeyPair } from "../../support/keys";
+import { assertSafeMessage } from "../../support/safeMessage";
 
 const FAST: DeadmanOptions = { windowMs: 1_000, attemptMs: 200, settleMs: 2_000, retryPauseMs: 20 };
 
@@ -131,5 +133,23 @@ describe("ops: the dead-man switch", () => {
     // Disarmed after applySteps' own undo, so the host does not undo twice.
     assert.deepEqual(logins.modes, ["confirm"]);
     assert.deepEqual(failing.calls.slice(-2, -1), ["ip link delete dev shim0"]);
+  });
+
+  it("says what the host printed and why, escaped, bounded, with no key material, and the first few undo commands", () => {
+    const key = ed25519KeyPair().private;
+    const undos = Array.from({ length: 40 }, (_, i) => ["ip", "route", "add", `198.51.100.${i}/32`, "dev", "shim\u202e0"]);
+    const err = new DeadmanError(
+      TARGET,
+      "undone",
+      30,
+      `peer said \u202e${key}`,
+      undos,
+      `RTNETLINK answers: x\u0007\n${key}\n${"y".repeat(5000)}`,
+    );
+    assertSafeMessage(err.message, [key]);
+    assert.match(
+      err.message,
+      /the host ran `ip route add 198\.51\.100\.0\/32 dev 'shim\\u202e0'`, .*, and 36 more \(they printed: RTNETLINK answers: x\\u0007/,
+    );
   });
 });
