@@ -255,7 +255,7 @@ function sudoHint(target: string, argv: Argv, stderr: string): string {
   return (
     `\n(connection.sudo is set, and ${user} may not run \`${program}\` as root without a password: ` +
     `add a sudoers rule such as \`${user} ALL=(root) NOPASSWD: $(command -v ${program})\`; ` +
-    `the provider runs docker, ip and test, and for persist: true also cat, tee, rm, mkdir, systemctl and networkctl)`
+    `the provider runs docker, ip and test, for a HostShim also sh (its dead-man switch), and for persist: true also cat, tee, rm, mkdir, systemctl and networkctl)`
   );
 }
 
@@ -376,6 +376,38 @@ export class StepsFailedError extends Error {
         : `undoing failed too, check the host by hand: ${undoFailures.map((f) => `\`${printable(shellCommand(f.argv))}\`: ${printable(f.stderr.trim())}`).join("; ")}`;
     super(`${cause instanceof Error ? cause.message : String(cause)}\n(${outcome})`);
     this.name = "StepsFailedError";
+  }
+}
+
+/**
+ * A link change armed with the dead-man switch (ops/deadman.ts) was not confirmed in time: the
+ * host undid it by itself (`undone`, with what the undo commands printed), or the host still did
+ * not answer after the window (`unconfirmed`; its switch undoes the change once the window ends).
+ */
+export class DeadmanError extends Error {
+  constructor(
+    readonly target: string,
+    readonly outcome: "undone" | "unconfirmed",
+    readonly windowSeconds: number,
+    /** Why the provider could not confirm: the last failure it saw. */
+    readonly why: string,
+    readonly undos: readonly Argv[],
+    readonly undoOutput = "",
+  ) {
+    // A shim update with many routes has as many undo commands: the message shows the first few.
+    const shown = undos.slice(0, 4).map((argv) => `\`${printable(shellCommand(argv), 200)}\``);
+    const undone = [...shown, ...(undos.length > shown.length ? [`and ${undos.length - shown.length} more`] : [])].join(", ");
+    const output = undoOutput.trim() ? ` (they printed: ${printable(undoOutput.trim(), 500)})` : "";
+    super(
+      outcome === "undone"
+        ? `${target}: the host undid the change by itself: the provider could not confirm it within the ${windowSeconds} s ` +
+            `dead-man window (${printable(why, 300)}), so the host ran ${undone || "no undo command"}${output}. ` +
+            "Did the change take the path of the SSH session (a route or an address covering the operator's address)?"
+        : `${target}: the change could not be confirmed within the ${windowSeconds} s dead-man window (${printable(why, 300)}) ` +
+            `and the host still does not answer; its dead-man switch runs ${undone || "no undo command"} once the window ends. ` +
+            "Check the host out of band before trying again",
+    );
+    this.name = "DeadmanError";
   }
 }
 

@@ -31,6 +31,11 @@ export class FakeLinuxHost {
   sessionDev = "eth1";
   /** Commands (joined argv) that fail with this stderr. */
   readonly failing = new Map<string, string>();
+  /**
+   * Dead-man switches (host/deadman.ts) by token: the rollback script armed, and whether a
+   * confirmation took the token. The rollback never fires here; the lab tests prove that.
+   */
+  readonly deadman = new Map<string, { rollback: string; confirmed: boolean }>();
 
   readonly handler: Handler = (exec: Exec) => (exec.argv.join(" ") === "ip -batch -" ? this.batch(exec.stdin) : this.answer(exec.argv));
 
@@ -52,6 +57,17 @@ export class FakeLinuxHost {
     if (argv[0] === "sh" && argv[1] === "-c" && argv[2].includes("SSH_CONNECTION")) {
       return { stdout: `SSH_CONNECTION=${this.sessionPeer ? `${this.sessionPeer} 50022 198.51.100.11 22` : ""}\n` };
     }
+    if (argv[0] === "sh" && argv[1] === "-c" && argv[2].includes("setsid")) {
+      this.deadman.set(argv[4], { rollback: argv[5], confirmed: false });
+      return { stdout: "4242\n" };
+    }
+    if (argv[0] === "sh" && argv[1] === "-c" && argv[2].includes(".kept")) {
+      const armed = this.deadman.get(argv[4]);
+      if (!armed) return { code: 4 };
+      if (argv[6] === "confirm") armed.confirmed = true;
+      return { code: armed.confirmed ? 0 : 5 };
+    }
+    if (argv[0] === "rm" && argv.at(-1)?.endsWith(".kept")) return {};
     if (cmd.startsWith("ip -j route get "))
       return { stdout: JSON.stringify([{ dst: argv[4], dev: this.sessionDev, prefsrc: "198.51.100.11", flags: [], uid: 0, cache: [] }]) };
     if (argv[0] !== "ip") return { code: 127 };

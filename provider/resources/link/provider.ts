@@ -9,6 +9,7 @@ import { checkInputs, diffByRules, type FieldRules, type ObjectSchema, parseInpu
 import { RefusalError } from "../../errors";
 import { buildIpBatch, buildLinkDelete, buildLinkUp, type LinkDump, type LinkInfo } from "../../host/iproute";
 import { linkSetupCommands, type PersistentLink } from "../../host/persistentLinks";
+import { applyStepsWithDeadman } from "../../ops/deadman";
 import { viewOf } from "../../ops/hostView";
 import { type DockerHost, dumpLinks } from "../../ops/inventory";
 import { deleteOwnLink, identityOf, type LinkIdentity, linkMark, requireNewLink, sameKindAndParent, showOwnLink } from "../../ops/links";
@@ -23,6 +24,7 @@ import {
 import { type LinkAddressing, refuseCuttingSession } from "../../ops/sessionPath";
 import { applySteps, type HostStep } from "../../ops/steps";
 import { type ConnectionConfig, parseConnection } from "../../ssh/connection";
+import { freshRunner } from "../../ssh/oneShot";
 import { hostSession, type RunCommand } from "../../ssh/pool";
 
 /** The inputs every link resource has. */
@@ -127,7 +129,13 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
       if (m.addressing) await refuseCuttingSession(run, host.target, m.addressing(args));
       const persistence = args.persist ? await detectPersistMethod(run, args.parent, host.target) : undefined;
       const link = this.linkOf(args);
-      await applySteps(run, [...createLinkSteps(link), ...(persistence ? persistSteps(link, persistence) : [])]);
+      await this.applyLinkSteps(
+        run,
+        args.connection,
+        host.target,
+        createLinkSteps(link),
+        persistence ? persistSteps(link, persistence) : [],
+      );
       return this.observe(run, await dumpLinks(run), args, persistence, undefined);
     });
     if (!state) throw new RefusalError(host.target, { kind: "vanished", object: "interface", name: args.name, during: "create" });
@@ -162,7 +170,7 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
         { link: this.linkOf(olds), record: olds.persistence },
         { link: this.linkOf(args), persist: args.persist },
       );
-      await applySteps(run, [...m.updateSteps(before, olds, args), ...persistenceSteps]);
+      await this.applyLinkSteps(run, args.connection, host.target, m.updateSteps(before, olds, args), persistenceSteps);
       return this.observe(run, await dumpLinks(run), args, record, olds.identity);
     });
     if (!state) throw new RefusalError(host.target, { kind: "vanished", object: "interface", name: args.name, during: "update" });
@@ -177,6 +185,24 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
       const unpersist = props.persistence ? unpersistSteps(this.linkOf(props), props.persistence) : [];
       await deleteOwnLink(run, host.target, props.name, m.kind, unpersist, props.identity);
     });
+  }
+
+  /**
+   * Link steps that put addresses or routes on a link (a mapping with `addressing`: HostShim) run
+   * under the dead-man switch, with the persistence steps after them, so the host undoes both
+   * when the change cuts it off. A VLAN link gets no address or route, so nothing of it can take
+   * the session's path; it is not worth a second login per change.
+   */
+  private async applyLinkSteps(
+    run: RunCommand,
+    connection: ConnectionConfig,
+    target: string,
+    linkSteps: HostStep[],
+    persistenceSteps: HostStep[],
+  ): Promise<void> {
+    const steps = [...linkSteps, ...persistenceSteps];
+    if (this.mapping.addressing && linkSteps.length > 0) await applyStepsWithDeadman(run, freshRunner(connection), target, steps);
+    else await applySteps(run, steps);
   }
 
   /**
@@ -233,12 +259,11 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     if (m.addressing) await refuseCuttingSession(run, target, m.addressing(args));
     const persistence = args.persist ? await detectPersistMethod(run, args.parent, target) : undefined;
     // Up first: the kernel refuses a route through a link that is down.
-    const steps = [
+    const linkSteps = [
       ...(own.up ? [] : [{ argv: buildLinkUp(args.name) }]),
       ...m.updateSteps(before, { ...args, macAddress: own.mac ?? "", up: own.up }, args),
-      ...(persistence ? persistSteps(this.linkOf(args), persistence) : []),
     ];
-    await applySteps(run, steps);
+    await this.applyLinkSteps(run, args.connection, target, linkSteps, persistence ? persistSteps(this.linkOf(args), persistence) : []);
     return this.observe(run, await dumpLinks(run), args, persistence, undefined);
   }
 

@@ -51,6 +51,8 @@ describe("sudo: true with a non-root user (VM)", function () {
       await host.exec(["install", "-d", "-m", "700", "-o", user, "-g", user, `/home/${user}/.ssh`]);
       await host.exec(["install", "-m", "600", "-o", user, "-g", user, "/root/.ssh/authorized_keys", `/home/${user}/.ssh/authorized_keys`]);
     }
+    // Exactly what a network needs. A HostShim needs `sh` besides (its dead-man switch runs as
+    // `sudo -n -- sh -c ...`, ops/deadman.ts), which amounts to full root; no shim is made here.
     const rules = [
       "ulabops ALL=(root) NOPASSWD: /usr/bin/docker, /usr/sbin/ip, /usr/bin/test",
       "ulabpart ALL=(root) NOPASSWD: /usr/bin/docker",

@@ -78,6 +78,11 @@ describe("link provider against an in-process host", function () {
     assert.match(created.outs.macAddress, /^02:00/);
     assert.equal(created.outs.persist, false);
     assert.equal(created.outs.persistence, undefined);
+    // Made under the dead-man switch, whose rollback deletes the shim, and confirmed.
+    assert.deepEqual(
+      [...linux.deadman.values()].map((d) => [d.confirmed, d.rollback.includes("; ip link delete dev shim0 >>")]),
+      [[true, true]],
+    );
     const read = await hostShimProvider.read(created.id, created.outs);
     assert.equal(read.id, "shim0");
     assert.equal((await hostShimProvider.diff(created.id, read.props!, inputs)).changes, false);
@@ -125,6 +130,13 @@ describe("link provider against an in-process host", function () {
     assert.deepEqual(linux.links.get("shim0")?.addresses, ["198.51.100.251/32"]);
     assert.deepEqual(linux.links.get("shim0")?.routes, ["198.51.100.192/26"]);
     assert.equal(updated.outs?.address, "198.51.100.251/32");
+    // The update's rollback takes its steps back newest first: the old address back on, then the routes.
+    const update = [...linux.deadman.values()][1];
+    assert.equal(update.confirmed, true);
+    assert.match(
+      update.rollback,
+      /ip address add 198\.51\.100\.250\/32 dev shim0 .*route add 198\.51\.100\.128\/26 .*route delete 198\.51\.100\.192\/26 .*address delete 198\.51\.100\.251\/32/,
+    );
     assert.equal((await hostShimProvider.diff(created.id, updated.outs, news)).changes, false);
   });
 
@@ -257,6 +269,7 @@ describe("link provider against an in-process host", function () {
     assert.equal(updated.outs?.mtu, 1400);
     await vlanSubinterfaceProvider.delete(created.id, updated.outs!);
     assert.equal(linux.links.has("eth1.50"), false);
+    assert.equal(linux.deadman.size, 0, "a VLAN link change armed the dead-man switch");
   });
 
   it("refuses a VLAN MTU above the parent's, naming the parent", async () => {

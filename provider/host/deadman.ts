@@ -1,0 +1,106 @@
+// How a host spells a dead-man switch ("commit confirmed", `netplan try`): a token file, and a
+// detached shell that waits out a window and then, unless the token was taken first, runs the
+// undo commands. Whoever renames the token first wins (rename is atomic): the provider's
+// rename to `.kept` confirms the change, the rollback's rename to `.undoing` undoes it. Pure
+// builders and parsers; the scripts are fixed text and every value reaches them as a quoted
+// word (command.ts), never spliced in unquoted.
+
+import { type Argv, type CommandResult, shellCommand } from "./command";
+
+/** Where tokens live: tmpfs on systemd hosts, so a reboot (which undoes live links anyway) clears them. */
+export const DEADMAN_DIR = "/run/pulumi-underlay";
+
+/** $0 of the rollback shell: what `pgrep -f` finds it by. */
+export const DEADMAN_MARKER = "pulumi-underlay-deadman";
+
+/** The token for one armed change; `id` is random hex from the caller. */
+export function deadmanToken(id: string): string {
+  if (!/^[0-9a-f]{8,64}$/.test(id)) throw new Error(`dead-man token id must be hex, got ${JSON.stringify(id)}`);
+  return `${DEADMAN_DIR}/deadman-${id}`;
+}
+
+/**
+ * The rollback shell's script: ignore the hangup a closing session may send, wait, take the
+ * token (or stop: the provider confirmed), run the undo commands newest first with their output
+ * kept in the token, then mark it done. Undo commands run even when an earlier one fails.
+ */
+export function buildRollbackScript(token: string, windowSeconds: number, undos: readonly Argv[]): string {
+  if (!Number.isInteger(windowSeconds) || windowSeconds < 1)
+    throw new Error(`dead-man window must be whole seconds ≥ 1, got ${windowSeconds}`);
+  const t = shellCommand([token]);
+  const undoing = shellCommand([`${token}.undoing`]);
+  const done = shellCommand([`${token}.undone`]);
+  const undo = undos.map((argv) => `${shellCommand(argv)} >>${undoing} 2>&1`).join("; ");
+  return `trap '' HUP; sleep ${windowSeconds}; mv -- ${t} ${undoing} 2>/dev/null || exit 0; ${undo ? `${undo}; ` : ""}mv -- ${undoing} ${done}`;
+}
+
+// $1 token, $2 the rollback script. The token is made exclusively (noclobber), so a token that
+// exists already is never taken over. The rollback is started with setsid in a session of its
+// own (stdio on /dev/null) so that sshd closing this session, or the connection dying, does not
+// end it. A non-interactive shell's background job is never a process-group leader, so setsid
+// does not fork and $! is the rollback's pid, which is also its process group.
+const ARM_SCRIPT = [
+  "umask 077",
+  `mkdir -p ${DEADMAN_DIR} || exit 1`,
+  '( set -C; : >"$1" ) || exit 1',
+  `setsid sh -c "$2" ${DEADMAN_MARKER} </dev/null >/dev/null 2>&1 &`,
+  'echo "$!"',
+].join("\n");
+
+/** Arms the switch: makes the token and starts the rollback; prints the rollback's pid. */
+export function buildDeadmanArm(token: string, windowSeconds: number, undos: readonly Argv[]): Argv {
+  return ["sh", "-c", ARM_SCRIPT, "sh", token, buildRollbackScript(token, windowSeconds, undos)];
+}
+
+export function parseDeadmanArm(stdout: string): number {
+  const pid = Number(stdout.trim());
+  if (!Number.isInteger(pid) || pid <= 1)
+    throw new Error(`dead-man switch: arming printed no pid (${JSON.stringify(stdout.slice(0, 80))})`);
+  return pid;
+}
+
+// $1 token, $2 the rollback's pid, $3 "confirm" or "status". Exit 0: confirmed (now or by an
+// earlier attempt whose answer was lost); 3: undone (the undo output follows); 5: still armed;
+// 6: the rollback is undoing right now; 4: no token at all (a reboot cleared /run). dash's
+// kill takes no `--`, so the process group is passed as "-PID" right after the signal.
+const CHECK_SCRIPT = [
+  'if [ "$3" = confirm ] && mv -- "$1" "$1.kept" 2>/dev/null; then kill -TERM "-$2" 2>/dev/null; exit 0; fi',
+  '[ -e "$1.kept" ] && exit 0',
+  '[ -e "$1.undone" ] && { cat -- "$1.undone"; rm -f -- "$1.undone"; exit 3; }',
+  '[ -e "$1.undoing" ] && exit 6',
+  '[ -e "$1" ] && exit 5',
+  "exit 4",
+].join("\n");
+
+/**
+ * Confirms the change (takes the token and ends the rollback's process group), or with
+ * `status` only asks how things stand.
+ */
+export function buildDeadmanCheck(token: string, pid: number, mode: "confirm" | "status"): Argv {
+  return ["sh", "-c", CHECK_SCRIPT, "sh", token, String(pid), mode];
+}
+
+export type DeadmanState = { state: "confirmed" } | { state: "undone"; output: string } | { state: "armed" | "undoing" | "lost" };
+
+/** The state a check reports, or undefined for any other exit (sudo refused, no shell). */
+export function parseDeadmanCheck(result: CommandResult): DeadmanState | undefined {
+  switch (result.exitCode) {
+    case 0:
+      return { state: "confirmed" };
+    case 3:
+      return { state: "undone", output: result.stdout };
+    case 4:
+      return { state: "lost" };
+    case 5:
+      return { state: "armed" };
+    case 6:
+      return { state: "undoing" };
+    default:
+      return undefined;
+  }
+}
+
+/** Removes what a confirmed switch leaves behind. */
+export function buildDeadmanCleanup(token: string): Argv {
+  return ["rm", "-f", "--", `${token}.kept`];
+}

@@ -1,0 +1,150 @@
+// Never lose the host over a link change: the refusal in sessionPath.ts catches the routes it can
+// see coming, and whatever still takes the session's path (a peer behind NAT, policy routing, a
+// parent that cannot reach the peer) is undone by the host itself. Before the steps run, a
+// rollback is armed on the host (host/deadman.ts); after them the provider confirms over a NEW
+// SSH login, which proves new sessions still get through, and only that confirmation stops the
+// rollback. No confirmation within the window, and the host runs the steps' undo commands.
+
+import { randomBytes } from "node:crypto";
+import { DeadmanError, RemoteCommandError } from "../errors";
+import type { Argv } from "../host/command";
+import {
+  buildDeadmanArm,
+  buildDeadmanCheck,
+  buildDeadmanCleanup,
+  type DeadmanState,
+  deadmanToken,
+  parseDeadmanArm,
+  parseDeadmanCheck,
+} from "../host/deadman";
+import type { FreshRun } from "../ssh/oneShot";
+import type { RunCommand } from "../ssh/pool";
+import { applySteps, type HostStep } from "./steps";
+
+export interface DeadmanOptions {
+  /**
+   * How long the host waits for the confirmation, from arming. It must cover the steps and a
+   * fresh login on a slow host (LAB.md: a command 0.4-1.3 s, a login 1.1-1.7 s on a TCG VM; a
+   * shim with persist: true is up to ten commands and a systemctl daemon-reload), with room to
+   * spare; and it is how long an operator who was cut off waits to get the host back.
+   */
+  windowMs: number;
+  /** One confirmation attempt: a login and the check, under one deadline. */
+  attemptMs: number;
+  /** How long after the window the provider keeps asking how it ended, before giving up. */
+  settleMs: number;
+  /** The pause before asking again after an attempt that failed fast (a refused connection). */
+  retryPauseMs: number;
+}
+
+export const DEADMAN_DEFAULTS: DeadmanOptions = { windowMs: 30_000, attemptMs: 4_000, settleMs: 15_000, retryPauseMs: 500 };
+
+/** What was armed: the token on the host and the rollback's pid (also its process group). */
+export interface Armed {
+  token: string;
+  pid: number;
+}
+
+/**
+ * Runs the steps under a dead-man switch: the host undoes them (their undo commands, newest
+ * first) unless a fresh login confirms the host within the window. Returns what was armed, or
+ * undefined when no step has an undo (nothing the switch could take back). Throws DeadmanError
+ * when the host undid the change or never answered again; a step's own failure is rethrown as
+ * applySteps reports it once the switch is disarmed.
+ */
+export async function applyStepsWithDeadman(
+  run: RunCommand,
+  fresh: FreshRun,
+  target: string,
+  steps: readonly HostStep[],
+  options: DeadmanOptions = DEADMAN_DEFAULTS,
+): Promise<Armed | undefined> {
+  const undos: Argv[] = steps.flatMap((s) => (s.undo ? [s.undo] : [])).reverse();
+  if (undos.length === 0) {
+    await applySteps(run, steps);
+    return undefined;
+  }
+  const windowSeconds = Math.max(1, Math.ceil(options.windowMs / 1000));
+  const token = deadmanToken(randomBytes(8).toString("hex"));
+  // The host's sleep starts after this instant, so the rollback never fires before windowEnds.
+  const windowEnds = Date.now() + windowSeconds * 1000;
+  const pid = parseDeadmanArm((await run(buildDeadmanArm(token, windowSeconds, undos))).stdout);
+
+  // Once the window is over the host is (or soon will be) undoing: a step whose answer comes in
+  // late must not be followed by the next one.
+  let abandoned = false;
+  const guarded: RunCommand = (argv, opts) =>
+    abandoned ? Promise.reject(new Error("the dead-man window is over; not running further steps")) : run(argv, opts);
+  const applied = applySteps(guarded, steps).then(
+    () => ({ ok: true as const }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), windowEnds - Date.now());
+  });
+  const first = await Promise.race([applied, expired]);
+  clearTimeout(timer);
+
+  const deadline = windowEnds + options.settleMs;
+  const fail = (outcome: "undone" | "unconfirmed", why: string, output?: string) =>
+    new DeadmanError(target, outcome, windowSeconds, why, undos, output);
+
+  if (first === "expired") {
+    abandoned = true;
+    // The steps never finished: confirming now would keep a change in an unknown state, so the
+    // provider only waits to see the host undo it.
+    const seen = await settle(fresh, target, buildDeadmanCheck(token, pid, "status"), deadline, options);
+    const why = `its commands did not finish within the window${seen.why ? `; then: ${seen.why}` : ""}`;
+    throw seen.state?.state === "undone" ? fail("undone", why, seen.state.output) : fail("unconfirmed", why);
+  }
+
+  const seen = await settle(fresh, target, buildDeadmanCheck(token, pid, "confirm"), deadline, options);
+  switch (seen.state?.state) {
+    case "confirmed":
+      await run(buildDeadmanCleanup(token), { allowFailure: true });
+      if (!first.ok) throw first.err;
+      return { token, pid };
+    case "undone":
+      throw fail("undone", first.ok ? seen.why || "the confirmation came too late" : errorText(first.err), seen.state.output);
+    case "lost":
+      throw fail("unconfirmed", `the switch's token ${token} is gone from the host (rebooted?)`);
+    default:
+      throw fail("unconfirmed", seen.why || "no answer");
+  }
+}
+
+/**
+ * Asks on fresh logins until the host gives a final answer (confirmed, undone, lost) or the
+ * deadline passes; `why` is the last failure seen, for the error message.
+ */
+async function settle(
+  fresh: FreshRun,
+  target: string,
+  check: Argv,
+  deadline: number,
+  options: DeadmanOptions,
+): Promise<{ state?: DeadmanState; why: string }> {
+  let why = "";
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return { why };
+    const began = Date.now();
+    try {
+      const result = await fresh(check, Math.min(options.attemptMs, left));
+      const state = parseDeadmanCheck(result);
+      if (!state) throw new RemoteCommandError(target, check, result);
+      if (state.state === "confirmed" || state.state === "undone" || state.state === "lost") return { state, why };
+      why = state.state === "armed" ? "the host answered; its switch had not fired yet" : "the host was undoing the change";
+    } catch (err) {
+      if (err instanceof RemoteCommandError) throw err;
+      why = errorText(err);
+    }
+    const pause = options.retryPauseMs - (Date.now() - began);
+    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,108 @@
+import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { toRemoteCommand } from "../../../provider/host/command";
+import {
+  buildDeadmanArm,
+  buildDeadmanCheck,
+  buildDeadmanCleanup,
+  buildRollbackScript,
+  deadmanToken,
+  parseDeadmanArm,
+  parseDeadmanCheck,
+} from "../../../provider/host/deadman";
+
+describe("the dead-man switch's commands", () => {
+  const token = "/run/pulumi-underlay/deadman-00ff00ff00ff00ff";
+
+  it("names tokens from hex only, under /run/pulumi-underlay", () => {
+    assert.equal(deadmanToken("00ff00ff00ff00ff"), token);
+    for (const bad of ["", "../../etc/passwd", "00ff 00ff", "ABCDEF12", "$(x)"]) assert.throws(() => deadmanToken(bad), /must be hex/);
+  });
+
+  it("builds the rollback: wait, take the token or stop, undo newest first keeping the output, mark it done", () => {
+    const script = buildRollbackScript(token, 30, [
+      ["ip", "link", "delete", "dev", "shim0"],
+      ["rm", "-f", "--", "/etc/systemd/network/60-underlay-shim0.network"],
+    ]);
+    const t = token;
+    assert.equal(
+      script,
+      `trap '' HUP; sleep 30; mv -- ${t} ${t}.undoing 2>/dev/null || exit 0; ` +
+        `ip link delete dev shim0 >>${t}.undoing 2>&1; rm -f -- /etc/systemd/network/60-underlay-shim0.network >>${t}.undoing 2>&1; ` +
+        `mv -- ${t}.undoing ${t}.undone`,
+    );
+    assert.throws(() => buildRollbackScript(token, 0, []), /whole seconds/);
+    assert.throws(() => buildRollbackScript(token, 1.5, []), /whole seconds/);
+  });
+
+  it("arms with a fixed script; the token and the rollback are positional words, quoted once more on the way", () => {
+    const undos = [["ip", "link", "delete", "dev", "sh'im"]];
+    const argv = buildDeadmanArm(token, 20, undos);
+    assert.deepEqual(argv.slice(0, 2), ["sh", "-c"]);
+    assert.equal(
+      argv[2],
+      'umask 077\nmkdir -p /run/pulumi-underlay || exit 1\n( set -C; : >"$1" ) || exit 1\n' +
+        'setsid sh -c "$2" pulumi-underlay-deadman </dev/null >/dev/null 2>&1 &\necho "$!"',
+    );
+    assert.deepEqual(argv.slice(3), ["sh", token, buildRollbackScript(token, 20, undos)]);
+    assert.match(argv[5], /ip link delete dev 'sh'\\''im' >>/);
+    assert.equal(parseDeadmanArm("12345\n"), 12345);
+    assert.throws(() => parseDeadmanArm(""), /no pid/);
+    assert.throws(() => parseDeadmanArm("1\n"), /no pid/);
+  });
+
+  it("checks and confirms with a fixed script, and reads its exit codes", () => {
+    assert.deepEqual(buildDeadmanCheck(token, 4242, "confirm").slice(3), ["sh", token, "4242", "confirm"]);
+    assert.deepEqual(buildDeadmanCheck(token, 4242, "status").slice(3), ["sh", token, "4242", "status"]);
+    assert.match(buildDeadmanCheck(token, 1, "status")[2], /mv -- "\$1" "\$1\.kept".*kill -TERM "-\$2"/);
+    const r = (exitCode: number, stdout = "") => ({ exitCode, stdout, stderr: "" });
+    assert.deepEqual(parseDeadmanCheck(r(0)), { state: "confirmed" });
+    assert.deepEqual(parseDeadmanCheck(r(3, "RTNETLINK answers: x\n")), { state: "undone", output: "RTNETLINK answers: x\n" });
+    assert.deepEqual(parseDeadmanCheck(r(4)), { state: "lost" });
+    assert.deepEqual(parseDeadmanCheck(r(5)), { state: "armed" });
+    assert.deepEqual(parseDeadmanCheck(r(6)), { state: "undoing" });
+    assert.equal(parseDeadmanCheck(r(1)), undefined);
+    assert.deepEqual(buildDeadmanCleanup(token), ["rm", "-f", "--", `${token}.kept`]);
+  });
+
+  it("in a real sh: hostile words reach the undo commands byte for byte and no shell interprets them; a confirmed token stops the rollback", function () {
+    this.timeout(15_000); // two rollbacks with a 1 s window each, on a loaded machine
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deadman-"));
+    try {
+      const canary = path.join(dir, "canary");
+      const hostile = [`$(touch ${canary})`, `\`touch ${canary}\``, `;touch ${canary}`, `'"x`, "a\\b", "*", "\u202e", "-n"];
+      const out = path.join(dir, "out");
+      const undos = hostile.map((word) => ["sh", "-c", 'printf "%s\\n" "$1" >>"$2"', "sh", word, out]);
+      const t = path.join(dir, "it's a token");
+      fs.writeFileSync(t, "");
+      // The rollback as the remote shell gets it: one quoted command line.
+      execFileSync("sh", ["-c", toRemoteCommand(["sh", "-c", buildRollbackScript(t, 1, undos)], { sudo: false })]);
+      // Undo commands ran in the order given (ops/deadman.ts passes them newest first).
+      assert.deepEqual(fs.readFileSync(out, "utf8").split("\n").slice(0, -1), hostile);
+      assert.equal(fs.existsSync(canary), false, "a shell interpreted an undo word");
+      assert.deepEqual([fs.existsSync(t), fs.existsSync(`${t}.undone`)], [false, true]);
+      // The status check reports it undone (and clears the marker).
+      const status = buildDeadmanCheck(t, 999999, "status");
+      const undone = (() => {
+        try {
+          execFileSync("sh", ["-c", toRemoteCommand(status, { sudo: false })]);
+          return 0;
+        } catch (e) {
+          return (e as { status: number }).status;
+        }
+      })();
+      assert.equal(undone, 3);
+      // A token the provider took first: the rollback stops without running anything.
+      fs.writeFileSync(t, "");
+      fs.renameSync(t, `${t}.kept`);
+      fs.rmSync(out);
+      execFileSync("sh", ["-c", toRemoteCommand(["sh", "-c", buildRollbackScript(t, 1, undos)], { sudo: false })]);
+      assert.equal(fs.existsSync(out), false, "the rollback ran after the token was taken");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

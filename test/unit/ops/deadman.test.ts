@@ -1,0 +1,155 @@
+// The dead-man switch's decisions (ops/deadman.ts) against a fake host: when it arms, what it
+// confirms, and what it reports when the host is cut off. The host's side (the scripts really
+// running, the rollback firing, the session really cut) is proven on the lab
+// (test/integration/deadman.test.ts).
+
+import { strict as assert } from "node:assert";
+import { DeadmanError, StepsFailedError, TransportError } from "../../../provider/errors";
+import type { Argv, CommandResult } from "../../../provider/host/command";
+import { applyStepsWithDeadman, type DeadmanOptions } from "../../../provider/ops/deadman";
+import type { HostStep } from "../../../provider/ops/steps";
+import { fakeRunner, TARGET } from "../../support/fakeRunner";
+import { ed25519KeyPair } from "../../support/keys";
+import { assertSafeMessage } from "../../support/safeMessage";
+
+const FAST: DeadmanOptions = { windowMs: 1_000, attemptMs: 200, settleMs: 2_000, retryPauseMs: 20 };
+
+const STEPS: HostStep[] = [
+  { argv: ["ip", "link", "add", "shim0"], undo: ["ip", "link", "delete", "dev", "shim0"] },
+  { argv: ["ip", "address", "add", "198.51.100.250/32", "dev", "shim0"] },
+  { argv: ["tee", "/etc/x"], stdin: "text", undo: ["rm", "-f", "--", "/etc/x"] },
+];
+
+const isArm = (argv: readonly string[]) => argv[0] === "sh" && argv[2].includes("setsid");
+
+/** A fresh-login runner answering with `answer`, recording the mode of each check. */
+function freshLogins(answer: (mode: string, attempt: number) => Promise<Partial<CommandResult>>) {
+  const modes: string[] = [];
+  const fresh = async (argv: Argv): Promise<CommandResult> => {
+    modes.push(argv[6]);
+    const given = await answer(argv[6], modes.length);
+    return { exitCode: given.exitCode ?? 0, stdout: given.stdout ?? "", stderr: "" };
+  };
+  return { fresh, modes };
+}
+
+describe("ops: the dead-man switch", () => {
+  it("arms with the undo commands newest first, runs the steps, confirms on a fresh login, and cleans up", async () => {
+    const host = fakeRunner((argv) => (isArm(argv) ? { stdout: "4242\n" } : undefined));
+    const logins = freshLogins(async () => ({ exitCode: 0 }));
+    const armed = await applyStepsWithDeadman(host.run, logins.fresh, TARGET, STEPS, FAST);
+    assert.ok(armed);
+    assert.equal(armed.pid, 4242);
+    assert.match(armed.token, /^\/run\/pulumi-underlay\/deadman-[0-9a-f]{16}$/);
+    assert.equal(host.calls.length, 5);
+    assert.match(host.calls[0], /sleep 1; .*; rm -f -- \/etc\/x >>\S+ 2>&1; ip link delete dev shim0 >>/);
+    assert.deepEqual(host.calls.slice(1, 4), ["ip link add shim0", "ip address add 198.51.100.250/32 dev shim0", "tee /etc/x"]);
+    assert.equal(host.calls[4], `rm -f -- ${armed.token}.kept`);
+    assert.deepEqual(logins.modes, ["confirm"]);
+  });
+
+  it("does not arm steps with nothing to undo", async () => {
+    const host = fakeRunner();
+    const logins = freshLogins(async () => ({ exitCode: 0 }));
+    assert.equal(
+      await applyStepsWithDeadman(host.run, logins.fresh, TARGET, [{ argv: ["ip", "link", "set", "x", "up"] }], FAST),
+      undefined,
+    );
+    assert.deepEqual(host.calls, ["ip link set x up"]);
+    assert.deepEqual(logins.modes, []);
+  });
+
+  it("keeps trying fresh logins through the window, and reports the host's own undo with the last failure seen", async () => {
+    const host = fakeRunner((argv) => (isArm(argv) ? { stdout: "4242\n" } : undefined));
+    const logins = freshLogins(async (_mode, attempt) => {
+      if (attempt < 3) throw TransportError.noSession(TARGET, 200);
+      return { exitCode: 3, stdout: "RTNETLINK answers: No such device\n" };
+    });
+    await assert.rejects(applyStepsWithDeadman(host.run, logins.fresh, TARGET, STEPS, FAST), (err: unknown) => {
+      assert.ok(err instanceof DeadmanError, String(err));
+      assert.equal(err.outcome, "undone");
+      assert.deepEqual(err.undos, [
+        ["rm", "-f", "--", "/etc/x"],
+        ["ip", "link", "delete", "dev", "shim0"],
+      ]);
+      assert.match(
+        err.message,
+        /^ssh:\/\/root@198\.51\.100\.11:22: the host undid the change by itself: .* within the 1 s dead-man window \(ssh:\/\/root@198\.51\.100\.11:22: no SSH session within 200 ms\), so the host ran `rm -f -- \/etc\/x`, `ip link delete dev shim0` \(they printed: RTNETLINK answers: No such device\)/,
+      );
+      return true;
+    });
+    assert.deepEqual(logins.modes, ["confirm", "confirm", "confirm"]);
+  });
+
+  it("never confirms steps still running when the window ends: it stops them and waits for the host's undo", async function () {
+    this.timeout(10_000);
+    let release: (() => void) | undefined;
+    const run = fakeRunner((argv) => (isArm(argv) ? { stdout: "4242\n" } : undefined));
+    const hanging = async (argv: Argv, options?: Parameters<typeof run.run>[1]) => {
+      if (argv[0] === "ip" && argv[1] === "address") {
+        // The answer of the step that cut the session comes back only after the window.
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      }
+      return run.run(argv, options);
+    };
+    const logins = freshLogins(async (mode) => {
+      // Let the stuck step's answer arrive while the provider is asking how it ended.
+      release?.();
+      return mode === "status" ? { exitCode: 3 } : { exitCode: 0 };
+    });
+    await assert.rejects(applyStepsWithDeadman(hanging, logins.fresh, TARGET, STEPS, FAST), (err: unknown) => {
+      assert.ok(err instanceof DeadmanError, String(err));
+      assert.equal(err.outcome, "undone");
+      assert.match(err.message, /its commands did not finish within the window/);
+      return true;
+    });
+    assert.deepEqual(logins.modes, ["status"]);
+    await new Promise((resolve) => setImmediate(resolve));
+    // The step after the late answer never ran, nor did any undo from the provider's side.
+    assert.deepEqual(run.calls.slice(1), ["ip link add shim0", "ip address add 198.51.100.250/32 dev shim0"]);
+  });
+
+  it("reports the host silent after the window as unconfirmed, and a step's own failure as applySteps does", async () => {
+    const host = fakeRunner((argv) => (isArm(argv) ? { stdout: "4242\n" } : undefined));
+    const silent = freshLogins(async () => {
+      throw TransportError.cannotConnect(TARGET, "connect ECONNREFUSED");
+    });
+    await assert.rejects(
+      applyStepsWithDeadman(host.run, silent.fresh, TARGET, STEPS, { ...FAST, settleMs: 200 }),
+      (err: unknown) =>
+        err instanceof DeadmanError && err.outcome === "unconfirmed" && /ECONNREFUSED.*still does not answer/.test(err.message),
+    );
+
+    const failing = fakeRunner((argv) =>
+      isArm(argv) ? { stdout: "4242\n" } : argv[0] === "tee" ? { exitCode: 1, stderr: "Read-only file system" } : undefined,
+    );
+    const logins = freshLogins(async () => ({ exitCode: 0 }));
+    await assert.rejects(applyStepsWithDeadman(failing.run, logins.fresh, TARGET, STEPS, FAST), (err: unknown) => {
+      assert.ok(err instanceof StepsFailedError, String(err));
+      return true;
+    });
+    // Disarmed after applySteps' own undo, so the host does not undo twice.
+    assert.deepEqual(logins.modes, ["confirm"]);
+    assert.deepEqual(failing.calls.slice(-2, -1), ["ip link delete dev shim0"]);
+  });
+
+  it("says what the host printed and why, escaped, bounded, with no key material, and the first few undo commands", () => {
+    const key = ed25519KeyPair().private;
+    const undos = Array.from({ length: 40 }, (_, i) => ["ip", "route", "add", `198.51.100.${i}/32`, "dev", "shim\u202e0"]);
+    const err = new DeadmanError(
+      TARGET,
+      "undone",
+      30,
+      `peer said \u202e${key}`,
+      undos,
+      `RTNETLINK answers: x\u0007\n${key}\n${"y".repeat(5000)}`,
+    );
+    assertSafeMessage(err.message, [key]);
+    assert.match(
+      err.message,
+      /the host ran `ip route add 198\.51\.100\.0\/32 dev 'shim\\u202e0'`, .*, and 36 more \(they printed: RTNETLINK answers: x\\u0007/,
+    );
+  });
+});
