@@ -3,8 +3,10 @@
 // port). Sequences that change links, addresses and routes hold it exclusively, so two
 // resources' sequences on one host never interleave even when their connection settings
 // (user, sudo, timeouts) differ; reads and Docker network changes hold it shared and run side
-// by side. Commands run on several channels at once, and the Docker Engine API is reached over
-// the same connection (dockerApi.ts), all within sshd's MaxSessions.
+// by side. An exclusive sequence also holds the host-side lock (host/hostLock.ts), so a second
+// Pulumi process never interleaves its link changes either. Commands run on several channels
+// at once, and the Docker Engine API is reached over the same connection (dockerApi.ts), all
+// within sshd's MaxSessions.
 //
 // This module must be loaded with `require` at run time (see dynamic.ts), never captured by
 // Pulumi's closure serializer: a captured copy would give each resource its own pool.
@@ -13,15 +15,17 @@ import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Client, ClientChannel } from "ssh2";
 import { RemoteCommandError, TransportError } from "../errors";
-import { type Argv, type CommandResult, toRemoteCommand } from "../host/command";
-import { execChannel } from "./channel";
+import { type Argv, type CommandResult, hostDeadlineMs, toRemoteCommand } from "../host/command";
+import { execChannel, openExec } from "./channel";
 import { type ConnectionConfig, describeTarget } from "./connection";
 import { dial } from "./dial";
 import { type DialStream, type DockerApi, DockerApiClient, Slots } from "./dockerApi";
+import { holdRemoteLock } from "./remoteLock";
 
 /**
- * Channels one connection may have open at once: command channels plus Docker API streams.
- * OpenSSH's default MaxSessions is 10; this stays under it with room for a second client. Two
+ * Channels one connection may have open at once: command channels plus Docker API streams,
+ * plus the host lock's channel during an exclusive sequence (one per host at a time). OpenSSH's
+ * default MaxSessions is 10; this stays under it with room for a second client. Two
  * streams are enough: network changes go to Docker one at a time and reads share one listing,
  * so the second stream only carries the inspects and container checks beside a change, and
  * each stream costs a `docker` process start on the host.
@@ -46,10 +50,12 @@ export interface HostRunner {
   readonly target: string;
   /** The host as locks and caches know it (name and port), whatever the user or settings. */
   readonly hostId: string;
+  /** One command, alone on the host within this process (a single command needs no host lock). */
   run(argv: Argv, options?: RunOptions): Promise<CommandResult>;
   /**
    * Holds the host's lock alone for a whole sequence (create a link, address it, route through
-   * it), so no other resource's command runs on that host in between.
+   * it), so no other resource's command runs on that host in between, and the host-side lock
+   * too, so no other process's sequence does either.
    */
   exclusive<T>(body: (run: RunCommand) => Promise<T>): Promise<T>;
   /** Holds the host's lock beside other shared holders (reads, Docker network changes). */
@@ -131,11 +137,11 @@ class Session implements HostRunner {
   }
 
   run(argv: Argv, options: RunOptions = {}): Promise<CommandResult> {
-    return this.exclusive((run) => run(argv, options));
+    return this.lock.exclusive(() => this.withActivity(() => this.runner(argv, options)));
   }
 
   exclusive<T>(body: (run: RunCommand) => Promise<T>): Promise<T> {
-    return this.lock.exclusive(() => this.withActivity(() => body(this.runner)));
+    return this.lock.exclusive(() => this.withActivity(() => this.withHostLock(() => body(this.runner))));
   }
 
   shared<T>(body: (run: RunCommand) => Promise<T>): Promise<T> {
@@ -184,15 +190,45 @@ class Session implements HostRunner {
     }
   }
 
+  /**
+   * The body runs while this connection holds the host-side lock; the wait for it counts
+   * against commandTimeoutMs. Released when the body ends, however it ends.
+   */
+  private async withHostLock<T>(body: () => Promise<T>): Promise<T> {
+    const lockRequest = {
+      target: this.target,
+      timeoutMs: this.connection.commandTimeoutMs,
+      openTimeoutMs: this.connection.connectTimeoutMs,
+    };
+    let release: () => Promise<void>;
+    try {
+      release = await holdRemoteLock(await this.connect(), lockRequest);
+    } catch (err) {
+      // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
+      if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
+      this.close();
+      release = await holdRemoteLock(await this.connect(), lockRequest);
+    }
+    try {
+      return await body();
+    } finally {
+      await release();
+    }
+  }
+
   private runCommand(argv: Argv, options: RunOptions): Promise<CommandResult> {
     return this.commandChannels.take(async () => {
       this.stats.commands++;
+      const deadline = this.connection.commandTimeoutMs;
+      const onHost = hostDeadlineMs(deadline);
       const request = {
         target: this.target,
         argv,
-        command: toRemoteCommand(argv, { sudo: this.connection.sudo }),
+        command: toRemoteCommand(argv, { sudo: this.connection.sudo, hostDeadlineMs: onHost }),
         stdin: options.stdin,
-        timeoutMs: this.connection.commandTimeoutMs,
+        timeoutMs: deadline,
+        openTimeoutMs: this.connection.connectTimeoutMs,
+        hostDeadlineMs: onHost,
       };
       let result: CommandResult;
       try {
@@ -215,23 +251,20 @@ class Session implements HostRunner {
   /** An exec channel running `docker system dial-stdio`, kept open by the API client. */
   private async openDialStream(): Promise<DialStream> {
     const argv = ["docker", "system", "dial-stdio"];
-    const command = toRemoteCommand(argv, { sudo: this.connection.sudo });
-    const open = (client: Client) =>
-      new Promise<ClientChannel>((resolve, reject) => {
-        try {
-          client.exec(command, (err, channel) =>
-            err ? reject(TransportError.cannotStart(this.target, argv, err.message)) : resolve(channel),
-          );
-        } catch (err) {
-          reject(TransportError.cannotStart(this.target, argv, err instanceof Error ? err.message : String(err)));
-        }
-      });
+    // A long-lived stream: no host deadline; each request on it has its own (dockerApi.ts).
+    const request = {
+      target: this.target,
+      argv,
+      command: toRemoteCommand(argv, { sudo: this.connection.sudo }),
+      openTimeoutMs: Math.min(this.connection.connectTimeoutMs, this.connection.commandTimeoutMs),
+    };
+    const open = (client: Client) => openExec(client, request);
     let channel: ClientChannel;
     try {
       channel = await open(await this.connect());
     } catch (err) {
       // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
-      if (!(err instanceof TransportError)) throw err;
+      if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
       this.close();
       channel = await open(await this.connect());
     }

@@ -62,8 +62,14 @@ export function shellWords(command: string): string[] {
 function argvOf(command: string): string[] {
   let words = shellWords(command);
   if (words[0] === "env" && words[1] === "LC_ALL=C") words = words.slice(2);
+  if (words[0] === "timeout" && words[1] === "-k") words = words.slice(4);
   if (words[0] === "sudo" && words[1] === "-n" && words[2] === "--") words = words.slice(3);
   return words;
+}
+
+/** The host-lock holder (host/hostLock.ts): `sh -c SCRIPT NAME PATH SECONDS`. */
+function isLockHolder(argv: string[]): boolean {
+  return argv[0] === "sh" && argv[3] === "pulumi-underlay-lock";
 }
 
 export class FakeSshHost {
@@ -74,8 +80,12 @@ export class FakeSshHost {
   readonly events: string[] = [];
   connections = 0;
   handler: Handler = () => ({ code: 0 });
+  /** "lock" and "unlock" of the host-side lock, in the order the host saw them. */
+  readonly lockEvents: string[] = [];
   /** Connections (by number) on which every session channel is refused at open. */
   readonly refuseChannelsOn = new Set<number>();
+  /** Connections (by number) that answer nothing any more: no channel, no global request. */
+  readonly silentOn = new Set<number>();
   /** The Docker daemon `docker system dial-stdio` reaches; without one the handler answers it. */
   docker?: FakeDocker;
   private readonly dockerServer = createServer((req, res) => this.docker?.handleHttp(req, res));
@@ -128,7 +138,11 @@ export class FakeSshHost {
       if (ctx.method === "password" && ctx.password === this.password) ctx.accept();
       else ctx.reject(["password"]);
     });
+    client.on("request", (_accept, reject) => {
+      if (!this.silentOn.has(number)) reject?.();
+    });
     client.on("session", (acceptSession, rejectSession) => {
+      if (this.silentOn.has(number)) return;
       if (this.refuseChannelsOn.has(number)) {
         rejectSession();
         return;
@@ -137,6 +151,18 @@ export class FakeSshHost {
       session.on("exec", (acceptExec, _reject, info) => {
         const channel = acceptExec();
         const argv = argvOf(info.command);
+        if (isLockHolder(argv)) {
+          // One holder per host at a time in these tests: it holds the lock at once, until its input ends.
+          this.lockEvents.push("lock");
+          channel.write("locked\n");
+          channel.on("data", () => undefined);
+          channel.on("end", () => {
+            this.lockEvents.push("unlock");
+            channel.exit(0);
+            channel.end();
+          });
+          return;
+        }
         if (argv.join(" ") === "docker system dial-stdio") {
           // A stream, not a command: it never waits for the end of its input.
           const exec = { argv, command: info.command, stdin: "", connection: number };
