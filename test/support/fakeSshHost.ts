@@ -86,6 +86,7 @@ export class FakeSshHost {
   readonly refuseChannelsOn = new Set<number>();
   /** Connections (by number) that answer nothing any more: no channel, no global request. */
   readonly silentOn = new Set<number>();
+  private readonly sockets = new Map<number, { pause(): void; destroy(): void }>();
   /** The Docker daemon `docker system dial-stdio` reaches; without one the handler answers it. */
   docker?: FakeDocker;
   private readonly dockerServer = createServer((req, res) => this.docker?.handleHttp(req, res));
@@ -119,6 +120,15 @@ export class FakeSshHost {
     return this.live.size;
   }
 
+  /**
+   * Stops reading connection `number` altogether, as a host that froze or lost its network:
+   * not even the channels already open (a Docker stream) or a channel close get an answer.
+   */
+  freeze(number: number): void {
+    this.silentOn.add(number);
+    this.sockets.get(number)?.pause();
+  }
+
   /** Drops every open connection from the server side (sshd restarted, host rebooted). */
   dropConnections(): void {
     for (const client of this.live) client.end();
@@ -126,12 +136,17 @@ export class FakeSshHost {
 
   async close(): Promise<void> {
     this.dropConnections();
+    // A frozen connection reads nothing, not even the end of the connection.
+    for (const number of this.silentOn) this.sockets.get(number)?.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   private accept(client: Connection): void {
     const number = ++this.connections;
     this.live.add(client);
+    // ssh2 keeps the TCP socket private; freezing a host needs it.
+    const socket = (client as unknown as { _sock?: { pause(): void; destroy(): void } })._sock;
+    if (socket) this.sockets.set(number, socket);
     client.on("close", () => this.live.delete(client));
     client.on("error", () => undefined);
     client.on("authentication", (ctx) => {
