@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { TransportError } from "../../provider/errors";
+import { DockerApiError, TransportError } from "../../provider/errors";
 import { HOST_LOCK_PATH } from "../../provider/host/hostLock";
 import { hostShimProvider } from "../../provider/resources/link/hostShim";
 import { parseConnection } from "../../provider/ssh/connection";
@@ -86,6 +86,35 @@ describe("deadlines and the host lock on a lab host", function () {
     });
     assert.equal((await session.run(["echo", "next"])).stdout, "next\n");
     assert.equal(handshakes(), before, "the next command needed a new connection");
+  });
+
+  it("fails a Docker API request at the deadline when dockerd stops answering, and the next one works once it does", async () => {
+    const session = hostSession(parseConnection(connectionFor(host, { commandTimeoutMs: 2000 }), "test"));
+    assert.equal((await session.docker.request("GET", "/networks")).status, 200);
+    const dockerd = (await host.exec(["sh", "-c", "pgrep -x dockerd --nslist net --ns $$"])).stdout.trim();
+    assert.match(dockerd, /^\d+$/, "no single dockerd on the host");
+    await host.exec(["kill", "-STOP", dockerd]);
+    let elapsed = 0;
+    try {
+      const started = Date.now();
+      await assert.rejects(session.docker.request("GET", "/networks"), (err: unknown) => {
+        elapsed = Date.now() - started;
+        assert.ok(err instanceof DockerApiError, String(err));
+        assert.match(err.message, /`GET \/v1\.\d+\/networks` failed: no answer within 2000 ms/);
+        return true;
+      });
+    } finally {
+      await host.exec(["kill", "-CONT", dockerd]);
+    }
+    recordFigure({
+      group: "faults",
+      name: "dockerd stopped (SIGSTOP), Docker API request, commandTimeoutMs 2 s: typed error after",
+      value: `${elapsed} ms`,
+      target: "≤ 3000 ms (timeout + 1 s)",
+      ok: elapsed <= 3000,
+    });
+    assert.ok(elapsed <= 3000, `failed after ${elapsed} ms`);
+    assert.equal((await session.docker.request("GET", "/networks")).status, 200);
   });
 
   /** Holds the host lock from outside the library (OpenSSH, its own process) until released. */
