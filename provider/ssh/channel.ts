@@ -29,8 +29,16 @@ export interface ChannelRequest extends OpenRequest {
  * request may have reached the host and started the command, so it counts as run; the
  * connection is silent, and is destroyed so the pool dials a new one for the next operation
  * (keepalives would drop it too, later). A channel that opens after that is closed at once.
+ *
+ * `onOpen` runs synchronously as the channel opens, before anything else can happen to it:
+ * ssh2 can emit a fast command's exit status in the same turn as the open (a proxied
+ * connection delivers them together), so listeners attached once a promise resolves miss it.
  */
-export function openExec(client: Client, request: OpenRequest): Promise<ClientChannel> {
+export function openExec(
+  client: Client,
+  request: OpenRequest,
+  onOpen: (channel: ClientChannel) => void = () => undefined,
+): Promise<ClientChannel> {
   const { target, argv } = request;
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -48,8 +56,12 @@ export function openExec(client: Client, request: OpenRequest): Promise<ClientCh
         }
         settled = true;
         clearTimeout(timer);
-        if (err) reject(TransportError.cannotStart(target, argv, err.message));
-        else resolve(channel);
+        if (err) {
+          reject(TransportError.cannotStart(target, argv, err.message));
+          return;
+        }
+        onOpen(channel);
+        resolve(channel);
       });
     } catch (err) {
       // ssh2 throws ("Not connected") instead of calling back when the connection is gone.
@@ -87,39 +99,44 @@ export function execChannel(client: Client, request: ChannelRequest): Promise<Co
       timeoutMs,
     );
     deadline.unref();
-    openExec(client, { ...request, openTimeoutMs: Math.min(request.openTimeoutMs, timeoutMs) }).then(
-      (opened) => {
-        if (settled) {
-          opened.close();
-          return;
-        }
-        channel = opened;
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
-        let exitCode: number | undefined;
-        let signal: string | undefined;
-        // EOF on stdin, so a command that reads it never waits for input nobody sends.
-        opened.end(request.stdin);
-        opened.on("data", (chunk: Buffer) => stdout.push(chunk));
-        opened.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-        opened.on("exit", (code: number | null, sig?: string) => {
-          if (code !== null) exitCode = code;
-          if (sig) signal = sig;
-        });
-        opened.on("close", () =>
-          settle(() => {
-            const errText = Buffer.concat(stderr).toString("utf8");
-            if (exitCode === undefined) {
-              reject(TransportError.noExitStatus(target, argv, signal, errText));
-            } else if (hostDeadlineMs !== undefined && HOST_TIMEOUT_EXIT_CODES.has(exitCode) && Date.now() - started >= hostDeadlineMs) {
-              reject(TransportError.commandTimedOut(target, argv, timeoutMs, true));
-            } else {
-              resolve({ exitCode, stdout: Buffer.concat(stdout).toString("utf8"), stderr: errText });
-            }
-          }),
-        );
-      },
-      (err: unknown) => settle(() => reject(err)),
+    const onOpen = (opened: ClientChannel) => {
+      if (settled) {
+        opened.close();
+        return;
+      }
+      channel = opened;
+      const stdout: Buffer[] = [];
+      const stderr: Buffer[] = [];
+      let exitCode: number | undefined;
+      let signal: string | undefined;
+      // EOF on stdin, so a command that reads it never waits for input nobody sends.
+      opened.end(request.stdin);
+      opened.on("data", (chunk: Buffer) => stdout.push(chunk));
+      opened.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+      opened.on("exit", (code: number | null, sig?: string) => {
+        if (code !== null) exitCode = code;
+        if (sig) signal = sig;
+      });
+      opened.on("close", () =>
+        settle(() => {
+          const errText = Buffer.concat(stderr).toString("utf8");
+          const endedByHost =
+            exitCode !== undefined &&
+            hostDeadlineMs !== undefined &&
+            HOST_TIMEOUT_EXIT_CODES.has(exitCode) &&
+            Date.now() - started >= hostDeadlineMs;
+          if (exitCode === undefined) {
+            reject(TransportError.noExitStatus(target, argv, signal, errText));
+          } else if (endedByHost) {
+            reject(TransportError.commandTimedOut(target, argv, timeoutMs, true));
+          } else {
+            resolve({ exitCode, stdout: Buffer.concat(stdout).toString("utf8"), stderr: errText });
+          }
+        }),
+      );
+    };
+    openExec(client, { ...request, openTimeoutMs: Math.min(request.openTimeoutMs, timeoutMs) }, onOpen).catch((err: unknown) =>
+      settle(() => reject(err)),
     );
   });
 }

@@ -258,7 +258,23 @@ class Session implements HostRunner {
       command: toRemoteCommand(argv, { sudo: this.connection.sudo }),
       openTimeoutMs: Math.min(this.connection.connectTimeoutMs, this.connection.commandTimeoutMs),
     };
-    const open = (client: Client) => openExec(client, request);
+    // As the channel opens (see openExec): dial-stdio that cannot start exits at once.
+    const watch = (channel: ClientChannel) => {
+      const stream = channel as ClientChannel & DialStream;
+      const stderr: Buffer[] = [];
+      let code: number | undefined;
+      channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+      channel.on("exit", (exitCode: number | null) => {
+        if (exitCode !== null) code = exitCode;
+      });
+      stream.whenClosed = new Promise<void>((resolve) =>
+        channel.once("close", () => {
+          stream.ended = { code, stderr: Buffer.concat(stderr).toString("utf8") };
+          resolve();
+        }),
+      );
+    };
+    const open = (client: Client) => openExec(client, request, watch);
     let channel: ClientChannel;
     try {
       channel = await open(await this.connect());
@@ -269,20 +285,7 @@ class Session implements HostRunner {
       channel = await open(await this.connect());
     }
     this.stats.dockerStreams++;
-    const stream = channel as ClientChannel & DialStream;
-    const stderr: Buffer[] = [];
-    let code: number | undefined;
-    channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    channel.on("exit", (exitCode: number | null) => {
-      if (exitCode !== null) code = exitCode;
-    });
-    stream.whenClosed = new Promise<void>((resolve) =>
-      channel.once("close", () => {
-        stream.ended = { code, stderr: Buffer.concat(stderr).toString("utf8") };
-        resolve();
-      }),
-    );
-    return stream;
+    return channel as ClientChannel & DialStream;
   }
 
   private connect(): Promise<Client> {

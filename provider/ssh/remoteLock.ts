@@ -24,36 +24,20 @@ export type ReleaseLock = () => Promise<void>;
  */
 export async function holdRemoteLock(client: Client, request: LockRequest): Promise<ReleaseLock> {
   const { target, timeoutMs } = request;
-  const waitMs = hostDeadlineMs(timeoutMs);
   const argvShown = ["flock", HOST_LOCK_PATH];
   const started = Date.now();
-  const channel = await openExec(client, {
-    target,
-    argv: argvShown,
-    command: toRemoteCommand(buildLockHolder(waitMs), { sudo: false }),
-    openTimeoutMs: Math.min(request.openTimeoutMs, timeoutMs),
+  let settle: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+  const held = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
   });
-  const closed = new Promise<void>((resolve) => channel.once("close", () => resolve()));
-  await new Promise<void>((resolve, reject) => {
+  // Listeners go on as the channel opens (see openExec): a busy lock can answer at once.
+  const watch = (channel: ClientChannel) => {
     let stdout = "";
     const stderr: Buffer[] = [];
     let exitCode: number | undefined;
-    const timer = setTimeout(
-      () => {
-        channel.close();
-        reject(TransportError.commandTimedOut(target, argvShown, timeoutMs));
-      },
-      timeoutMs - (Date.now() - started),
-    );
-    timer.unref();
     const onData = (chunk: Buffer) => {
       stdout += chunk.toString("utf8");
-      if (stdout.split("\n").includes(HOST_LOCK_HELD)) {
-        clearTimeout(timer);
-        channel.off("data", onData);
-        channel.on("data", () => undefined);
-        resolve();
-      }
+      if (stdout.split("\n").includes(HOST_LOCK_HELD)) settle?.resolve();
     };
     channel.on("data", onData);
     channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
@@ -61,20 +45,40 @@ export async function holdRemoteLock(client: Client, request: LockRequest): Prom
       if (code !== null) exitCode = code;
     });
     channel.once("close", () => {
-      clearTimeout(timer);
       const errText = Buffer.concat(stderr).toString("utf8");
       if (exitCode === HOST_LOCK_BUSY_EXIT) {
-        reject(new RefusalError(target, { kind: "hostLocked", lockFile: HOST_LOCK_PATH, waitedMs: Date.now() - started }));
+        settle?.reject(new RefusalError(target, { kind: "hostLocked", lockFile: HOST_LOCK_PATH, waitedMs: Date.now() - started }));
       } else if (exitCode === undefined) {
-        reject(TransportError.noExitStatus(target, argvShown, undefined, errText));
+        settle?.reject(TransportError.noExitStatus(target, argvShown, undefined, errText));
       } else {
-        reject(new RemoteCommandError(target, argvShown, { exitCode, stdout, stderr: errText }));
+        settle?.reject(new RemoteCommandError(target, argvShown, { exitCode, stdout, stderr: errText }));
       }
     });
-  }).catch((err: unknown) => {
+  };
+  const channel = await openExec(
+    client,
+    {
+      target,
+      argv: argvShown,
+      command: toRemoteCommand(buildLockHolder(hostDeadlineMs(timeoutMs)), { sudo: false }),
+      openTimeoutMs: Math.min(request.openTimeoutMs, timeoutMs),
+    },
+    watch,
+  );
+  const closed = new Promise<void>((resolve) => channel.once("close", () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(TransportError.commandTimedOut(target, argvShown, timeoutMs)), timeoutMs - (Date.now() - started));
+    timer.unref();
+  });
+  try {
+    await Promise.race([held, deadline]);
+  } catch (err) {
     channel.close();
     throw err;
-  });
+  } finally {
+    clearTimeout(timer);
+  }
   return () => release(channel, closed, request.openTimeoutMs);
 }
 

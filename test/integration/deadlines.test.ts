@@ -96,13 +96,16 @@ describe("deadlines and the host lock on a lab host", function () {
     await host.exec(["kill", "-STOP", dockerd]);
     let elapsed = 0;
     try {
+      const state = ["sh", "-c", `read -r _ _ state _ < /proc/${dockerd}/stat && echo $state`];
+      await eventually(async () => assert.equal((await host.exec(state)).stdout.trim(), "T", "dockerd not stopped yet"), 5000, 50);
       const started = Date.now();
-      await assert.rejects(session.docker.request("GET", "/networks"), (err: unknown) => {
-        elapsed = Date.now() - started;
-        assert.ok(err instanceof DockerApiError, String(err));
-        assert.match(err.message, /`GET \/v1\.\d+\/networks` failed: no answer within 2000 ms/);
-        return true;
-      });
+      const outcome = await session.docker.request("GET", "/networks").then(
+        (r) => `an answer (${r.status}: ${r.text.slice(0, 200)})`,
+        (err: unknown) => err,
+      );
+      elapsed = Date.now() - started;
+      assert.ok(outcome instanceof DockerApiError, `expected a DockerApiError, got ${String(outcome)}`);
+      assert.match(outcome.message, /`GET \/v1\.\d+\/networks` failed: no answer within 2000 ms/);
     } finally {
       await host.exec(["kill", "-CONT", dockerd]);
     }

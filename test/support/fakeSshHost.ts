@@ -84,9 +84,15 @@ export class FakeSshHost {
   readonly lockEvents: string[] = [];
   /** Connections (by number) on which every session channel is refused at open. */
   readonly refuseChannelsOn = new Set<number>();
+  /**
+   * Answer each command as its channel opens, without waiting for its input to end: the open,
+   * the output, the exit status and the close reach the client together, as a fast command's
+   * often do through a bastion.
+   */
+  answerAtOnce = false;
   /** Connections (by number) that answer nothing any more: no channel, no global request. */
   readonly silentOn = new Set<number>();
-  private readonly sockets = new Map<number, { pause(): void; destroy(): void }>();
+  private readonly sockets = new Map<number, { pause(): void; destroy(): void; cork(): void; uncork(): void }>();
   /** The Docker daemon `docker system dial-stdio` reaches; without one the handler answers it. */
   docker?: FakeDocker;
   private readonly dockerServer = createServer((req, res) => this.docker?.handleHttp(req, res));
@@ -145,7 +151,7 @@ export class FakeSshHost {
     const number = ++this.connections;
     this.live.add(client);
     // ssh2 keeps the TCP socket private; freezing a host needs it.
-    const socket = (client as unknown as { _sock?: { pause(): void; destroy(): void } })._sock;
+    const socket = (client as unknown as { _sock?: { pause(): void; destroy(): void; cork(): void; uncork(): void } })._sock;
     if (socket) this.sockets.set(number, socket);
     client.on("close", () => this.live.delete(client));
     client.on("error", () => undefined);
@@ -164,6 +170,8 @@ export class FakeSshHost {
       }
       const session = acceptSession();
       session.on("exec", (acceptExec, _reject, info) => {
+        const socket = this.answerAtOnce ? this.sockets.get(number) : undefined;
+        socket?.cork();
         const channel = acceptExec();
         const argv = argvOf(info.command);
         if (isLockHolder(argv)) {
@@ -187,6 +195,17 @@ export class FakeSshHost {
           } else {
             void this.answer(channel, exec);
           }
+          return;
+        }
+        if (this.answerAtOnce) {
+          // Synchronously, in the same turn as the accept, so it all leaves in one burst.
+          const exec = { argv, command: info.command, stdin: "", connection: number };
+          this.execs.push(exec);
+          const reply = this.handler(exec) as Reply;
+          if (reply.stdout) channel.write(reply.stdout);
+          channel.exit(reply.code ?? 0);
+          channel.end();
+          setImmediate(() => socket?.uncork());
           return;
         }
         const chunks: Buffer[] = [];

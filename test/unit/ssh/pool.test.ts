@@ -51,6 +51,14 @@ describe("SSH transport (in-process server)", function () {
     assert.equal(host.execs[0].command, "env LC_ALL=C timeout -k 1 299 echo 'a b' 'it'\\''s'");
   });
 
+  it("reads the exit status of a command that ends as its channel opens", async () => {
+    host.answerAtOnce = true;
+    host.handler = () => ({ stdout: "fast\n", code: 3 });
+    const s = session(host);
+    for (let i = 0; i < 5; i++)
+      assert.deepEqual(await s.run(["true"], { allowFailure: true }), { exitCode: 3, stdout: "fast\n", stderr: "" });
+  });
+
   it("sends stdin and closes it, and runs through sudo -n when asked", async () => {
     host.handler = ({ stdin }) => ({ stdout: stdin });
     const result = await session(host, { sudo: true }).run(["tee", "--", "/tmp/x"], { stdin: "content\n" });
