@@ -122,6 +122,8 @@ class Session implements HostRunner {
   private client?: Promise<Client>;
   private socket?: Socket;
   private inFlight = 0;
+  /** The connection holding the host-side lock, while an exclusive sequence runs. */
+  private lockHolder?: Client;
   private readonly commandChannels = new Slots(MAX_COMMAND_CHANNELS);
   private dockerClient?: DockerApiClient;
   readonly target: string;
@@ -192,7 +194,9 @@ class Session implements HostRunner {
 
   /**
    * The body runs while this connection holds the host-side lock; the wait for it counts
-   * against commandTimeoutMs. Released when the body ends, however it ends.
+   * against commandTimeoutMs. Released when the body ends, however it ends. The body's
+   * commands run on the connection that holds the lock and never on another: when it is lost,
+   * the lock went with it, and the rest of the sequence fails instead of running unlocked.
    */
   private async withHostLock<T>(body: () => Promise<T>): Promise<T> {
     const lockRequest = {
@@ -200,18 +204,22 @@ class Session implements HostRunner {
       timeoutMs: this.connection.commandTimeoutMs,
       openTimeoutMs: this.connection.connectTimeoutMs,
     };
+    let client = await this.connect();
     let release: () => Promise<void>;
     try {
-      release = await holdRemoteLock(await this.connect(), lockRequest);
+      release = await holdRemoteLock(client, lockRequest);
     } catch (err) {
       // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
       if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
       this.close();
-      release = await holdRemoteLock(await this.connect(), lockRequest);
+      client = await this.connect();
+      release = await holdRemoteLock(client, lockRequest);
     }
+    this.lockHolder = client;
     try {
       return await body();
     } finally {
+      this.lockHolder = undefined;
       await release();
     }
   }
@@ -231,12 +239,14 @@ class Session implements HostRunner {
         hostDeadlineMs: onHost,
       };
       let result: CommandResult;
+      const held = this.lockHolder;
       try {
-        result = await execChannel(await this.connect(), request);
+        result = await execChannel(held ?? (await this.connect()), request);
       } catch (err) {
         // A pooled connection the server dropped while idle fails at channel open, before the
-        // command ran: reconnecting once is safe then, and only then.
-        if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
+        // command ran: reconnecting once is safe then, and only then (and never in the middle
+        // of a sequence that holds the host lock on that connection).
+        if (!(err instanceof TransportError) || err.commandMayHaveRun || held) throw err;
         this.close();
         result = await execChannel(await this.connect(), request);
       }

@@ -196,6 +196,27 @@ describe("SSH transport (in-process server)", function () {
     assert.deepEqual(host.lockEvents, ["lock", "unlock", "lock", "unlock"]);
   });
 
+  it("ends a sequence cut off by a lost connection with its error, and the next sequence takes the lock anew", async () => {
+    const s = session(host);
+    await assert.rejects(
+      s.exclusive(async (run) => {
+        host.dropConnections();
+        await eventually(async () => assert.equal(host.liveConnections, 0), 5_000, 10);
+        await run(["after"]);
+      }),
+      TransportError,
+    );
+    assert.deepEqual(
+      host.execs.map((e) => e.argv[0]),
+      [],
+      "a command of the sequence ran after its lock was lost",
+    );
+    await s.exclusive((run) => run(["again"]));
+    assert.equal(host.lockEvents.filter((e) => e === "lock").length, 2);
+    assert.equal(host.lockEvents.at(-1), "unlock");
+    assert.equal(host.execs[0].connection, 2);
+  });
+
   it("reports a channel that closes without an exit status as a channel failure, never as a result", async () => {
     host.handler = () => ({ noExitStatus: true, stderr: "killed\n" });
     await assert.rejects(
