@@ -105,7 +105,8 @@ export type Refusal =
   | { kind: "persistUnsupported"; parent: string }
   | { kind: "cutsSession"; link: string; what: "route" | "address"; value: string; peer: string; via: string }
   | { kind: "wifiParent"; parent: string; driver: string }
-  | { kind: "dockerTooOld"; feature: string; needs: string; version: string };
+  | { kind: "dockerTooOld"; feature: string; needs: string; version: string }
+  | { kind: "hostLocked"; lockFile: string; waitedMs: number };
 
 export type RefusalKind = Refusal["kind"];
 
@@ -181,6 +182,8 @@ function refusalText(r: Refusal): string {
       return `parent ${showValue(r.parent)} is a Wi-Fi interface: an access point drops frames from the extra MAC addresses ${r.driver} gives each container; use IpvlanNetwork (containers share the parent's MAC) instead`;
     case "dockerTooOld":
       return `${r.feature} needs Docker ${r.needs} or later; the host runs Docker ${printable(r.version, 40)}: upgrade Docker on the host, or add an IPv4 subnet (dual stack)`;
+    case "hostLocked":
+      return `another process holds the host's lock ${showValue(r.lockFile)} (a change to links by another Pulumi run?); waited ${r.waitedMs} ms for it. Try again once that run has finished`;
     case "persistUnsupported":
       return `persist: true needs systemd on the host (systemd-networkd managing ${showValue(r.parent)}, or systemd to run a unit); neither was found, so set persist: false`;
   }
@@ -201,6 +204,8 @@ function refusalNames(r: Refusal): string[] {
       return [r.network];
     case "dockerTooOld":
       return [r.version];
+    case "hostLocked":
+      return [r.lockFile];
     case "inUse":
       return r.object === "network" ? r.containers : r.networks;
     case "parentConflict":
@@ -353,8 +358,25 @@ export class TransportError extends Error {
     return new TransportError(target, "channel", `cannot start \`${printable(shellCommand(argv))}\`: ${printable(cause)}`, false);
   }
 
-  static commandTimedOut(target: string, argv: Argv, timeoutMs: number): TransportError {
-    return new TransportError(target, "timeout", `\`${printable(shellCommand(argv))}\` did not finish within ${timeoutMs} ms`);
+  /**
+   * `endedByHost`: the host's `timeout` ended the command; otherwise the client stopped waiting
+   * and the command may still be running (or have taken effect) on the host.
+   */
+  static commandTimedOut(target: string, argv: Argv, timeoutMs: number, endedByHost = false): TransportError {
+    return new TransportError(
+      target,
+      "timeout",
+      `\`${printable(shellCommand(argv))}\` did not finish within ${timeoutMs} ms (${endedByHost ? "ended on the host" : "no answer; the host ends it"})`,
+    );
+  }
+
+  /** The exec request got no answer: the connection is silent. It may have reached the host. */
+  static noChannel(target: string, argv: Argv, timeoutMs: number): TransportError {
+    return new TransportError(
+      target,
+      "timeout",
+      `no answer to the request to start \`${printable(shellCommand(argv))}\` within ${timeoutMs} ms; dropping the connection`,
+    );
   }
 
   static noExitStatus(target: string, argv: Argv, signal: string | undefined, stderr: string): TransportError {

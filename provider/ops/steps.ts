@@ -1,7 +1,9 @@
 // Multi-command changes to a host as one unit: each step knows how to undo itself, and a failure
-// undoes what was done, newest first, so the host is left as it was.
+// undoes what was done, newest first, so the host is left as it was. A step whose outcome is
+// unknown (it timed out, or the connection was lost once it had started) may have taken effect
+// late, so its own undo runs too; that undo failing only means the step never took effect.
 
-import { StepsFailedError } from "../errors";
+import { StepsFailedError, TransportError } from "../errors";
 import type { Argv } from "../host/command";
 import type { RunCommand } from "../ssh/pool";
 
@@ -22,6 +24,10 @@ export async function applySteps(run: RunCommand, steps: readonly HostStep[]): P
     }
   } catch (err) {
     const undoFailures: { argv: Argv; stderr: string }[] = [];
+    const failed = steps[done.length];
+    if (err instanceof TransportError && err.commandMayHaveRun && failed.undo) {
+      await run(failed.undo, { allowFailure: true }).catch(() => undefined);
+    }
     for (const step of [...done].reverse()) {
       if (!step.undo) continue;
       const result = await run(step.undo, { allowFailure: true }).catch((e: Error) => ({ exitCode: -1, stdout: "", stderr: e.message }));

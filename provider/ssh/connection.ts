@@ -91,9 +91,19 @@ export const ConnectionSchema = z
     proxyJump: z.array(ProxyHopSchema).max(8).optional(),
     /** Run every command through `sudo -n` (the user needs passwordless sudo for docker and ip). */
     sudo: z.boolean().default(false),
-    /** TCP connect plus SSH handshake, per attempt and per hop. */
+    /**
+     * TCP connect plus SSH handshake, per attempt and per hop; also how long the host may take
+     * to answer a request to start a command. An open connection is probed every quarter of
+     * this (at least 1 s) and dropped after 3 probes go unanswered, so a host that goes silent
+     * is noticed within about this long (4 s at least) and the next operation dials anew.
+     */
     connectTimeoutMs: z.number().int().min(1000).max(600_000).default(20_000),
-    /** One remote command. */
+    /**
+     * One remote command, and the wait for the host-side lock of a link change. The host ends
+     * the command itself (coreutils `timeout`, TERM then KILL) up to 1 s before this, so it
+     * never runs on after the operation has failed; the operation fails at this deadline
+     * either way, and a multi-step change undoes the step that timed out as well.
+     */
     commandTimeoutMs: z.number().int().min(1000).max(3_600_000).default(300_000),
     /**
      * How many times to try a connection that fails before a session exists (refused, reset,

@@ -6,6 +6,7 @@ import { Client } from "ssh2";
 import { TransportError } from "../errors";
 import { type ConnectionConfig, describeTarget } from "./connection";
 import { type HostKeyVerdict, judgeHostKey, preferredHostKeyAlgorithms } from "./hostKeys";
+import { keepalivePolicy, startKeepalive } from "./keepalive";
 import { judgeKnownHosts, knownHostAlgorithms } from "./knownHosts";
 import { openTransport, type Transport } from "./proxyJump";
 import { DEFAULT_BACKOFF, withRetries } from "./retry";
@@ -23,8 +24,8 @@ function authMethods(c: ConnectionConfig): string[] {
 
 /**
  * Resolves once the session is ready, after up to `dialErrorLimit` attempts for failures that
- * may pass (see retry.ts). `onGone` runs when that client later errors or closes, so a pool can
- * stop handing it out.
+ * may pass (see retry.ts). `onGone` runs when that client later errors or closes (also when
+ * keepalives find the host silent, see keepalive.ts), so a pool can stop handing it out.
  */
 export function dial(c: ConnectionConfig, onGone: (client: Client) => void): Promise<Dialled> {
   return withRetries({ attempts: c.dialErrorLimit, ...DEFAULT_BACKOFF }, () => dialOnce(c, onGone));
@@ -79,6 +80,8 @@ function dialOnce(c: ConnectionConfig, onGone: (client: Client) => void): Promis
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      // A host gone silent: destroying the client closes it, and onGone drops it from the pool.
+      startKeepalive(client, keepalivePolicy(c.connectTimeoutMs), () => client.destroy());
       resolve({ client, socket: (transport as Transport).socket });
     });
     client.on("error", (err: Error & { level?: string }) => {

@@ -137,7 +137,16 @@ export class DockerApiClient implements DockerApi {
     return this.inFlight.take(() =>
       this.options.whileActive(
         () =>
-          new Promise<DockerResponse>((resolve, reject) => {
+          new Promise<DockerResponse>((resolveOnce, rejectOnce) => {
+            let settled = false;
+            const resolve = (response: DockerResponse) => {
+              settled = true;
+              resolveOnce(response);
+            };
+            const reject = (err: unknown) => {
+              settled = true;
+              rejectOnce(err);
+            };
             let stream: DialStream | undefined;
             const request = http.request({
               agent: this.agent,
@@ -147,8 +156,14 @@ export class DockerApiClient implements DockerApi {
               host: "docker",
               headers: payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : { "Content-Length": 0 },
             });
+            // Fails at the deadline itself: an SSH channel's destroy only asks the host to close
+            // it, and the request's own error would wait for an answer a silent host never sends.
+            // The stream goes with the request, so a late answer never reaches another request.
             const timer = setTimeout(() => {
-              request.destroy(new DockerApiError(target, method, path, undefined, `no answer within ${timeoutMs} ms`));
+              if (settled) return;
+              const error = new DockerApiError(target, method, path, undefined, `no answer within ${timeoutMs} ms`);
+              reject(error);
+              request.destroy(error);
             }, timeoutMs);
             timer.unref();
             request.on("socket", (s: DialStream) => (stream = s));
@@ -170,6 +185,7 @@ export class DockerApiClient implements DockerApi {
             });
             request.on("error", (err: Error) => {
               clearTimeout(timer);
+              if (settled) return;
               // No session or no channel (TransportError): that is what happened, not a Docker error.
               if (err instanceof DockerApiError || err instanceof TransportError) {
                 reject(err);

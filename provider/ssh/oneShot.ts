@@ -4,7 +4,7 @@
 // get through, which is what an operator needs after the change.
 
 import type { Argv, CommandResult } from "../host/command";
-import { toRemoteCommand } from "../host/command";
+import { hostDeadlineMs, toRemoteCommand } from "../host/command";
 import { execChannel } from "./channel";
 import type { ConnectionConfig } from "./connection";
 import { describeTarget } from "./connection";
@@ -19,11 +19,15 @@ export function freshRunner(connection: ConnectionConfig): FreshRun {
     // One attempt: a retry with backoff would outlast the deadline; the caller tries again.
     const { client } = await dial({ ...connection, connectTimeoutMs: deadlineMs, dialErrorLimit: 1 }, () => undefined);
     try {
+      const timeoutMs = Math.max(500, deadlineMs - (Date.now() - started));
+      const onHost = hostDeadlineMs(timeoutMs);
       return await execChannel(client, {
         target: describeTarget(connection),
         argv,
-        command: toRemoteCommand(argv, { sudo: connection.sudo }),
-        timeoutMs: Math.max(500, deadlineMs - (Date.now() - started)),
+        command: toRemoteCommand(argv, { sudo: connection.sudo, hostDeadlineMs: onHost }),
+        timeoutMs,
+        openTimeoutMs: timeoutMs,
+        hostDeadlineMs: onHost,
       });
     } finally {
       client.end();

@@ -3,8 +3,10 @@
 // port, behind its bastions). Sequences that change links, addresses and routes hold it exclusively, so two
 // resources' sequences on one host never interleave even when their connection settings
 // (user, sudo, timeouts) differ; reads and Docker network changes hold it shared and run side
-// by side. Commands run on several channels at once, and the Docker Engine API is reached over
-// the same connection (dockerApi.ts), all within sshd's MaxSessions.
+// by side. An exclusive sequence also holds the host-side lock (host/hostLock.ts), so a second
+// Pulumi process never interleaves its link changes either. Commands run on several channels
+// at once, and the Docker Engine API is reached over the same connection (dockerApi.ts), all
+// within sshd's MaxSessions.
 //
 // This module must be loaded with `require` at run time (see dynamic.ts), never captured by
 // Pulumi's closure serializer: a captured copy would give each resource its own pool.
@@ -13,15 +15,17 @@ import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Client, ClientChannel } from "ssh2";
 import { RemoteCommandError, TransportError } from "../errors";
-import { type Argv, type CommandResult, toRemoteCommand } from "../host/command";
-import { execChannel } from "./channel";
+import { type Argv, type CommandResult, hostDeadlineMs, toRemoteCommand } from "../host/command";
+import { execChannel, openExec } from "./channel";
 import { type ConnectionConfig, describeTarget } from "./connection";
 import { dial } from "./dial";
 import { type DialStream, type DockerApi, DockerApiClient, Slots } from "./dockerApi";
+import { holdRemoteLock } from "./remoteLock";
 
 /**
- * Channels one connection may have open at once: command channels plus Docker API streams.
- * OpenSSH's default MaxSessions is 10; this stays under it with room for a second client. Two
+ * Channels one connection may have open at once: command channels plus Docker API streams,
+ * plus the host lock's channel during an exclusive sequence (one per host at a time). OpenSSH's
+ * default MaxSessions is 10; this stays under it with room for a second client. Two
  * streams are enough: network changes go to Docker one at a time and reads share one listing,
  * so the second stream only carries the inspects and container checks beside a change, and
  * each stream costs a `docker` process start on the host.
@@ -46,10 +50,12 @@ export interface HostRunner {
   readonly target: string;
   /** The host as locks and caches know it (name and port, behind its bastions), whatever the user or settings. */
   readonly hostId: string;
+  /** One command, alone on the host within this process (a single command needs no host lock). */
   run(argv: Argv, options?: RunOptions): Promise<CommandResult>;
   /**
    * Holds the host's lock alone for a whole sequence (create a link, address it, route through
-   * it), so no other resource's command runs on that host in between.
+   * it), so no other resource's command runs on that host in between, and the host-side lock
+   * too, so no other process's sequence does either.
    */
   exclusive<T>(body: (run: RunCommand) => Promise<T>): Promise<T>;
   /** Holds the host's lock beside other shared holders (reads, Docker network changes). */
@@ -116,6 +122,8 @@ class Session implements HostRunner {
   private client?: Promise<Client>;
   private socket?: Socket;
   private inFlight = 0;
+  /** The connection holding the host-side lock, while an exclusive sequence runs. */
+  private lockHolder?: Client;
   private readonly commandChannels = new Slots(MAX_COMMAND_CHANNELS);
   private dockerClient?: DockerApiClient;
   readonly target: string;
@@ -131,11 +139,11 @@ class Session implements HostRunner {
   }
 
   run(argv: Argv, options: RunOptions = {}): Promise<CommandResult> {
-    return this.exclusive((run) => run(argv, options));
+    return this.lock.exclusive(() => this.withActivity(() => this.runner(argv, options)));
   }
 
   exclusive<T>(body: (run: RunCommand) => Promise<T>): Promise<T> {
-    return this.lock.exclusive(() => this.withActivity(() => body(this.runner)));
+    return this.lock.exclusive(() => this.withActivity(() => this.withHostLock(() => body(this.runner))));
   }
 
   shared<T>(body: (run: RunCommand) => Promise<T>): Promise<T> {
@@ -184,23 +192,61 @@ class Session implements HostRunner {
     }
   }
 
+  /**
+   * The body runs while this connection holds the host-side lock; the wait for it counts
+   * against commandTimeoutMs. Released when the body ends, however it ends. The body's
+   * commands run on the connection that holds the lock and never on another: when it is lost,
+   * the lock went with it, and the rest of the sequence fails instead of running unlocked.
+   */
+  private async withHostLock<T>(body: () => Promise<T>): Promise<T> {
+    const lockRequest = {
+      target: this.target,
+      timeoutMs: this.connection.commandTimeoutMs,
+      openTimeoutMs: this.connection.connectTimeoutMs,
+    };
+    let client = await this.connect();
+    let release: () => Promise<void>;
+    try {
+      release = await holdRemoteLock(client, lockRequest);
+    } catch (err) {
+      // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
+      if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
+      this.close();
+      client = await this.connect();
+      release = await holdRemoteLock(client, lockRequest);
+    }
+    this.lockHolder = client;
+    try {
+      return await body();
+    } finally {
+      this.lockHolder = undefined;
+      await release();
+    }
+  }
+
   private runCommand(argv: Argv, options: RunOptions): Promise<CommandResult> {
     return this.commandChannels.take(async () => {
       this.stats.commands++;
+      const deadline = this.connection.commandTimeoutMs;
+      const onHost = hostDeadlineMs(deadline);
       const request = {
         target: this.target,
         argv,
-        command: toRemoteCommand(argv, { sudo: this.connection.sudo }),
+        command: toRemoteCommand(argv, { sudo: this.connection.sudo, hostDeadlineMs: onHost }),
         stdin: options.stdin,
-        timeoutMs: this.connection.commandTimeoutMs,
+        timeoutMs: deadline,
+        openTimeoutMs: this.connection.connectTimeoutMs,
+        hostDeadlineMs: onHost,
       };
       let result: CommandResult;
+      const held = this.lockHolder;
       try {
-        result = await execChannel(await this.connect(), request);
+        result = await execChannel(held ?? (await this.connect()), request);
       } catch (err) {
         // A pooled connection the server dropped while idle fails at channel open, before the
-        // command ran: reconnecting once is safe then, and only then.
-        if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
+        // command ran: reconnecting once is safe then, and only then (and never in the middle
+        // of a sequence that holds the host lock on that connection).
+        if (!(err instanceof TransportError) || err.commandMayHaveRun || held) throw err;
         this.close();
         result = await execChannel(await this.connect(), request);
       }
@@ -215,41 +261,41 @@ class Session implements HostRunner {
   /** An exec channel running `docker system dial-stdio`, kept open by the API client. */
   private async openDialStream(): Promise<DialStream> {
     const argv = ["docker", "system", "dial-stdio"];
-    const command = toRemoteCommand(argv, { sudo: this.connection.sudo });
-    const open = (client: Client) =>
-      new Promise<ClientChannel>((resolve, reject) => {
-        try {
-          client.exec(command, (err, channel) =>
-            err ? reject(TransportError.cannotStart(this.target, argv, err.message)) : resolve(channel),
-          );
-        } catch (err) {
-          reject(TransportError.cannotStart(this.target, argv, err instanceof Error ? err.message : String(err)));
-        }
+    // A long-lived stream: no host deadline; each request on it has its own (dockerApi.ts).
+    const request = {
+      target: this.target,
+      argv,
+      command: toRemoteCommand(argv, { sudo: this.connection.sudo }),
+      openTimeoutMs: Math.min(this.connection.connectTimeoutMs, this.connection.commandTimeoutMs),
+    };
+    // As the channel opens (see openExec): dial-stdio that cannot start exits at once.
+    const watch = (channel: ClientChannel) => {
+      const stream = channel as ClientChannel & DialStream;
+      const stderr: Buffer[] = [];
+      let code: number | undefined;
+      channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+      channel.on("exit", (exitCode: number | null) => {
+        if (exitCode !== null) code = exitCode;
       });
+      stream.whenClosed = new Promise<void>((resolve) =>
+        channel.once("close", () => {
+          stream.ended = { code, stderr: Buffer.concat(stderr).toString("utf8") };
+          resolve();
+        }),
+      );
+    };
+    const open = (client: Client) => openExec(client, request, watch);
     let channel: ClientChannel;
     try {
       channel = await open(await this.connect());
     } catch (err) {
       // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
-      if (!(err instanceof TransportError)) throw err;
+      if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
       this.close();
       channel = await open(await this.connect());
     }
     this.stats.dockerStreams++;
-    const stream = channel as ClientChannel & DialStream;
-    const stderr: Buffer[] = [];
-    let code: number | undefined;
-    channel.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    channel.on("exit", (exitCode: number | null) => {
-      if (exitCode !== null) code = exitCode;
-    });
-    stream.whenClosed = new Promise<void>((resolve) =>
-      channel.once("close", () => {
-        stream.ended = { code, stderr: Buffer.concat(stderr).toString("utf8") };
-        resolve();
-      }),
-    );
-    return stream;
+    return channel as ClientChannel & DialStream;
   }
 
   private connect(): Promise<Client> {

@@ -14,6 +14,12 @@ function fingerprint(publicKeyLine: string): string {
   return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
+/**
+ * The pid of the sshd process that serves the command's connection: the parent of `timeout`,
+ * which the provider puts between sshd and every command (field 4 of /proc/PID/stat).
+ */
+const CONNECTION_SSHD = ["sh", "-c", "read -r _ _ _ ppid _ < /proc/$PPID/stat && echo $ppid"];
+
 async function whoami(connection: Record<string, unknown>): Promise<string> {
   const session = hostSession(ConnectionSchema.parse(connection));
   return (await session.run(["id", "-un"])).stdout.trim();
@@ -91,8 +97,7 @@ describe("SSH transport on a lab host", function () {
     const session = hostSession(ConnectionSchema.parse(connectionFor(host)));
     const sessions = new Set<string>();
     for (let i = 0; i < 5; i++) {
-      // Every command's parent is the sshd process of the connection it came over.
-      sessions.add((await session.run(["sh", "-c", "echo $PPID"])).stdout.trim());
+      sessions.add((await session.run(CONNECTION_SSHD)).stdout.trim());
     }
     assert.equal(sessions.size, 1, `commands used ${sessions.size} connections`);
   });
@@ -112,9 +117,9 @@ describe("SSH transport on a lab host", function () {
 
   it("reconnects when the host drops a pooled connection (sshd restarted, host rebooted)", async () => {
     const session = hostSession(ConnectionSchema.parse(connectionFor(host)));
-    const first = (await session.run(["sh", "-c", "echo $PPID"])).stdout.trim();
+    const first = (await session.run(CONNECTION_SSHD)).stdout.trim();
     await host.exec(["kill", "-9", first]);
-    const second = (await session.run(["sh", "-c", "echo $PPID"])).stdout.trim();
+    const second = (await session.run(CONNECTION_SSHD)).stdout.trim();
     assert.notEqual(second, first, "the command ran over the killed connection");
   });
 });

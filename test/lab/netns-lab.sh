@@ -67,7 +67,7 @@ cmd_deps() {
 
 check_tools() {
   local t
-  for t in ip jq nsenter setsid socat ssh ssh-keygen dockerd containerd docker ss tar timeout; do
+  for t in ip jq nsenter setsid socat ssh ssh-keygen dockerd containerd docker ss tar timeout unshare flock; do
     command -v "$t" >/dev/null || die "missing command '$t' (run: $0 deps)"
   done
   [[ -x /usr/sbin/sshd ]] || die "missing /usr/sbin/sshd (run: $0 deps)"
@@ -247,9 +247,14 @@ SetEnv DOCKER_HOST=unix://$hd/docker.sock HOME=$hd/home
 Subsystem sftp internal-sftp
 LogLevel INFO
 EOF
+  # A /run/lock of the host's own (where pulumi-underlay's host lock lives): lab hosts share this
+  # machine's filesystem, and a lock shared by every lab on it would make them wait on each
+  # other. Each session's sshd gets a private mount namespace with hd/lock bound on /run/lock.
+  mkdir -p "$hd/lock" && chmod 1777 "$hd/lock"
   cat >"$hd/sshd-inetd" <<EOF
 #!/bin/sh
-exec nsenter --net=/var/run/netns/$ns /usr/sbin/sshd -i -e -f $hd/sshd_config 2>>$hd/sshd.log
+exec nsenter --net=/var/run/netns/$ns unshare -m --propagation private \\
+  sh -c 'mount --bind $hd/lock /run/lock && exec /usr/sbin/sshd -i -e -f $hd/sshd_config' 2>>$hd/sshd.log
 EOF
   chmod 0755 "$hd/sshd-inetd"
   /usr/sbin/sshd -t -f "$hd/sshd_config" || die "sshd -t rejected $hd/sshd_config"

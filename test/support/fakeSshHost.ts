@@ -62,8 +62,14 @@ export function shellWords(command: string): string[] {
 function argvOf(command: string): string[] {
   let words = shellWords(command);
   if (words[0] === "env" && words[1] === "LC_ALL=C") words = words.slice(2);
+  if (words[0] === "timeout" && words[1] === "-k") words = words.slice(4);
   if (words[0] === "sudo" && words[1] === "-n" && words[2] === "--") words = words.slice(3);
   return words;
+}
+
+/** The host-lock holder (host/hostLock.ts): `sh -c SCRIPT NAME PATH SECONDS`. */
+function isLockHolder(argv: string[]): boolean {
+  return argv[0] === "sh" && argv[3] === "pulumi-underlay-lock";
 }
 
 export class FakeSshHost {
@@ -74,8 +80,19 @@ export class FakeSshHost {
   readonly events: string[] = [];
   connections = 0;
   handler: Handler = () => ({ code: 0 });
+  /** "lock" and "unlock" of the host-side lock, in the order the host saw them. */
+  readonly lockEvents: string[] = [];
   /** Connections (by number) on which every session channel is refused at open. */
   readonly refuseChannelsOn = new Set<number>();
+  /**
+   * Answer each command as its channel opens, without waiting for its input to end: the open,
+   * the output, the exit status and the close reach the client together, as a fast command's
+   * often do through a bastion.
+   */
+  answerAtOnce = false;
+  /** Connections (by number) that answer nothing any more: no channel, no global request. */
+  readonly silentOn = new Set<number>();
+  private readonly sockets = new Map<number, { pause(): void; destroy(): void; cork(): void; uncork(): void }>();
   /** The Docker daemon `docker system dial-stdio` reaches; without one the handler answers it. */
   docker?: FakeDocker;
   private readonly dockerServer = createServer((req, res) => this.docker?.handleHttp(req, res));
@@ -109,6 +126,15 @@ export class FakeSshHost {
     return this.live.size;
   }
 
+  /**
+   * Stops reading connection `number` altogether, as a host that froze or lost its network:
+   * not even the channels already open (a Docker stream) or a channel close get an answer.
+   */
+  freeze(number: number): void {
+    this.silentOn.add(number);
+    this.sockets.get(number)?.pause();
+  }
+
   /** Drops every open connection from the server side (sshd restarted, host rebooted). */
   dropConnections(): void {
     for (const client of this.live) client.end();
@@ -116,27 +142,50 @@ export class FakeSshHost {
 
   async close(): Promise<void> {
     this.dropConnections();
+    // A frozen connection reads nothing, not even the end of the connection.
+    for (const number of this.silentOn) this.sockets.get(number)?.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   private accept(client: Connection): void {
     const number = ++this.connections;
     this.live.add(client);
+    // ssh2 keeps the TCP socket private; freezing a host needs it.
+    const socket = (client as unknown as { _sock?: { pause(): void; destroy(): void; cork(): void; uncork(): void } })._sock;
+    if (socket) this.sockets.set(number, socket);
     client.on("close", () => this.live.delete(client));
     client.on("error", () => undefined);
     client.on("authentication", (ctx) => {
       if (ctx.method === "password" && ctx.password === this.password) ctx.accept();
       else ctx.reject(["password"]);
     });
+    client.on("request", (_accept, reject) => {
+      if (!this.silentOn.has(number)) reject?.();
+    });
     client.on("session", (acceptSession, rejectSession) => {
+      if (this.silentOn.has(number)) return;
       if (this.refuseChannelsOn.has(number)) {
         rejectSession();
         return;
       }
       const session = acceptSession();
       session.on("exec", (acceptExec, _reject, info) => {
+        const socket = this.answerAtOnce ? this.sockets.get(number) : undefined;
+        socket?.cork();
         const channel = acceptExec();
         const argv = argvOf(info.command);
+        if (isLockHolder(argv)) {
+          // One holder per host at a time in these tests: it holds the lock at once, until its input ends.
+          this.lockEvents.push("lock");
+          channel.write("locked\n");
+          channel.on("data", () => undefined);
+          channel.on("end", () => {
+            this.lockEvents.push("unlock");
+            channel.exit(0);
+            channel.end();
+          });
+          return;
+        }
         if (argv.join(" ") === "docker system dial-stdio") {
           // A stream, not a command: it never waits for the end of its input.
           const exec = { argv, command: info.command, stdin: "", connection: number };
@@ -146,6 +195,17 @@ export class FakeSshHost {
           } else {
             void this.answer(channel, exec);
           }
+          return;
+        }
+        if (this.answerAtOnce) {
+          // Synchronously, in the same turn as the accept, so it all leaves in one burst.
+          const exec = { argv, command: info.command, stdin: "", connection: number };
+          this.execs.push(exec);
+          const reply = this.handler(exec) as Reply;
+          if (reply.stdout) channel.write(reply.stdout);
+          channel.exit(reply.code ?? 0);
+          channel.end();
+          setImmediate(() => socket?.uncork());
           return;
         }
         const chunks: Buffer[] = [];

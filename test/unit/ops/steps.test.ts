@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import { RemoteCommandError, StepsFailedError } from "../../../provider/errors";
+import { RemoteCommandError, StepsFailedError, TransportError } from "../../../provider/errors";
 import { applySteps } from "../../../provider/ops/steps";
-import { fakeRunner } from "../../support/fakeRunner";
+import { fakeRunner, TARGET } from "../../support/fakeRunner";
 
 describe("ops: steps with undo", () => {
   it("runs every step in order with its stdin", async () => {
@@ -69,4 +69,50 @@ describe("ops: steps with undo", () => {
     });
     assert.equal(calls, 3);
   });
+
+  it("also undoes a step whose outcome is unknown (timed out), first, and a failure of that undo is not one", async () => {
+    const calls: string[] = [];
+    const run = async (argv: readonly string[]) => {
+      calls.push(argv.join(" "));
+      if (argv[0] === "slow") throw TransportError.commandTimedOut(TARGET, argv, 3000);
+      if (argv[0] === "undo-slow") return { exitCode: 1, stdout: "", stderr: "Cannot find device" };
+      return { exitCode: 0, stdout: "", stderr: "" };
+    };
+    await assert.rejects(
+      applySteps(run, [
+        { argv: ["one"], undo: ["undo-one"] },
+        { argv: ["slow"], undo: ["undo-slow"] },
+        { argv: ["never"], undo: ["undo-never"] },
+      ]),
+      (err: unknown) => {
+        assert.ok(err instanceof StepsFailedError);
+        assert.ok(err.cause instanceof TransportError);
+        assert.equal(err.stepsDone, 1);
+        assert.deepEqual(err.undoFailures, []);
+        assert.match(err.message, /`slow` did not finish within 3000 ms/);
+        return true;
+      },
+    );
+    assert.deepEqual(calls, ["one", "slow", "undo-slow", "undo-one"]);
+  });
+
+  it("also undoes a step the connection was lost under, but not one that never started", async () => {
+    const lost = fakeRunnerThrowing(TransportError.noExitStatus(TARGET, ["add"], undefined, ""));
+    await assert.rejects(applySteps(lost.run, [{ argv: ["add"], undo: ["del"] }]), StepsFailedError);
+    assert.deepEqual(lost.calls, ["add", "del"]);
+    const neverRan = fakeRunnerThrowing(TransportError.cannotStart(TARGET, ["add"], "open failed"));
+    await assert.rejects(applySteps(neverRan.run, [{ argv: ["add"], undo: ["del"] }]), StepsFailedError);
+    assert.deepEqual(neverRan.calls, ["add"]);
+  });
 });
+
+/** A runner whose `add` fails with `error` and whose every other command succeeds. */
+function fakeRunnerThrowing(error: Error) {
+  const calls: string[] = [];
+  const run = async (argv: readonly string[]) => {
+    calls.push(argv.join(" "));
+    if (argv[0] === "add") throw error;
+    return { exitCode: 0, stdout: "", stderr: "" };
+  };
+  return { calls, run };
+}

@@ -27,6 +27,31 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
 
   const session = (overrides: Record<string, unknown> = {}) => hostSession(ConnectionSchema.parse(host.connection(overrides)));
 
+  it("fails a request at the deadline, drops its stream, and answers the next one on a fresh stream", async () => {
+    const s = session({ commandTimeoutMs: 1000 });
+    assert.equal((await s.docker.request("GET", "/networks")).status, 200);
+    host.docker!.delayMs = 3000;
+    const started = Date.now();
+    await assert.rejects(s.docker.request("GET", "/networks"), (err: unknown) => {
+      assert.ok(err instanceof DockerApiError, String(err));
+      assert.match(err.message, /`GET \/v1\.41\/networks` failed: no answer within 1000 ms/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 1500, `failed after ${Date.now() - started} ms`);
+    host.docker!.delayMs = 0;
+    assert.equal((await s.docker.request("GET", "/networks")).status, 200);
+    assert.equal(sessionStats()[0].dockerStreams, 2);
+  });
+
+  it("fails a request at the deadline when the whole host has gone silent", async () => {
+    const s = session({ commandTimeoutMs: 1000 });
+    assert.equal((await s.docker.request("GET", "/networks")).status, 200);
+    host.freeze(1);
+    const started = Date.now();
+    await assert.rejects(s.docker.request("GET", "/networks"), /no answer within 1000 ms/);
+    assert.ok(Date.now() - started < 1500, `failed after ${Date.now() - started} ms`);
+  });
+
   it("answers many concurrent requests over one connection and at most two streams", async () => {
     host.docker!.addNetwork({ name: "lan", parent: "eth1", subnets: ["198.51.100.0/24"] });
     host.docker!.delayMs = 5;

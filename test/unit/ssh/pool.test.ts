@@ -47,14 +47,23 @@ describe("SSH transport (in-process server)", function () {
   it("runs a command as argv and returns its output and exit code", async () => {
     const result = await session(host).run(["echo", "a b", "it's"]);
     assert.deepEqual(result, { exitCode: 0, stdout: "ran echo a b it's\n", stderr: "" });
-    assert.equal(host.execs[0].command, "env LC_ALL=C echo 'a b' 'it'\\''s'");
+    // The host ends it itself 1 s before the client's deadline (commandTimeoutMs defaults to 300 s).
+    assert.equal(host.execs[0].command, "env LC_ALL=C timeout -k 1 299 echo 'a b' 'it'\\''s'");
+  });
+
+  it("reads the exit status of a command that ends as its channel opens", async () => {
+    host.answerAtOnce = true;
+    host.handler = () => ({ stdout: "fast\n", code: 3 });
+    const s = session(host);
+    for (let i = 0; i < 5; i++)
+      assert.deepEqual(await s.run(["true"], { allowFailure: true }), { exitCode: 3, stdout: "fast\n", stderr: "" });
   });
 
   it("sends stdin and closes it, and runs through sudo -n when asked", async () => {
     host.handler = ({ stdin }) => ({ stdout: stdin });
     const result = await session(host, { sudo: true }).run(["tee", "--", "/tmp/x"], { stdin: "content\n" });
     assert.equal(result.stdout, "content\n");
-    assert.equal(host.execs[0].command, "env LC_ALL=C sudo -n -- tee -- /tmp/x");
+    assert.equal(host.execs[0].command, "env LC_ALL=C timeout -k 1 299 sudo -n -- tee -- /tmp/x");
   });
 
   it("accepts the pinned host key as an OpenSSH line and as a SHA256 fingerprint", async () => {
@@ -109,6 +118,103 @@ describe("SSH transport (in-process server)", function () {
       session(host, { commandTimeoutMs: 1000 }).run(["sleep", "600"]),
       transportError("timeout", (err) => assert.match(err.message, /`sleep 600` did not finish within 1000 ms/)),
     );
+  });
+
+  it("fails at the deadline even when the host answers later, and the late exit status changes nothing", async () => {
+    host.handler = () => ({ delayMs: 2500, code: 0 });
+    const s = session(host, { commandTimeoutMs: 1000 });
+    const started = Date.now();
+    await assert.rejects(
+      s.run(["ip", "link", "add", "x"]),
+      transportError("timeout", (err) => {
+        assert.equal(err.commandMayHaveRun, true);
+        assert.match(err.message, /`ip link add x` did not finish within 1000 ms \(no answer; the host ends it\)/);
+      }),
+    );
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 1000 && elapsed < 1500, `failed after ${elapsed} ms`);
+    // The same connection still serves the next command once the late answer has come and gone.
+    host.handler = () => ({ stdout: "ok\n" });
+    await eventually(async () => assert.ok(host.events.includes("end ip link add x")), 5_000, 50);
+    assert.equal((await s.run(["true"])).stdout, "ok\n");
+    assert.equal(host.connections, 1);
+  });
+
+  it("reports a command the host's timeout ended as that timeout, and an early 124 as the command's own failure", async () => {
+    // commandTimeoutMs 1000: the host ends the command at 800 ms with timeout's status 124.
+    host.handler = ({ argv }) => (argv[0] === "slow" ? { delayMs: 850, code: 124 } : { code: 124, stderr: "own 124\n" });
+    const s = session(host, { commandTimeoutMs: 1000 });
+    await assert.rejects(
+      s.run(["slow"]),
+      transportError("timeout", (err) => assert.match(err.message, /`slow` did not finish within 1000 ms \(ended on the host\)/)),
+    );
+    await assert.rejects(s.run(["fast"]), (err: unknown) => err instanceof RemoteCommandError && /own 124/.test(err.message));
+  });
+
+  it("fails within connectTimeoutMs when the host does not answer a request to start a command, and dials anew next time", async () => {
+    const s = session(host, { connectTimeoutMs: 1000 });
+    await s.run(["true"]);
+    host.silentOn.add(1);
+    const started = Date.now();
+    await assert.rejects(
+      s.run(["ip", "link", "add", "x"]),
+      transportError("timeout", (err) => {
+        assert.equal(err.commandMayHaveRun, true);
+        assert.match(err.message, /no answer to the request to start `ip link add x` within 1000 ms/);
+      }),
+    );
+    assert.ok(Date.now() - started < 1500, `failed after ${Date.now() - started} ms`);
+    assert.equal((await s.run(["echo", "again"])).stdout, "ran echo again\n");
+    assert.equal(host.connections, 2);
+  });
+
+  it("drops a pooled connection whose host went silent while idle, found by keepalives", async () => {
+    const s = session(host, { connectTimeoutMs: 1000 });
+    await s.run(["true"]);
+    host.silentOn.add(1);
+    // Probes every 1 s, given up after 3 unanswered: the client closes it within about 4 s.
+    const started = Date.now();
+    await eventually(async () => assert.equal(host.liveConnections, 0), 6_000, 50);
+    const dropped = Date.now() - started;
+    assert.ok(dropped >= 3000 && dropped < 5500, `dropped after ${dropped} ms`);
+    assert.equal((await s.run(["echo", "again"])).stdout, "ran echo again\n");
+    assert.equal(host.connections, 2);
+  });
+
+  it("holds the host-side lock for an exclusive sequence only, and releases it when the sequence fails", async () => {
+    const s = session(host);
+    await s.exclusive(async (run) => {
+      await run(["one"]);
+      assert.deepEqual(host.lockEvents, ["lock"]);
+    });
+    await assert.rejects(
+      s.exclusive(async () => Promise.reject(new Error("boom"))),
+      /boom/,
+    );
+    await s.run(["single"]);
+    await s.shared((run) => run(["read"]));
+    assert.deepEqual(host.lockEvents, ["lock", "unlock", "lock", "unlock"]);
+  });
+
+  it("ends a sequence cut off by a lost connection with its error, and the next sequence takes the lock anew", async () => {
+    const s = session(host);
+    await assert.rejects(
+      s.exclusive(async (run) => {
+        host.dropConnections();
+        await eventually(async () => assert.equal(host.liveConnections, 0), 5_000, 10);
+        await run(["after"]);
+      }),
+      TransportError,
+    );
+    assert.deepEqual(
+      host.execs.map((e) => e.argv[0]),
+      [],
+      "a command of the sequence ran after its lock was lost",
+    );
+    await s.exclusive((run) => run(["again"]));
+    assert.equal(host.lockEvents.filter((e) => e === "lock").length, 2);
+    assert.equal(host.lockEvents.at(-1), "unlock");
+    assert.equal(host.execs[0].connection, 2);
   });
 
   it("reports a channel that closes without an exit status as a channel failure, never as a result", async () => {
