@@ -102,6 +102,7 @@ export type Refusal =
   | { kind: "vanished"; object: string; name: string; during: "create" | "update" }
   | { kind: "persistUnsupported"; parent: string }
   | { kind: "cutsSession"; link: string; what: "route" | "address"; value: string; peer: string; via: string }
+  | { kind: "sessionUnknown"; link: string; why: string }
   | { kind: "wifiParent"; parent: string; driver: string }
   | { kind: "dockerTooOld"; feature: string; needs: string; version: string };
 
@@ -163,6 +164,12 @@ function refusalText(r: Refusal): string {
         `${r.what === "route" ? "that route" : "that address's subnet"} would move it onto ${showValue(r.link)}, leaving the host unreachable. ` +
         `Leave ${printable(r.peer, 80)} out of it (split the range around it), or manage the host over an address it does not cover`
       );
+    case "sessionUnknown":
+      return (
+        `cannot tell which path this SSH session takes (${printable(r.why, 300)}), so cannot check that the addresses and routes ` +
+        `for ${showValue(r.link)} leave it alone; refusing rather than risk cutting the session. The host must report the ` +
+        "session's client address ($SSH_CONNECTION, which sshd sets) and a route to it"
+      );
     case "wifiParent":
       return `parent ${showValue(r.parent)} is a Wi-Fi interface: an access point drops frames from the extra MAC addresses ${r.driver} gives each container; use IpvlanNetwork (containers share the parent's MAC) instead`;
     case "dockerTooOld":
@@ -181,6 +188,7 @@ function refusalNames(r: Refusal): string[] {
     case "persistUnsupported":
       return [r.parent];
     case "cutsSession":
+    case "sessionUnknown":
       return [r.link];
     case "subnetOverlap":
     case "parentTaken":
@@ -241,7 +249,8 @@ function sudoHint(target: string, argv: Argv, stderr: string): string {
   return (
     `\n(connection.sudo is set, and ${user} may not run \`${program}\` as root without a password: ` +
     `add a sudoers rule such as \`${user} ALL=(root) NOPASSWD: $(command -v ${program})\`; ` +
-    `the provider runs docker, ip and test, and for persist: true also cat, tee, rm, mkdir, systemctl and networkctl)`
+    `the provider runs docker, ip and test, sh for the session guard's read of $SSH_CONNECTION (a HostShim's addresses and routes), ` +
+    `and for persist: true also cat, tee, rm, mkdir, rmdir, systemctl and networkctl)`
   );
 }
 
