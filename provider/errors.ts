@@ -104,7 +104,8 @@ export type Refusal =
   | { kind: "cutsSession"; link: string; what: "route" | "address"; value: string; peer: string; via: string }
   | { kind: "sessionUnknown"; link: string; why: string }
   | { kind: "wifiParent"; parent: string; driver: string }
-  | { kind: "dockerTooOld"; feature: string; needs: string; version: string };
+  | { kind: "dockerTooOld"; feature: string; needs: string; version: string }
+  | { kind: "ipv4Added"; network: string; subnet: string };
 
 export type RefusalKind = Refusal["kind"];
 
@@ -174,6 +175,11 @@ function refusalText(r: Refusal): string {
       return `parent ${showValue(r.parent)} is a Wi-Fi interface: an access point drops frames from the extra MAC addresses ${r.driver} gives each container; use IpvlanNetwork (containers share the parent's MAC) instead`;
     case "dockerTooOld":
       return `${r.feature} needs Docker ${r.needs} or later; the host runs Docker ${printable(r.version, 40)}: upgrade Docker on the host, or add an IPv4 subnet (dual stack)`;
+    case "ipv4Added":
+      return (
+        `Docker gave IPv6-only network ${showValue(r.network)} an IPv4 subnet ${printable(r.subnet, 80)} from its default pools ` +
+        "(it ignored EnableIPv4: false); the network was removed again. Upgrade Docker on the host, or add an IPv4 subnet (dual stack)"
+      );
     case "persistUnsupported":
       return `persist: true needs systemd on the host (systemd-networkd managing ${showValue(r.parent)}, or systemd to run a unit); neither was found, so set persist: false`;
   }
@@ -192,6 +198,7 @@ function refusalNames(r: Refusal): string[] {
       return [r.link];
     case "subnetOverlap":
     case "parentTaken":
+    case "ipv4Added":
       return [r.network];
     case "dockerTooOld":
       return [r.version];

@@ -4,7 +4,10 @@
 
 import { RefusalError } from "../errors";
 import {
+  apiVersionAtLeast,
   containersOnNetworkRequest,
+  ENABLE_IPV4_API,
+  ipamOfFamily,
   type InspectedNetwork,
   type NetworkSpec,
   networkCreateRequest,
@@ -12,6 +15,7 @@ import {
   parseContainerList,
   parseCreatedId,
   parseMajorVersion,
+  parseServerApiVersion,
   parseServerVersion,
   versionRequest,
 } from "../host/docker";
@@ -84,9 +88,10 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
       // The checks that ask the host come first: from the name check to the claim nothing may
       // await, so creates running together each see the others' claims.
       if (isIpv6Only(spec)) {
-        const version = parseServerVersion((await callDocker(host, versionRequest(), [200])).json);
+        const answer = (await callDocker(host, versionRequest(), [200])).json;
+        const version = parseServerVersion(answer);
         const major = parseMajorVersion(version);
-        if (major === undefined || major < IPV6_ONLY_SINCE) {
+        if (major === undefined || major < IPV6_ONLY_SINCE || !apiVersionAtLeast(parseServerApiVersion(answer), ENABLE_IPV4_API)) {
           throw new RefusalError(host.target, {
             kind: "dockerTooOld",
             feature: "an IPv6-only network",
@@ -120,6 +125,13 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
         const id = parseCreatedId(created.json);
         network = await inspectNetwork(host, id);
         if (!network) throw new RefusalError(host.target, { kind: "vanished", object: "Docker network", name: id, during: "create" });
+        const ipv4 = isIpv6Only(spec) ? ipamOfFamily(network.ipam, 4) : undefined;
+        if (ipv4) {
+          // The daemon ignored EnableIPv4: false: an IPv4 subnet from its pools is not what was asked.
+          network = undefined;
+          await view.networkChanges.take(() => callDocker(host, networkRemoveRequest(id), [204, 200, 404]));
+          throw new RefusalError(host.target, { kind: "ipv4Added", network: spec.name, subnet: ipv4.subnet });
+        }
       } finally {
         claim.settle(network);
       }

@@ -60,12 +60,13 @@ describe("ops: network lifecycle", () => {
 
   it("refuses an IPv6-only network on a Docker older than 28, naming the version; creates it on 28", async () => {
     const v6only: NetworkSpec = { ...spec, ipam: [{ subnet: "fd18:0:0:4::/64", auxAddresses: {} }], enableIPv6: true };
-    const on = (version: string) => {
+    const on = (version: string, api = "1.48") => {
       const h = host();
       h.dockerd.serverVersion = version;
+      h.dockerd.apiVersion = api;
       return h;
     };
-    const old = on("26.1.5+dfsg1");
+    const old = on("26.1.5+dfsg1", "1.45");
     await assert.rejects(createNetwork(old, v6only, { adopt: false, differences: () => [] }), (err: unknown) => {
       assert.ok(err instanceof RefusalError);
       assert.equal(err.kind, "dockerTooOld");
@@ -74,8 +75,34 @@ describe("ops: network lifecycle", () => {
     });
     assert.equal(old.dockerd.count("POST /networks/create"), 0, "nothing was created");
     const recent = on("28.0.1");
-    await createNetwork(recent, v6only, { adopt: false, differences: () => [] });
+    const created = await createNetwork(recent, v6only, { adopt: false, differences: () => [] });
     assert.equal(recent.dockerd.count("POST /networks/create"), 1);
+    // Sent as API 1.48, the first that knows EnableIPv4 (the rest of the session speaks 1.41).
+    assert.equal(recent.dockerd.pathVersions[recent.dockerd.requests.indexOf("POST /networks/create")], "1.48");
+    assert.deepEqual(
+      created.ipam.map((c) => c.subnet),
+      ["fd18:0:0:4::/64"],
+    );
+  });
+
+  it("removes an IPv6-only network the daemon gave an IPv4 subnet anyway, and refuses, naming it", async () => {
+    const v6only: NetworkSpec = { ...spec, ipam: [{ subnet: "fd18:0:0:4::/64", auxAddresses: {} }], enableIPv6: true };
+    const h = host();
+    // A daemon that says 28 but whose API stops at 1.47 (a distribution's backport, say) is
+    // refused before the create; one that claims 1.48 and still ignores the field is caught after.
+    h.dockerd.serverVersion = "28.0.0";
+    h.dockerd.apiVersion = "1.47";
+    await assert.rejects(createNetwork(h, v6only, { adopt: false, differences: () => [] }), isRefusal("dockerTooOld"));
+    assert.equal(h.dockerd.count("POST /networks/create"), 0);
+    h.dockerd.apiVersion = "1.48";
+    h.dockerd.ignoreEnableIPv4 = true;
+    await assert.rejects(createNetwork(h, v6only, { adopt: false, differences: () => [] }), (err: unknown) => {
+      isRefusal("ipv4Added", ["lan"])(err);
+      assert.match((err as Error).message, /IPv6-only network "lan" an IPv4 subnet 172\.18\.0\.0\/16 .*the network was removed again/);
+      return true;
+    });
+    assert.equal(h.dockerd.count("POST /networks/create"), 1);
+    assert.deepEqual([...h.dockerd.networks.values()], [], "the network is gone again");
   });
 
   it("refuses a macvlan network on a Wi-Fi parent, saying to use ipvlan", async () => {
