@@ -276,11 +276,14 @@ export class DockerApiError extends Error {
     readonly streamExitCode?: number,
     readonly streamStderr?: string,
   ) {
-    const daemonMessage = status === undefined ? detail : messageOf(detail);
+    // The daemon's message echoes request values (names, labels) and dial-stdio's stderr is the
+    // host's text: both are shown escaped and bounded like any other host output.
+    const daemonMessage = printable(status === undefined ? detail : messageOf(detail), 1000);
+    const request = `${method} ${printable(path, 200)}`;
     super(
       status === undefined
-        ? `${target}: Docker API \`${method} ${path}\` failed: ${daemonMessage}`
-        : `${target}: Docker API \`${method} ${path}\` answered ${status}: ${daemonMessage}`,
+        ? `${target}: Docker API \`${request}\` failed: ${daemonMessage}`
+        : `${target}: Docker API \`${request}\` answered ${status}: ${daemonMessage}`,
     );
     this.name = "DockerApiError";
   }
@@ -319,11 +322,11 @@ export class TransportError extends Error {
   }
 
   static cannotConnect(target: string, cause: string): TransportError {
-    return new TransportError(target, "connect", `cannot connect: ${cause}`);
+    return new TransportError(target, "connect", `cannot connect: ${printable(cause, 500)}`);
   }
 
   static handshakeFailed(target: string, cause: string): TransportError {
-    return new TransportError(target, "handshake", cause);
+    return new TransportError(target, "handshake", printable(cause, 500));
   }
 
   static closedBeforeReady(target: string): TransportError {
