@@ -26,7 +26,11 @@ export async function applySteps(run: RunCommand, steps: readonly HostStep[]): P
     const undoFailures: { argv: Argv; stderr: string }[] = [];
     for (const step of [...done].reverse()) {
       if (!step.undo) continue;
-      const result = await run(step.undo, { allowFailure: true, stdin: step.undoStdin }).catch((e: Error) => ({ exitCode: -1, stdout: "", stderr: e.message }));
+      const result = await run(step.undo, { allowFailure: true, stdin: step.undoStdin }).catch((e: Error) => ({
+        exitCode: -1,
+        stdout: "",
+        stderr: e.message,
+      }));
       if (result.exitCode !== 0) undoFailures.push({ argv: step.undo, stderr: result.stderr });
     }
     throw new StepsFailedError(err, done.length, undoFailures);

@@ -153,7 +153,10 @@ export class FakeDocker implements DockerApi {
       Object.assign(network, {
         Driver: spec.Driver,
         Options: spec.Options,
-        IPAM: ipv4Off || hasIpv4 ? spec.IPAM : { ...spec.IPAM, Config: [{ Subnet: "172.18.0.0/16", Gateway: "172.18.0.1" }, ...spec.IPAM.Config] },
+        IPAM:
+          ipv4Off || hasIpv4
+            ? spec.IPAM
+            : { ...spec.IPAM, Config: [{ Subnet: "172.18.0.0/16", Gateway: "172.18.0.1" }, ...spec.IPAM.Config] },
         Labels: spec.Labels,
         EnableIPv6: spec.EnableIPv6,
         Internal: spec.Internal,

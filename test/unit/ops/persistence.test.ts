@@ -1,7 +1,6 @@
 import { strict as assert } from "node:assert";
-import { RefusalError } from "../../../provider/errors";
+import { RefusalError, StepsFailedError } from "../../../provider/errors";
 import { networkdFiles, type PersistentLink, systemdUnitFiles, unitName as unitNameOf } from "../../../provider/host/persistentLinks";
-import { StepsFailedError } from "../../../provider/errors";
 import {
   detectPersistMethod,
   isPersisted,

@@ -60,8 +60,10 @@ describe("never cut the branch we sit on: what captures the session", () => {
 
 describe("never cut the branch we sit on: a guard that cannot look refuses", () => {
   const shim = { link: "shim0", addresses: ["198.51.100.250/32"], routes: ["198.51.100.128/26"] };
-  const hostWhere = (peerRead: Partial<CommandResult>, routeGet: Partial<CommandResult> = { stdout: '[{"dst":"198.18.0.1","dev":"eth0"}]' }) =>
-    fakeRunner((argv) => (argv[0] === "sh" ? peerRead : argv[0] === "ip" ? routeGet : undefined));
+  const hostWhere = (
+    peerRead: Partial<CommandResult>,
+    routeGet: Partial<CommandResult> = { stdout: '[{"dst":"198.18.0.1","dev":"eth0"}]' },
+  ) => fakeRunner((argv) => (argv[0] === "sh" ? peerRead : argv[0] === "ip" ? routeGet : undefined));
 
   it("refuses an addressed change when the peer read fails (a sudoers that does not allow sh), naming why", async () => {
     const h = hostWhere({ exitCode: 1, stderr: "sudo: a password is required\n" });
@@ -69,7 +71,10 @@ describe("never cut the branch we sit on: a guard that cannot look refuses", () 
       assert.ok(err instanceof RefusalError, String(err));
       assert.equal(err.kind, "sessionUnknown");
       assert.deepEqual(err.names, ["shim0"]);
-      assert.match(err.message, /cannot tell which path this SSH session takes \(reading \$SSH_CONNECTION exited with 1: sudo: a password is required\)/);
+      assert.match(
+        err.message,
+        /cannot tell which path this SSH session takes \(reading \$SSH_CONNECTION exited with 1: sudo: a password is required\)/,
+      );
       assert.match(err.message, /for "shim0" leave it alone; refusing/);
       return true;
     });
@@ -78,8 +83,14 @@ describe("never cut the branch we sit on: a guard that cannot look refuses", () 
   it("refuses when sshd did not know the peer, or no route to it is found", async () => {
     const unknown = hostWhere({ stdout: "SSH_CONNECTION=UNKNOWN 65535 UNKNOWN 65535\n" });
     await assert.rejects(refuseCuttingSession(unknown.run, TARGET, shim), /sshd reported no client address/);
-    const noRoute = hostWhere({ stdout: "SSH_CONNECTION=198.18.0.1 1 198.18.0.2 22\n" }, { exitCode: 2, stderr: "RTNETLINK answers: Network is unreachable\n" });
-    await assert.rejects(refuseCuttingSession(noRoute.run, TARGET, shim), /`ip route get 198\.18\.0\.1` found no route: RTNETLINK answers: Network is unreachable/);
+    const noRoute = hostWhere(
+      { stdout: "SSH_CONNECTION=198.18.0.1 1 198.18.0.2 22\n" },
+      { exitCode: 2, stderr: "RTNETLINK answers: Network is unreachable\n" },
+    );
+    await assert.rejects(
+      refuseCuttingSession(noRoute.run, TARGET, shim),
+      /`ip route get 198\.18\.0\.1` found no route: RTNETLINK answers: Network is unreachable/,
+    );
   });
 
   it("passes a change the path is known to survive, and one that adds no address or route without asking", async () => {
