@@ -7,8 +7,8 @@ import {
   apiVersionAtLeast,
   containersOnNetworkRequest,
   ENABLE_IPV4_API,
-  ipamOfFamily,
   type InspectedNetwork,
+  ipamOfFamily,
   type NetworkSpec,
   networkCreateRequest,
   networkRemoveRequest,
@@ -36,7 +36,8 @@ export interface CreateOptions {
 }
 
 /**
- * The first Docker major version with IPv6-only networks (`--ipv4=false`; experimental in 27).
+ * The first Docker major version with IPv6-only networks (`EnableIPv4: false`, Engine API 1.48;
+ * experimental in 27).
  * Before it a network given only an IPv6 subnet gets an IPv4 subnet from the daemon's default
  * pools anyway (measured: 20.10.24 added 172.17.0.0/16, 26.1.5 added 172.18.0.0/16).
  */

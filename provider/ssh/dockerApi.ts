@@ -102,8 +102,6 @@ export class DockerApiClient implements DockerApi {
   // flight are bounded here instead, which bounds the streams too.
   private readonly inFlight: Slots;
   private version?: Promise<string>;
-  /** Requests sent (version negotiation included): the bench's round trips. */
-  requests = 0;
 
   constructor(private readonly options: DockerApiOptions) {
     this.agent = new ChannelAgent(options.openStream, options.maxStreams);
@@ -140,7 +138,6 @@ export class DockerApiClient implements DockerApi {
 
   private send(method: string, path: string, body?: unknown): Promise<DockerResponse> {
     const { target, timeoutMs } = this.options;
-    this.requests++;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return this.inFlight.take(() =>
       this.options.whileActive(
