@@ -105,8 +105,7 @@ if [[ -x $bin/pulumi-resource-docker ]]; then
 elif [[ -n $docker_sdk ]]; then
   docker_mod="github.com/pulumi/pulumi-docker/provider/v${docker_sdk%%.*}@v$docker_sdk"
   if probe=$(cd "$here" && GOFLAGS=-mod=mod go mod download -json "$docker_mod" 2>&1); then
-    # Served now, but building it is not written yet: the engine runs without it, as before.
-    log "pulumi-resource-docker: NOT built: $docker_mod is served by the Go module proxy now, but this script does not build it yet (tests that need it keep skipping)"
+    log "pulumi-resource-docker: NOT built: $docker_mod is served by the Go module proxy now, but this script does not build it yet (the engine runs without it, as when it is refused)"
   else
     reason=$(printf '%s\n' "$probe" | grep -m1 -oE '[0-9]{3} [A-Z][a-z]+' || printf 'refused')
     reason+=$(printf '%s\n' "$probe" | grep -m1 -oE 'server response: [^"]*' | sed 's/^/: /' || true)
