@@ -3,6 +3,7 @@ import { RefusalError } from "../../../provider/errors";
 import type { NetworkSpec } from "../../../provider/host/docker";
 import { type HostInventory, parentConflicts } from "../../../provider/ops/inventory";
 import { createNetwork, deleteNetwork, networkRefusals, readNetwork } from "../../../provider/ops/network";
+import { eventually } from "../../support/eventually";
 import { FakeDocker } from "../../support/fakeDocker";
 import { fakeRunner, linksJson, TARGET } from "../../support/fakeRunner";
 
@@ -196,7 +197,7 @@ describe("ops: network lifecycle", () => {
     let open!: () => void;
     h.dockerd.gates.set("GET /networks", new Promise<void>((resolve) => (open = resolve)));
     const early = readNetwork(h, "none");
-    await until(() => h.dockerd.count("GET /networks") === before + 2);
+    await eventually(async () => assert.equal(h.dockerd.count("GET /networks"), before + 2), 2000, 1);
     h.dockerd.gates.delete("GET /networks");
     const second = await createNetwork(h, onParent(2), { adopt: false, differences: () => [] });
     const late = readNetwork(h, second.id);
@@ -325,12 +326,3 @@ describe("ops: network lifecycle", () => {
     assert.equal(h.dockerd.count(`DELETE /networks/${ID}`), 0);
   });
 });
-
-/** Waits for a condition, failing after a deadline instead of sleeping a fixed time. */
-async function until(condition: () => boolean, deadlineMs = 2000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error("condition not met before the deadline");
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
