@@ -104,9 +104,11 @@ export type Refusal =
   | { kind: "vanished"; object: string; name: string; during: "create" | "update" }
   | { kind: "persistUnsupported"; parent: string }
   | { kind: "cutsSession"; link: string; what: "route" | "address"; value: string; peer: string; via: string }
+  | { kind: "sessionUnknown"; link: string; why: string }
   | { kind: "wifiParent"; parent: string; driver: string }
   | { kind: "dockerTooOld"; feature: string; needs: string; version: string }
-  | { kind: "hostLocked"; lockFile: string; waitedMs: number };
+  | { kind: "hostLocked"; lockFile: string; waitedMs: number }
+  | { kind: "ipv4Added"; network: string; subnet: string };
 
 export type RefusalKind = Refusal["kind"];
 
@@ -178,12 +180,23 @@ function refusalText(r: Refusal): string {
         `${r.what === "route" ? "that route" : "that address's subnet"} would move it onto ${showValue(r.link)}, leaving the host unreachable. ` +
         `Leave ${printable(r.peer, 80)} out of it (split the range around it), or manage the host over an address it does not cover`
       );
+    case "sessionUnknown":
+      return (
+        `cannot tell which path this SSH session takes (${printable(r.why, 300)}), so cannot check that the addresses and routes ` +
+        `for ${showValue(r.link)} leave it alone; refusing rather than risk cutting the session. The host must report the ` +
+        "session's client address ($SSH_CONNECTION, which sshd sets) and a route to it"
+      );
     case "wifiParent":
       return `parent ${showValue(r.parent)} is a Wi-Fi interface: an access point drops frames from the extra MAC addresses ${r.driver} gives each container; use IpvlanNetwork (containers share the parent's MAC) instead`;
     case "dockerTooOld":
       return `${r.feature} needs Docker ${r.needs} or later; the host runs Docker ${printable(r.version, 40)}: upgrade Docker on the host, or add an IPv4 subnet (dual stack)`;
     case "hostLocked":
       return `another process holds the host's lock ${showValue(r.lockFile)} (a change to links by another Pulumi run?); waited ${r.waitedMs} ms for it. Try again once that run has finished`;
+    case "ipv4Added":
+      return (
+        `Docker gave IPv6-only network ${showValue(r.network)} an IPv4 subnet ${printable(r.subnet, 80)} from its default pools ` +
+        "(it ignored EnableIPv4: false); the network was removed again. Upgrade Docker on the host, or add an IPv4 subnet (dual stack)"
+      );
     case "persistUnsupported":
       return `persist: true needs systemd on the host (systemd-networkd managing ${showValue(r.parent)}, or systemd to run a unit); neither was found, so set persist: false`;
   }
@@ -198,9 +211,11 @@ function refusalNames(r: Refusal): string[] {
     case "persistUnsupported":
       return [r.parent];
     case "cutsSession":
+    case "sessionUnknown":
       return [r.link];
     case "subnetOverlap":
     case "parentTaken":
+    case "ipv4Added":
       return [r.network];
     case "dockerTooOld":
       return [r.version];
@@ -260,7 +275,8 @@ function sudoHint(target: string, argv: Argv, stderr: string): string {
   return (
     `\n(connection.sudo is set, and ${user} may not run \`${program}\` as root without a password: ` +
     `add a sudoers rule such as \`${user} ALL=(root) NOPASSWD: $(command -v ${program})\`; ` +
-    `the provider runs docker, ip and test, for a HostShim also sh (its dead-man switch), and for persist: true also cat, tee, rm, mkdir, systemctl and networkctl)`
+    `the provider runs docker, ip and test, sh for the session guard's read of $SSH_CONNECTION and a HostShim's dead-man switch, ` +
+    `and for persist: true also cat, tee, rm, mkdir, rmdir, systemctl and networkctl)`
   );
 }
 
@@ -279,11 +295,14 @@ export class DockerApiError extends Error {
     readonly streamExitCode?: number,
     readonly streamStderr?: string,
   ) {
-    const daemonMessage = status === undefined ? detail : messageOf(detail);
+    // The daemon's message echoes request values (names, labels) and dial-stdio's stderr is the
+    // host's text: both are shown escaped and bounded like any other host output.
+    const daemonMessage = printable(status === undefined ? detail : messageOf(detail), 1000);
+    const request = `${method} ${printable(path, 200)}`;
     super(
       status === undefined
-        ? `${target}: Docker API \`${method} ${path}\` failed: ${daemonMessage}`
-        : `${target}: Docker API \`${method} ${path}\` answered ${status}: ${daemonMessage}`,
+        ? `${target}: Docker API \`${request}\` failed: ${daemonMessage}`
+        : `${target}: Docker API \`${request}\` answered ${status}: ${daemonMessage}`,
     );
     this.name = "DockerApiError";
   }
@@ -322,11 +341,11 @@ export class TransportError extends Error {
   }
 
   static cannotConnect(target: string, cause: string): TransportError {
-    return new TransportError(target, "connect", `cannot connect: ${cause}`);
+    return new TransportError(target, "connect", `cannot connect: ${printable(cause, 500)}`);
   }
 
   static handshakeFailed(target: string, cause: string): TransportError {
-    return new TransportError(target, "handshake", cause);
+    return new TransportError(target, "handshake", printable(cause, 500));
   }
 
   static closedBeforeReady(target: string): TransportError {

@@ -4,7 +4,6 @@
 
 import { z } from "zod";
 import { escapeText, type FieldFailure, printable, SHOWN_PREFIX, showValue } from "./errors";
-import { quoteWord } from "./host/command";
 import {
   canonicalAddress,
   canonicalPrefix,
@@ -165,15 +164,16 @@ export const hostName = z
   );
 
 // Docker itself puts no bound on a network label; containerd refuses a label whose key and
-// value together pass 4096 bytes (labels.Validate), so that is the bound per label. What binds
-// them all is the argument length: the whole remote command reaches the host's shell as the
-// one argument of `sh -c`, and the kernel refuses any single argument of 128 KiB or more
-// (MAX_ARG_STRLEN, 32 pages: "Argument list too long"), so the labels get half of that.
+// value together pass 4096 bytes (labels.Validate), so that is the bound per label. Labels
+// travel as JSON in the create request's body, which has no size limit either; the bound on
+// all of them is this provider's own: Docker returns every network's labels in each listing
+// (GET /networks, which every read of a host shares) and Pulumi keeps them in the state, so
+// one network's labels must not grow those without end.
 export const LABEL_KEY_MAX_BYTES = 255;
 export const LABEL_MAX_BYTES = 4096;
 export const LABELS_MAX_BYTES = 65_536;
 
-/** Docker label keys: reverse-DNS style, no '=' (it separates key from value on the command line). */
+/** Docker label keys: reverse-DNS style, no '=' (`docker network create --label` splits on it). */
 export const labelKey = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "must be a label key like com.example.team")
@@ -191,7 +191,7 @@ export const labelValue = z
   })
   .refine((v) => Buffer.byteLength(v) <= LABEL_MAX_BYTES, { message: `is longer than ${LABEL_MAX_BYTES} bytes` });
 
-/** The labels map: each label within containerd's bound, all of them within the argument budget. */
+/** The labels map: each label within containerd's bound, all of them within the provider's. */
 export const labels = z.record(labelKey, labelValue).superRefine((map, ctx) => {
   let total = 0;
   for (const [key, value] of Object.entries(map)) {
@@ -199,22 +199,21 @@ export const labels = z.record(labelKey, labelValue).superRefine((map, ctx) => {
     if (bytes > LABEL_MAX_BYTES) {
       ctx.addIssue({ code: "custom", path: [key], message: `key and value together are ${bytes} bytes; at most ${LABEL_MAX_BYTES}` });
     }
-    if (`${key}${value}`.includes("\0")) continue; // refused on its own; quoting cannot take it
-    // As quoted for the shell: a single quote in a value takes four bytes.
-    total += Buffer.byteLength(quoteWord(`${key}=${value}`)) + "--label ".length;
+    // As the request body carries them: "key":"value", with JSON's escapes.
+    total += Buffer.byteLength(JSON.stringify(key)) + 1 + Buffer.byteLength(JSON.stringify(value));
   }
   if (total > LABELS_MAX_BYTES) {
     ctx.addIssue({
       code: "custom",
-      message: `take ${total} bytes on the command line; at most ${LABELS_MAX_BYTES} (the host's argument length limit)`,
+      message: `take ${total} bytes together; at most ${LABELS_MAX_BYTES} (every listing of the host's networks carries them)`,
     });
   }
 });
 
 /**
- * Keys of Docker's --aux-address name=ip. Docker sets no bound; this one keeps a name from
- * taking the command past the argument-length limit (found by the hostile-input suite: a
- * 200,000-character name passed check() and failed at the host with E2BIG).
+ * Keys of Docker's aux addresses (IPAM AuxiliaryAddresses). Docker sets no bound; the names
+ * are kept with the network and come back in every listing, so they get the bound label keys
+ * have (the hostile-input suite once sent a 200,000-character name).
  */
 export const auxAddressName = z
   .string()

@@ -34,6 +34,15 @@ export function buildRollbackScript(token: string, windowSeconds: number, undos:
   return `trap '' HUP; sleep ${windowSeconds}; mv -- ${t} ${undoing} 2>/dev/null || exit 0; ${undo ? `${undo}; ` : ""}mv -- ${undoing} ${done}`;
 }
 
+/**
+ * An undo command that needs input on stdin (a persistence file written back with its old
+ * content) as one argv the rollback can run: the detached rollback has no stdin, so the input
+ * travels as a positional word and `printf %s` feeds it to the command byte for byte.
+ */
+export function undoWithInput(argv: Argv, input: string): Argv {
+  return ["sh", "-c", 'input=$1; shift; printf %s "$input" | "$@"', "sh", input, ...argv];
+}
+
 // $1 token, $2 the rollback script. The token is made exclusively (noclobber), so a token that
 // exists already is never taken over. The rollback is started with setsid in a session of its
 // own (stdio on /dev/null) so that sshd closing this session, or the connection dying, does not

@@ -116,11 +116,26 @@ export interface ApiRequest {
   body?: unknown;
 }
 
+/**
+ * The Engine API version that knows EnableIPv4 (Docker 28.0). Daemons drop it from requests of
+ * older versions (the version negotiated for everything else is 1.41), so an IPv6-only create
+ * is sent as this version.
+ */
+export const ENABLE_IPV4_API = "1.48";
+
+/** True when Engine API version `version` ("1.47") is `wanted` or newer. */
+export function apiVersionAtLeast(version: string, wanted: string): boolean {
+  const [am = Number.NaN, an = Number.NaN] = version.split(".").map(Number);
+  const [bm, bn] = wanted.split(".").map(Number);
+  return am > bm || (am === bm && an >= bn);
+}
+
 /** What `docker network create` sends the daemon for the same spec. */
 export function networkCreateRequest(spec: NetworkSpec): ApiRequest {
+  const ipv6Only = spec.ipam.length > 0 && spec.ipam.every((c) => c.subnet.includes(":"));
   return {
     method: "POST",
-    path: "/networks/create",
+    path: ipv6Only ? `/v${ENABLE_IPV4_API}/networks/create` : "/networks/create",
     body: {
       Name: spec.name,
       // Refuse a second network of this name (Docker 20.10 otherwise allows duplicates).
@@ -137,9 +152,10 @@ export function networkCreateRequest(spec: NetworkSpec): ApiRequest {
         })),
       },
       EnableIPv6: spec.enableIPv6,
-      // IPv6-only: without this Docker allocates an IPv4 subnet from its default pools (API of
-      // Docker 28+; older daemons ignore the field, which is why ops refuses them first).
-      ...(spec.ipam.length > 0 && spec.ipam.every((c) => c.subnet.includes(":")) ? { EnableIPv4: false } : {}),
+      // IPv6-only: without this Docker allocates an IPv4 subnet from its default pools (API
+      // 1.48, Docker 28+; older daemons ignore the field, which is why ops refuses them first
+      // and checks the created network has no IPv4 subnet).
+      ...(ipv6Only ? { EnableIPv4: false } : {}),
       Internal: spec.internal,
       Labels: spec.owner === undefined ? spec.labels : { ...spec.labels, [OWNER_LABEL]: spec.owner },
     },
@@ -151,11 +167,16 @@ export function versionRequest(): ApiRequest {
   return { method: "GET", path: "/version" };
 }
 
-const VersionJson = z.object({ Version: z.string() });
+const VersionJson = z.object({ Version: z.string(), ApiVersion: z.string().optional() });
 
 /** The daemon's version string ("26.1.5+dfsg1") from GET /version. */
 export function parseServerVersion(value: unknown): string {
   return VersionJson.parse(value).Version;
+}
+
+/** The newest Engine API version the daemon speaks ("1.48"), from GET /version; "" when unsaid. */
+export function parseServerApiVersion(value: unknown): string {
+  return VersionJson.parse(value).ApiVersion ?? "";
 }
 
 /** The major version of a daemon's version string, or undefined when it cannot be read. */

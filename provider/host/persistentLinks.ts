@@ -178,6 +178,14 @@ export function buildUnitIsEnabled(link: PersistentLink): Argv {
   return ["systemctl", "is-enabled", "--quiet", unitName(link)];
 }
 
+/**
+ * The link `systemctl enable` makes for the unit: its [Install] section names only
+ * multi-user.target.
+ */
+export function unitWantsLink(link: PersistentLink): string {
+  return `${SYSTEMD_DIR}/multi-user.target.wants/${unitName(link)}`;
+}
+
 export function buildUnitDisable(link: PersistentLink): Argv[] {
   return [
     ["systemctl", "disable", unitName(link)],

@@ -16,6 +16,7 @@ import {
   deadmanToken,
   parseDeadmanArm,
   parseDeadmanCheck,
+  undoWithInput,
 } from "../host/deadman";
 import type { FreshRun } from "../ssh/oneShot";
 import type { RunCommand } from "../ssh/pool";
@@ -59,7 +60,9 @@ export async function applyStepsWithDeadman(
   steps: readonly HostStep[],
   options: DeadmanOptions = DEADMAN_DEFAULTS,
 ): Promise<Armed | undefined> {
-  const undos: Argv[] = steps.flatMap((s) => (s.undo ? [s.undo] : [])).reverse();
+  const undos: Argv[] = steps
+    .flatMap((s) => (s.undo ? [s.undoStdin === undefined ? s.undo : undoWithInput(s.undo, s.undoStdin)] : []))
+    .reverse();
   if (undos.length === 0) {
     await applySteps(run, steps);
     return undefined;

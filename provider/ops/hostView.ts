@@ -19,8 +19,6 @@ import { dumpLinks, type HostInventory, hostInventory, listNetworks } from "./in
 export class Coalescer<T> {
   private waiting?: { promise: Promise<T>; resolve: (value: T) => void; reject: (err: unknown) => void };
   private running: Promise<unknown> = Promise.resolve();
-  /** Fetches sent so far (tests and the bench count them). */
-  fetches = 0;
 
   constructor(private readonly windowMs: number) {}
 
@@ -36,7 +34,6 @@ export class Coalescer<T> {
     this.waiting = waiting;
     const send = () => {
       if (this.waiting === waiting) this.waiting = undefined;
-      this.fetches++;
       const sent = fetch();
       this.running = sent.catch(() => undefined);
       sent.then(resolve, reject);
@@ -59,8 +56,6 @@ export class HostView {
   private batch?: { fetched: Promise<HostInventory>; inventory?: HostInventory };
   /** Networks being created right now: carried into any inventory fetched meanwhile. */
   private readonly claims = new Set<InspectedNetwork>();
-  /** Inventories fetched for writes (tests and the bench count them). */
-  inventories = 0;
   /**
    * Docker network creates and removals, one at a time. Measured on Docker 20.10: 50 creates
    * sent one after another take ~170 ms in all, the same 50 sent at once ~2.6 s (the daemon's
@@ -104,7 +99,6 @@ export class HostView {
    */
   inventory(host: HostRunner, run: RunCommand): Promise<HostInventory> {
     if (!this.batch) {
-      this.inventories++;
       const batch: { fetched: Promise<HostInventory>; inventory?: HostInventory } = {
         fetched: hostInventory(run, host).then((inventory) => {
           const inFlight = [...this.claims].filter((c) => !inventory.networks.some((n) => n.name === c.name));
@@ -174,14 +168,4 @@ export function viewOf(host: HostRunner): HostView {
     views.set(host.hostId, view);
   }
   return view;
-}
-
-/** Every view's counters, for the bench. */
-export function viewStats(): { hostId: string; networkReads: number; linkReads: number; inventories: number }[] {
-  return [...views].map(([hostId, v]) => ({
-    hostId,
-    networkReads: v.networkReads.fetches,
-    linkReads: v.linkReads.fetches,
-    inventories: v.inventories,
-  }));
 }

@@ -4,14 +4,18 @@
 
 import { DockerApiError, RefusalError, TransportError } from "../errors";
 import {
+  apiVersionAtLeast,
   containersOnNetworkRequest,
+  ENABLE_IPV4_API,
   type InspectedNetwork,
+  ipamOfFamily,
   type NetworkSpec,
   networkCreateRequest,
   networkRemoveRequest,
   parseContainerList,
   parseCreatedId,
   parseMajorVersion,
+  parseServerApiVersion,
   parseServerVersion,
   versionRequest,
 } from "../host/docker";
@@ -32,7 +36,8 @@ export interface CreateOptions {
 }
 
 /**
- * The first Docker major version with IPv6-only networks (`--ipv4=false`; experimental in 27).
+ * The first Docker major version with IPv6-only networks (`EnableIPv4: false`, Engine API 1.48;
+ * experimental in 27).
  * Before it a network given only an IPv6 subnet gets an IPv4 subnet from the daemon's default
  * pools anyway (measured: 20.10.24 added 172.17.0.0/16, 26.1.5 added 172.18.0.0/16).
  */
@@ -84,9 +89,10 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
       // The checks that ask the host come first: from the name check to the claim nothing may
       // await, so creates running together each see the others' claims.
       if (isIpv6Only(spec)) {
-        const version = parseServerVersion((await callDocker(host, versionRequest(), [200])).json);
+        const answer = (await callDocker(host, versionRequest(), [200])).json;
+        const version = parseServerVersion(answer);
         const major = parseMajorVersion(version);
-        if (major === undefined || major < IPV6_ONLY_SINCE) {
+        if (major === undefined || major < IPV6_ONLY_SINCE || !apiVersionAtLeast(parseServerApiVersion(answer), ENABLE_IPV4_API)) {
           throw new RefusalError(host.target, {
             kind: "dockerTooOld",
             feature: "an IPv6-only network",
@@ -111,6 +117,13 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
         const id = parseCreatedId(created.json);
         network = await inspectNetwork(host, id);
         if (!network) throw new RefusalError(host.target, { kind: "vanished", object: "Docker network", name: id, during: "create" });
+        const ipv4 = isIpv6Only(spec) ? ipamOfFamily(network.ipam, 4) : undefined;
+        if (ipv4) {
+          // The daemon ignored EnableIPv4: false: an IPv4 subnet from its pools is not what was asked.
+          network = undefined;
+          await view.networkChanges.take(() => callDocker(host, networkRemoveRequest(id), [204, 200, 404]));
+          throw new RefusalError(host.target, { kind: "ipv4Added", network: spec.name, subnet: ipv4.subnet });
+        }
       } catch (err) {
         if (outcomeUnknown(err)) await removeLateNetwork(host, spec);
         throw err;

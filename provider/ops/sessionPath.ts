@@ -14,15 +14,26 @@ export interface SessionPath {
   route: RouteToPeer;
 }
 
-/** The path, or undefined when the host cannot say (sshd did not know the peer; no `ip route get`). */
-export async function findSessionPath(run: RunCommand): Promise<SessionPath | undefined> {
+/** The path, or why the host could not say it (the peer read failed, sshd did not know the peer, no route). */
+export type SessionTrace = { path: SessionPath } | { unknown: string };
+
+export async function traceSessionPath(run: RunCommand): Promise<SessionTrace> {
   const shown = await run(buildSessionPeerShow(), { allowFailure: true });
-  const peer = shown.exitCode === 0 ? parseSessionPeer(shown.stdout) : undefined;
-  if (!peer) return undefined;
+  if (shown.exitCode !== 0) {
+    return { unknown: `reading $SSH_CONNECTION exited with ${shown.exitCode}: ${shown.stderr.trim() || "(no output)"}` };
+  }
+  const peer = parseSessionPeer(shown.stdout);
+  if (!peer) return { unknown: "sshd reported no client address in $SSH_CONNECTION" };
   const got = await run(buildRouteGet(peer), { allowFailure: true });
-  if (got.exitCode !== 0) return undefined;
-  const route = parseRouteGet(got.stdout);
-  return route && { peer, route };
+  const route = got.exitCode === 0 ? parseRouteGet(got.stdout) : undefined;
+  if (!route) return { unknown: `\`ip route get ${peer}\` found no route: ${got.stderr.trim() || "(no output)"}` };
+  return { path: { peer, route } };
+}
+
+/** The path, or undefined when the host cannot say. */
+export async function findSessionPath(run: RunCommand): Promise<SessionPath | undefined> {
+  const traced = await traceSessionPath(run);
+  return "path" in traced ? traced.path : undefined;
 }
 
 /** What a change would put on a link: its addresses (with prefix) and routes. */
@@ -57,10 +68,18 @@ export function sessionCapture(path: SessionPath, change: LinkAddressing): { wha
   return undefined;
 }
 
-/** Refuses, naming the route and the way out, a change that would move the session onto the link. */
+/**
+ * Refuses, naming the route and the way out, a change that would move the session onto the
+ * link; and a change that adds addresses or routes when the session's path cannot be found
+ * (under a sudoers that refuses the peer read, say): a guard that cannot look must not pass.
+ */
 export async function refuseCuttingSession(run: RunCommand, target: string, change: LinkAddressing): Promise<void> {
-  const path = await findSessionPath(run);
-  if (!path) return;
+  if (change.addresses.length === 0 && change.routes.length === 0) return;
+  const traced = await traceSessionPath(run);
+  if ("unknown" in traced) {
+    throw new RefusalError(target, { kind: "sessionUnknown", link: change.link, why: traced.unknown });
+  }
+  const path = traced.path;
   const captured = sessionCapture(path, change);
   if (!captured) return;
   throw new RefusalError(target, {

@@ -13,6 +13,8 @@ export interface HostStep {
   stdin?: string;
   /** How to take this step back; omitted when a later undo (deleting the link) covers it. */
   undo?: Argv;
+  /** Standard input for the undo (a file's earlier content, written back). */
+  undoStdin?: string;
 }
 
 export async function applySteps(run: RunCommand, steps: readonly HostStep[]): Promise<void> {
@@ -30,7 +32,11 @@ export async function applySteps(run: RunCommand, steps: readonly HostStep[]): P
     }
     for (const step of [...done].reverse()) {
       if (!step.undo) continue;
-      const result = await run(step.undo, { allowFailure: true }).catch((e: Error) => ({ exitCode: -1, stdout: "", stderr: e.message }));
+      const result = await run(step.undo, { allowFailure: true, stdin: step.undoStdin }).catch((e: Error) => ({
+        exitCode: -1,
+        stdout: "",
+        stderr: e.message,
+      }));
       if (result.exitCode !== 0) undoFailures.push({ argv: step.undo, stderr: result.stderr });
     }
     throw new StepsFailedError(err, done.length, undoFailures);

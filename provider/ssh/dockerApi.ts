@@ -21,7 +21,10 @@ export interface DockerResponse {
 
 /** What ops see of a host's Docker daemon. */
 export interface DockerApi {
-  /** One request; resolves with any HTTP status (callers decide what 404 means). */
+  /**
+   * One request; resolves with any HTTP status (callers decide what 404 means). The path is
+   * relative to the negotiated API version, unless it names its own ("/v1.48/networks/create").
+   */
   request(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<DockerResponse>;
 }
 
@@ -32,6 +35,8 @@ export interface DialStream extends Duplex {
   /** Resolves when the channel has closed. */
   whenClosed: Promise<void>;
 }
+
+const API_VERSIONED = /^\/v\d+\.\d+\//;
 
 /** The API version asked for, clipped into what the daemon supports (Docker 20.10 speaks 1.41). */
 const WANTED_API = "1.41";
@@ -97,8 +102,6 @@ export class DockerApiClient implements DockerApi {
   // flight are bounded here instead, which bounds the streams too.
   private readonly inFlight: Slots;
   private version?: Promise<string>;
-  /** Requests sent (version negotiation included): the bench's round trips. */
-  requests = 0;
 
   constructor(private readonly options: DockerApiOptions) {
     this.agent = new ChannelAgent(options.openStream, options.maxStreams);
@@ -106,6 +109,9 @@ export class DockerApiClient implements DockerApi {
   }
 
   async request(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<DockerResponse> {
+    // A path that names its own API version is sent as is: daemons drop the fields a request's
+    // version does not know, so a request that needs a newer field must say that version.
+    if (API_VERSIONED.test(path)) return this.send(method, path, body);
     const version = await this.apiVersion();
     return this.send(method, `/v${version}${path}`, body);
   }
@@ -132,7 +138,6 @@ export class DockerApiClient implements DockerApi {
 
   private send(method: string, path: string, body?: unknown): Promise<DockerResponse> {
     const { target, timeoutMs } = this.options;
-    this.requests++;
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return this.inFlight.take(() =>
       this.options.whileActive(

@@ -12,8 +12,9 @@ import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { snapshotHost, uniqueName } from "../integration/fixture";
 import { type NetnsLab, startNetnsLab } from "../lab/netnsLab";
 import type { LabHost } from "../lab/types";
+import { installedVersion, installPackedProject } from "../support/packedProject";
 import { secretPieces } from "../support/safeMessage";
-import { changesIn, collector, type EngineStack, NetworkCanary, openStack, REPO } from "./engine";
+import { changesIn, collector, type EngineStack, NetworkCanary, openStack } from "./engine";
 
 const SUBNET = "198.51.100.0/24";
 const RANGE = "198.51.100.128/26";
@@ -320,29 +321,11 @@ describe("the real Pulumi engine: preview, up, refresh, destroy on a lab host", 
 
   it("state moved to another folder (the recorded module path is gone) still refreshes and destroys", async function () {
     this.timeout(900_000);
-    const scratch = path.join(work, "scratch-a");
-    fs.mkdirSync(scratch);
-    const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", work], { cwd: REPO, encoding: "utf8" })
-      .trim()
-      .split("\n")
-      .pop() as string;
-    fs.writeFileSync(path.join(scratch, "package.json"), JSON.stringify({ name: "scratch", private: true, version: "0.0.0" }));
-    const pulumiVersion = (
-      JSON.parse(fs.readFileSync(path.join(REPO, "node_modules/@pulumi/pulumi/package.json"), "utf8")) as { version: string }
-    ).version;
-    execFileSync(
-      "npm",
-      [
-        "install",
-        "--no-audit",
-        "--no-fund",
-        "--prefer-offline",
-        path.join(work, tarball),
-        `@pulumi/pulumi@${pulumiVersion}`,
-        "ts-node@10",
-        "typescript@5.9",
-      ],
-      { cwd: scratch, stdio: "ignore", timeout: 600_000 },
+    const scratch = installPackedProject(
+      work,
+      "scratch-a",
+      [`@pulumi/pulumi@${installedVersion("@pulumi/pulumi")}`, "ts-node@10", "typescript@5.9"],
+      600_000,
     );
     const moved = await openStack({
       program: "test/engine/programs/underlay",

@@ -1,11 +1,14 @@
 // Hardening on a lab host (issue 10): a link that took a shim's name is never deleted; a shim
 // whose routes would capture the SSH session is refused; hostile label values that check()
-// accepts arrive byte for byte, and no shell interprets them.
+// accepts arrive byte for byte (as JSON to the Engine API); and the values that do reach a shell
+// (a shim's name, parent, address and routes, on the `ip` command lines) are only ever safe
+// forms, which arrive byte for byte, while no shell interprets anything.
 
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { InputValidationError } from "../../provider/errors";
 import { findSessionPath } from "../../provider/ops/sessionPath";
 import { type HostShimState, hostShimProvider } from "../../provider/resources/link/hostShim";
 import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
@@ -102,14 +105,15 @@ describe("hardening on a lab host", function () {
     assert.equal(await snapshotHost(host), before);
   });
 
-  it("creates a network with hostile label values check() accepts; they read back byte for byte and no shell ran", async () => {
-    const canary = path.join(os.tmpdir(), `underlay-lab-canary-${process.pid}`);
-    fs.rmSync(canary, { force: true });
+  it("creates a network with hostile label values check() accepts; they read back byte for byte", async () => {
+    // Labels travel as JSON in the Engine API request, never through a shell: what matters
+    // is that Docker keeps each value exactly.
+    const file = "/tmp/underlay-lab-label";
     const values = [
-      `$(touch ${canary})`,
-      `\`touch ${canary}\``,
-      `;touch ${canary}`,
-      `'"$(touch ${canary})"'`,
+      `$(touch ${file})`,
+      `\`touch ${file}\``,
+      `;touch ${file}`,
+      `'"$(touch ${file})"'`,
       "it's",
       "a\\b",
       "*",
@@ -139,6 +143,71 @@ describe("hardening on a lab host", function () {
     for (const [k, v] of Object.entries(labels)) {
       assert.deepEqual(Buffer.from(inspected.Labels[k] ?? "<missing>"), Buffer.from(v), `label ${k} did not read back byte for byte`);
     }
-    assert.equal(fs.existsSync(canary), false, "a shell interpreted a label value");
+  });
+
+  it("lets only safe forms of a shim's name, parent, address and routes reach the shell; they arrive byte for byte and no shell ran", async () => {
+    // These fields become words of the `ip` command lines that the host's login shell parses.
+    const canary = path.join(os.tmpdir(), `underlay-lab-shell-canary-${process.pid}`);
+    fs.rmSync(canary, { force: true });
+    const noCanary = async () => {
+      assert.equal(fs.existsSync(canary), false, "a shell interpreted a value (here)");
+      assert.notEqual((await host.exec(["test", "-e", canary], { allowFail: true })).code, 0, "a shell interpreted a value (on the host)");
+    };
+    const hostile = [
+      `$(touch ${canary})`,
+      `\`touch ${canary}\``,
+      `;touch ${canary}`,
+      `'$(touch ${canary})'`,
+      `x|touch ${canary}`,
+      "-h",
+      "a b",
+    ];
+    const valid = {
+      connection: connectionFor(host),
+      name: uniqueName("hs"),
+      parent: host.lanParent,
+      address: "198.51.100.249/32",
+      routes: [],
+    };
+    const before = await snapshotHost(host);
+    for (const field of ["name", "parent", "address", "routes"] as const) {
+      for (const value of hostile) {
+        const raw = { ...valid, [field]: field === "routes" ? [value] : value };
+        const checked = await hostShimProvider.check({}, raw);
+        assert.ok(
+          checked.failures?.some((f) => f.property === field || f.property.startsWith(`${field}.`) || f.property.startsWith(`${field}[`)),
+          `${field} = ${JSON.stringify(value)} passed check(): ${JSON.stringify(checked.failures)}`,
+        );
+        // create() validates again, so inputs that never went through check() stop there too.
+        await assert.rejects(hostShimProvider.create(raw), InputValidationError);
+      }
+    }
+    assert.equal(await snapshotHost(host), before);
+    await noCanary();
+
+    // The edge of what check() accepts: every character a name may hold, surrounding white space
+    // on an address (check() trims it), and routes of both ends of the prefix range.
+    const name = `_${process.pid % 1000}.-x_`;
+    links.push(name);
+    const checked = await hostShimProvider.check(
+      {},
+      { ...valid, name, address: " 198.51.100.249/32\t", routes: ["198.51.100.200/29", "198.51.100.199/32"] },
+    );
+    assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
+    const created = await hostShimProvider.create(checked.inputs);
+    const [link] = JSON.parse((await host.exec(["ip", "-j", "-d", "link", "show", "dev", name])).stdout);
+    assert.deepEqual(Buffer.from(link.ifname), Buffer.from(name));
+    assert.equal(link.linkinfo.info_kind, "macvlan");
+    const [addressed] = JSON.parse((await host.exec(["ip", "-j", "address", "show", "dev", name])).stdout);
+    assert.deepEqual(
+      addressed.addr_info
+        .filter((a: { family: string }) => a.family === "inet")
+        .map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`),
+      ["198.51.100.249/32"],
+    );
+    const routes = JSON.parse((await host.exec(["ip", "-j", "route", "show", "dev", name])).stdout) as { dst: string }[];
+    assert.deepEqual(routes.map((r) => r.dst).sort(), ["198.51.100.199", "198.51.100.200/29"]);
+    await hostShimProvider.delete(created.id, created.outs as never);
+    await noCanary();
   });
 });

@@ -71,6 +71,12 @@ export class FakeDocker implements DockerApi {
   /** Networks as the client sees them: requests of one kind ("GET /networks") counted. */
   /** What GET /version reports as the daemon's version. */
   serverVersion = "20.10.24+dfsg1";
+  /** The newest API version it speaks; EnableIPv4 is honoured from 1.48 on, as by Docker 28. */
+  apiVersion = "1.41";
+  /** Gives IPv6-only creates an IPv4 subnet whatever the request says (a daemon that ignores EnableIPv4). */
+  ignoreEnableIPv4 = false;
+  /** The API version each request named in its path ("" when none: the client's negotiated one). */
+  readonly pathVersions: string[] = [];
 
   count(request: string): number {
     return this.requests.filter((r) => r === request).length;
@@ -81,13 +87,15 @@ export class FakeDocker implements DockerApi {
     const [route, query = ""] = plain.split("?");
     const shown = `${method} ${route}`;
     this.requests.push(shown);
+    const named = /^\/v(\d+\.\d+)\//.exec(path)?.[1] ?? "";
+    this.pathVersions.push(named);
     const isChange = method !== "GET";
     if (isChange) this.maxConcurrentChanges = Math.max(this.maxConcurrentChanges, ++this.changing);
     // The answer is what the daemon had when the request arrived, however late it is delivered.
     const failure = this.failing.get(shown);
     const answer = failure
       ? reply(failure.status, { message: failure.message })
-      : this.answer(method, decodeURIComponent(route), new URLSearchParams(query), body);
+      : this.answer(method, decodeURIComponent(route), new URLSearchParams(query), body, named);
     if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     await this.gates.get(shown);
     if (isChange) this.changing--;
@@ -115,9 +123,9 @@ export class FakeDocker implements DockerApi {
     );
   }
 
-  private answer(method: string, route: string, query: URLSearchParams, body: unknown): DockerResponse {
+  private answer(method: string, route: string, query: URLSearchParams, body: unknown, version: string): DockerResponse {
     if (method === "GET" && route === "/version")
-      return reply(200, { Version: this.serverVersion, ApiVersion: "1.41", MinAPIVersion: "1.12" });
+      return reply(200, { Version: this.serverVersion, ApiVersion: this.apiVersion, MinAPIVersion: "1.12" });
     if (method === "GET" && route === "/networks") {
       return reply(
         200,
@@ -132,14 +140,23 @@ export class FakeDocker implements DockerApi {
         IPAM: FakeNetwork["IPAM"];
         Labels: Record<string, string>;
         EnableIPv6: boolean;
+        EnableIPv4?: boolean;
         Internal: boolean;
       };
       if (this.find(spec.Name)?.Name === spec.Name) return reply(409, { message: `network with name ${spec.Name} already exists` });
       const network = this.addNetwork({ name: spec.Name });
+      // Docker strips EnableIPv4 from requests older than API 1.48, and one that has only IPv6
+      // subnets then gets an IPv4 subnet from its default pools.
+      const knowsEnableIPv4 = version !== "" && Number(version.split(".")[1]) >= 48 && Number(this.apiVersion.split(".")[1]) >= 48;
+      const ipv4Off = knowsEnableIPv4 && !this.ignoreEnableIPv4 && spec.EnableIPv4 === false;
+      const hasIpv4 = spec.IPAM.Config.some((c) => c.Subnet !== undefined && !c.Subnet.includes(":"));
       Object.assign(network, {
         Driver: spec.Driver,
         Options: spec.Options,
-        IPAM: spec.IPAM,
+        IPAM:
+          ipv4Off || hasIpv4
+            ? spec.IPAM
+            : { ...spec.IPAM, Config: [{ Subnet: "172.18.0.0/16", Gateway: "172.18.0.1" }, ...spec.IPAM.Config] },
         Labels: spec.Labels,
         EnableIPv6: spec.EnableIPv6,
         Internal: spec.Internal,

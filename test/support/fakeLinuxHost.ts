@@ -25,8 +25,11 @@ export class FakeLinuxHost {
     ["eth1", { mtu: 1500, data: {}, up: true, addresses: ["198.51.100.11/24"], routes: [] }],
   ]);
   private nextIndex = 10;
-  /** The SSH client's address as sshd saw it ($SSH_CONNECTION); unset, the host cannot say. */
-  sessionPeer?: string;
+  /**
+   * The SSH client's address as sshd saw it ($SSH_CONNECTION): the in-process host is reached
+   * over loopback, so its own address; unset, the host cannot say.
+   */
+  sessionPeer?: string = "127.0.0.1";
   /** The link the host reaches `sessionPeer` over. */
   sessionDev = "eth1";
   /** Commands (joined argv) that fail with this stderr. */
@@ -68,6 +71,12 @@ export class FakeLinuxHost {
       return { code: armed.confirmed ? 0 : 5 };
     }
     if (argv[0] === "rm" && argv.at(-1)?.endsWith(".kept")) return {};
+    if (cmd.startsWith("ip -j route get ") && argv[4] === "127.0.0.1")
+      return {
+        stdout: JSON.stringify([
+          { type: "local", dst: "127.0.0.1", dev: "lo", prefsrc: "127.0.0.1", flags: [], uid: 0, cache: ["<local>"] },
+        ]),
+      };
     if (cmd.startsWith("ip -j route get "))
       return { stdout: JSON.stringify([{ dst: argv[4], dev: this.sessionDev, prefsrc: "198.51.100.11", flags: [], uid: 0, cache: [] }]) };
     if (argv[0] !== "ip") return { code: 127 };

@@ -358,11 +358,11 @@ export const INVALID_CASES: InvalidCase[] = [
     shows: "4096 bytes",
   },
   {
-    title: "labels past the argument budget",
+    title: "labels past the size bound for all of them",
     resource: "MacvlanNetwork",
-    patch: { labels: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, "'".repeat(1000)])) },
+    patch: { labels: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, '"'.repeat(2000)])) },
     field: "labels",
-    shows: "argument length",
+    shows: "every listing of the host's networks",
   },
   {
     title: "label value with a C1 control",

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { RefusalError, RemoteCommandError, TransportError } from "../../provider/errors";
+import { DockerApiError, RefusalError, RemoteCommandError, TransportError } from "../../provider/errors";
 
 const T = "ssh://root@h:22";
 
@@ -97,6 +97,30 @@ describe("errors", () => {
       assert.equal(err.commandMayHaveRun, mayHaveRun);
       assert.equal(err.message, `${T}: ${text}`);
       assert.equal(err.name, "TransportError");
+    }
+  });
+});
+
+describe("errors: what a daemon or a library said goes through the shared escaping", () => {
+  const hostile = `bad \u202e name \u0085 end${"x".repeat(5000)}`;
+
+  it("escapes and bounds the daemon's message and dial-stdio's stderr in DockerApiError", () => {
+    const answered = new DockerApiError(T, "POST", "/networks/create", 400, JSON.stringify({ message: hostile }));
+    const failed = new DockerApiError(T, "GET", "/networks", undefined, hostile, 1, hostile);
+    for (const err of [answered, failed]) {
+      assert.match(err.message, /bad \\u202e name \\u0085 end/);
+      assert.doesNotMatch(err.message, /[\u202e\u0085]/u);
+      assert.ok(err.message.length < 1200, `${err.message.length} chars`);
+      assert.match(err.message, /… \(5016 chars\)$/);
+    }
+    assert.match(answered.message, /^ssh:\/\/root@h:22: Docker API `POST \/networks\/create` answered 400: bad /);
+  });
+
+  it("escapes and bounds a handshake or connect failure's text", () => {
+    for (const err of [TransportError.handshakeFailed(T, hostile), TransportError.cannotConnect(T, hostile)]) {
+      assert.doesNotMatch(err.message, /[\u202e\u0085]/u);
+      assert.match(err.message, /\\u202e/);
+      assert.ok(err.message.length < 700, `${err.message.length} chars`);
     }
   });
 });

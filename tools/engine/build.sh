@@ -66,7 +66,7 @@ else
 fi
 
 # --- Node.js language host ---------------------------------------------------------------
-host_stamp=$(stamp_of "$here/languageHost.ts" "$0" "$repo/package-lock.json")
+host_stamp=$(stamp_of "$here/languageHost.ts" "$0" "$repo/package-lock.json" "$here/go.mod")
 if [[ -x $bin/pulumi-language-nodejs && "$(cat "$out/language.stamp" 2>/dev/null)" == "$host_stamp" ]]; then
   log "pulumi-language-nodejs: reused"
 else
@@ -74,9 +74,10 @@ else
   # Compiled next to the repo's node_modules, so @grpc/grpc-js and @pulumi/pulumi resolve.
   (cd "$repo" && npx tsc --strict --target ES2022 --module commonjs --esModuleInterop --skipLibCheck \
     --types node --outDir "$out/lib" "$here/languageHost.ts")
+  # The version it reports is the CLI's, from go.mod (the one pin file).
   cat >"$bin/pulumi-language-nodejs" <<SH
 #!/bin/sh
-exec node "$out/lib/languageHost.js" "\$@"
+UNDERLAY_ENGINE_VERSION=${pulumi_version#v} exec node "$out/lib/languageHost.js" "\$@"
 SH
   chmod 0755 "$bin/pulumi-language-nodejs"
   echo "$host_stamp" >"$out/language.stamp"
@@ -104,11 +105,12 @@ if [[ -x $bin/pulumi-resource-docker ]]; then
 elif [[ -n $docker_sdk ]]; then
   docker_mod="github.com/pulumi/pulumi-docker/provider/v${docker_sdk%%.*}@v$docker_sdk"
   if probe=$(cd "$here" && GOFLAGS=-mod=mod go mod download -json "$docker_mod" 2>&1); then
-    die "pulumi-resource-docker: $docker_mod is served now; building it is not written yet (see tools/engine/README.md)"
+    log "pulumi-resource-docker: NOT built: $docker_mod is served by the Go module proxy now, but this script does not build it yet (the engine runs without it, as when it is refused)"
+  else
+    reason=$(printf '%s\n' "$probe" | grep -m1 -oE '[0-9]{3} [A-Z][a-z]+' || printf 'refused')
+    reason+=$(printf '%s\n' "$probe" | grep -m1 -oE 'server response: [^"]*' | sed 's/^/: /' || true)
+    log "pulumi-resource-docker: NOT built: the Go module proxy refuses $docker_mod ($reason)"
   fi
-  reason=$(printf '%s\n' "$probe" | grep -m1 -oE '[0-9]{3} [A-Z][a-z]+' || printf 'refused')
-  reason+=$(printf '%s\n' "$probe" | grep -m1 -oE 'server response: [^"]*' | sed 's/^/: /' || true)
-  log "pulumi-resource-docker: NOT built: the Go module proxy refuses $docker_mod ($reason)"
 fi
 
 log "engine ready in $(since "$t_all"): $bin"

@@ -10,7 +10,8 @@
 //
 // Deliberately absent: plugin discovery. GetRequiredPlugins and GetRequiredPackages answer
 // with nothing, so the engine never tries to download a plugin; the plugins a program needs
-// are found on PATH when it registers a resource (see tools/engine/README.md).
+// are found on PATH when it registers a resource (what build.sh puts in .engine/bin: see the
+// header of tools/engine/build.sh).
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -19,7 +20,9 @@ import * as langproto from "@pulumi/pulumi/proto/language_pb";
 import * as plugproto from "@pulumi/pulumi/proto/plugin_pb";
 import type { Empty } from "google-protobuf/google/protobuf/empty_pb";
 
-const hostVersion = "3.274.1";
+// The version of the CLI it serves: tools/engine/go.mod pins it (the one pin file), and the
+// wrapper build.sh writes passes it in.
+const hostVersion = process.env.UNDERLAY_ENGINE_VERSION ?? "0.0.0";
 
 /** The `@pulumi/pulumi` package a program in `programDirectory` would load. */
 function resolveSdkFile(programDirectory: string, file: string): string {

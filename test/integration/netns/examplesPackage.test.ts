@@ -8,12 +8,9 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { installedVersion, installPackedProject } from "../../support/packedProject";
 
 const REPO = path.resolve(__dirname, "..", "..", "..", "..");
-
-function installedVersion(pkg: string): string {
-  return JSON.parse(fs.readFileSync(path.join(REPO, "node_modules", pkg, "package.json"), "utf8")).version;
-}
 
 describe("examples against the npm pack tarball", function () {
   this.timeout(600_000);
@@ -25,26 +22,11 @@ describe("examples against the npm pack tarball", function () {
   after(() => fs.rmSync(work, { recursive: true, force: true }));
 
   it("type-checks every examples/* program with only the tarball and the example's own dependencies", () => {
-    const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", work], { cwd: REPO, encoding: "utf8" })
-      .trim()
-      .split("\n")
-      .pop();
-    assert.ok(tarball);
-    const scratch = path.join(work, "project");
-    fs.mkdirSync(scratch);
-    fs.writeFileSync(path.join(scratch, "package.json"), JSON.stringify({ name: "scratch", private: true, version: "0.0.0" }));
-    execFileSync(
-      "npm",
-      [
-        "install",
-        "--no-audit",
-        "--no-fund",
-        "--prefer-offline",
-        path.join(work, tarball),
-        `@pulumi/docker@${installedVersion("@pulumi/docker")}`,
-        `@types/node@${installedVersion("@types/node")}`,
-      ],
-      { cwd: scratch, stdio: "ignore", timeout: 300_000 },
+    const scratch = installPackedProject(
+      work,
+      "project",
+      [`@pulumi/docker@${installedVersion("@pulumi/docker")}`, `@types/node@${installedVersion("@types/node")}`],
+      300_000,
     );
     const examples = fs.readdirSync(path.join(REPO, "examples")).filter((e) => fs.existsSync(path.join(REPO, "examples", e, "index.ts")));
     assert.ok(examples.length >= 9, `only ${examples.length} examples: ${examples.join(", ")}`);

@@ -9,6 +9,7 @@ import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvla
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
 import { closeAllSessions } from "../../../provider/ssh/pool";
 import type { ExecResult, Lab, LabHost } from "../../lab/types";
+import { eventually } from "../../support/eventually";
 import { assertReadsBackAsAsked, connectionFor, lab, refused, uniqueName } from "../fixture";
 
 type Provider = {
@@ -33,12 +34,9 @@ async function make(provider: Provider, raw: Record<string, unknown>): Promise<M
   return { id: created.id, inputs: checked.inputs, outs: created.outs as Record<string, unknown> };
 }
 
-async function eventually(what: string, attempt: () => Promise<boolean>, tries = 15, delayMs = 1000): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await attempt()) return;
-    await new Promise((r) => setTimeout(r, delayMs));
-  }
-  assert.fail(`${what}: still not true after ${tries} tries`);
+/** `check` comes true within `ms` (polled by the shared eventually()), or the test fails naming `what`. */
+function becomes(what: string, check: () => Promise<boolean>, ms = 15_000, pollMs?: number): Promise<void> {
+  return eventually(async () => assert.ok(await check(), `${what}: still not true after ${ms} ms`), ms, pollMs);
 }
 
 const ok = (r: ExecResult) => r.code === 0;
@@ -229,8 +227,8 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
       assert.ok(addrs.includes(`${v6}/64`), addrs);
     }
     // Duplicate address detection keeps a new IPv6 address tentative for a moment.
-    await eventually("IPv6 ping between the containers", async () => ok(await pingFrom(a, "fd18:0:0:1::131")));
-    await eventually("IPv6 ping back", async () => ok(await pingFrom(b, "fd18:0:0:1::130")));
+    await becomes("IPv6 ping between the containers", async () => ok(await pingFrom(a, "fd18:0:0:1::131")));
+    await becomes("IPv6 ping back", async () => ok(await pingFrom(b, "fd18:0:0:1::130")));
   });
 
   it("refuses an ipvlan network on a parent that carries a macvlan shim, naming it, and creates nothing", async () => {
@@ -322,14 +320,14 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     // The parent going down and up must not lose the shim's routes.
     await host.exec(["ip", "link", "set", "dev", host.lanParent, "down"]);
     await host.exec(["ip", "link", "set", "dev", host.lanParent, "up"]);
-    await eventually("shim route after parent down/up", async () =>
+    await becomes("shim route after parent down/up", async () =>
       (await host.exec(["ip", "route", "show", "dev", shimName])).stdout.includes("198.51.100.128/26"),
     );
 
     const bootBefore = (await host.exec(["cat", "/proc/sys/kernel/random/boot_id"])).stdout.trim();
     closeAllSessions();
     await host.exec(["systemctl", "reboot"], { allowFail: true, timeoutMs: 10_000 }).catch(() => undefined);
-    await eventually(
+    await becomes(
       "the VM came back with a new boot id",
       async () => {
         const r = await host
@@ -337,10 +335,10 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
           .catch(() => undefined);
         return r !== undefined && r.code === 0 && r.stdout.trim() !== bootBefore;
       },
-      90,
+      270_000,
       3000,
     );
-    await eventually("docker after the reboot", async () => ok(await host.docker(["info"], { allowFail: true })), 60, 2000);
+    await becomes("docker after the reboot", async () => ok(await host.docker(["info"], { allowFail: true })), 120_000, 2000);
 
     const [l70] = JSON.parse((await host.exec(["ip", "-j", "-d", "link", "show", "dev", "eth1.70"])).stdout);
     assert.equal(l70.linkinfo.info_data.id, 70);
@@ -351,7 +349,7 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
     assert.equal(l7.link, "eth1.70");
     const shimAddrs = (await host.exec(["ip", "-br", "address", "show", "dev", shimName])).stdout;
     assert.ok(shimAddrs.includes("198.51.100.250/32"), `shim address missing after reboot: ${shimAddrs}`);
-    await eventually("shim route after the reboot", async () =>
+    await becomes("shim route after the reboot", async () =>
       (await host.exec(["ip", "route", "show", "dev", shimName])).stdout.includes("198.51.100.128/26"),
     );
 
@@ -371,7 +369,7 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
 
     // The host reaches a container on the LAN network through the persisted shim.
     const c = await run(onLan.inputs.name as string, "198.51.100.140");
-    await eventually("host -> container through the shim", async () =>
+    await becomes("host -> container through the shim", async () =>
       ok(await host.exec(["ping", "-c", "1", "-W", "1", "198.51.100.140"], { allowFail: true })),
     );
 

@@ -12,6 +12,7 @@ import {
   deadmanToken,
   parseDeadmanArm,
   parseDeadmanCheck,
+  undoWithInput,
 } from "../../../provider/host/deadman";
 
 describe("the dead-man switch's commands", () => {
@@ -101,6 +102,27 @@ describe("the dead-man switch's commands", () => {
       fs.rmSync(out);
       execFileSync("sh", ["-c", toRemoteCommand(["sh", "-c", buildRollbackScript(t, 1, undos)], { sudo: false })]);
       assert.equal(fs.existsSync(out), false, "the rollback ran after the token was taken");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("in a real sh: an undo that needs input gets it byte for byte, though the rollback has no stdin", function () {
+    this.timeout(10_000); // a rollback with a 1 s window, on a loaded machine
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deadman-"));
+    try {
+      const file = path.join(dir, "25-shim.network");
+      const canary = path.join(dir, "canary");
+      const old = `[Match]\nName=sh0\n$(touch ${canary}) \`x\` '"%s%n\\\n`;
+      fs.writeFileSync(file, "new content");
+      const t = path.join(dir, "token");
+      fs.writeFileSync(t, "");
+      const undo = undoWithInput(["sh", "-c", 'cat >"$1"', "sh", file], old);
+      execFileSync("sh", ["-c", toRemoteCommand(["sh", "-c", buildRollbackScript(t, 1, [undo])], { sudo: false })], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      assert.equal(fs.readFileSync(file, "utf8"), old);
+      assert.equal(fs.existsSync(canary), false, "a shell interpreted the input");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@ import { RefusalError } from "../../../provider/errors";
 import type { NetworkSpec } from "../../../provider/host/docker";
 import { type HostInventory, parentConflicts } from "../../../provider/ops/inventory";
 import { createNetwork, deleteNetwork, networkRefusals, readNetwork } from "../../../provider/ops/network";
+import { eventually } from "../../support/eventually";
 import { FakeDocker } from "../../support/fakeDocker";
 import { fakeRunner, linksJson, TARGET } from "../../support/fakeRunner";
 
@@ -60,12 +61,13 @@ describe("ops: network lifecycle", () => {
 
   it("refuses an IPv6-only network on a Docker older than 28, naming the version; creates it on 28", async () => {
     const v6only: NetworkSpec = { ...spec, ipam: [{ subnet: "fd18:0:0:4::/64", auxAddresses: {} }], enableIPv6: true };
-    const on = (version: string) => {
+    const on = (version: string, api = "1.48") => {
       const h = host();
       h.dockerd.serverVersion = version;
+      h.dockerd.apiVersion = api;
       return h;
     };
-    const old = on("26.1.5+dfsg1");
+    const old = on("26.1.5+dfsg1", "1.45");
     await assert.rejects(createNetwork(old, v6only, { adopt: false, differences: () => [] }), (err: unknown) => {
       assert.ok(err instanceof RefusalError);
       assert.equal(err.kind, "dockerTooOld");
@@ -74,8 +76,34 @@ describe("ops: network lifecycle", () => {
     });
     assert.equal(old.dockerd.count("POST /networks/create"), 0, "nothing was created");
     const recent = on("28.0.1");
-    await createNetwork(recent, v6only, { adopt: false, differences: () => [] });
+    const created = await createNetwork(recent, v6only, { adopt: false, differences: () => [] });
     assert.equal(recent.dockerd.count("POST /networks/create"), 1);
+    // Sent as API 1.48, the first that knows EnableIPv4 (the rest of the session speaks 1.41).
+    assert.equal(recent.dockerd.pathVersions[recent.dockerd.requests.indexOf("POST /networks/create")], "1.48");
+    assert.deepEqual(
+      created.ipam.map((c) => c.subnet),
+      ["fd18:0:0:4::/64"],
+    );
+  });
+
+  it("removes an IPv6-only network the daemon gave an IPv4 subnet anyway, and refuses, naming it", async () => {
+    const v6only: NetworkSpec = { ...spec, ipam: [{ subnet: "fd18:0:0:4::/64", auxAddresses: {} }], enableIPv6: true };
+    const h = host();
+    // A daemon that says 28 but whose API stops at 1.47 (a distribution's backport, say) is
+    // refused before the create; one that claims 1.48 and still ignores the field is caught after.
+    h.dockerd.serverVersion = "28.0.0";
+    h.dockerd.apiVersion = "1.47";
+    await assert.rejects(createNetwork(h, v6only, { adopt: false, differences: () => [] }), isRefusal("dockerTooOld"));
+    assert.equal(h.dockerd.count("POST /networks/create"), 0);
+    h.dockerd.apiVersion = "1.48";
+    h.dockerd.ignoreEnableIPv4 = true;
+    await assert.rejects(createNetwork(h, v6only, { adopt: false, differences: () => [] }), (err: unknown) => {
+      isRefusal("ipv4Added", ["lan"])(err);
+      assert.match((err as Error).message, /IPv6-only network "lan" an IPv4 subnet 172\.18\.0\.0\/16 .*the network was removed again/);
+      return true;
+    });
+    assert.equal(h.dockerd.count("POST /networks/create"), 1);
+    assert.deepEqual([...h.dockerd.networks.values()], [], "the network is gone again");
   });
 
   it("refuses a macvlan network on a Wi-Fi parent, saying to use ipvlan", async () => {
@@ -169,7 +197,7 @@ describe("ops: network lifecycle", () => {
     let open!: () => void;
     h.dockerd.gates.set("GET /networks", new Promise<void>((resolve) => (open = resolve)));
     const early = readNetwork(h, "none");
-    await until(() => h.dockerd.count("GET /networks") === before + 2);
+    await eventually(async () => assert.equal(h.dockerd.count("GET /networks"), before + 2), 2000, 1);
     h.dockerd.gates.delete("GET /networks");
     const second = await createNetwork(h, onParent(2), { adopt: false, differences: () => [] });
     const late = readNetwork(h, second.id);
@@ -298,12 +326,3 @@ describe("ops: network lifecycle", () => {
     assert.equal(h.dockerd.count(`DELETE /networks/${ID}`), 0);
   });
 });
-
-/** Waits for a condition, failing after a deadline instead of sleeping a fixed time. */
-async function until(condition: () => boolean, deadlineMs = 2000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error("condition not met before the deadline");
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}

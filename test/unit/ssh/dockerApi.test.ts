@@ -80,6 +80,15 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
     assert.equal(host.execs[0].command, "env LC_ALL=C sudo -n -- docker system dial-stdio");
   });
 
+  it("prefixes paths with the negotiated version, and sends one that names its own version as it is", async () => {
+    host.docker!.apiVersion = "1.48";
+    const s = session();
+    await s.docker.request("GET", "/networks");
+    await s.docker.request("POST", "/v1.48/networks/create", { Name: "v6", Driver: "macvlan", Options: {}, IPAM: { Config: [] } });
+    assert.deepEqual(host.docker!.requests, ["GET /version", "GET /networks", "POST /networks/create"]);
+    assert.deepEqual(host.docker!.pathVersions, ["", "1.41", "1.48"]);
+  });
+
   it("says what the host printed when dial-stdio cannot start", async () => {
     host.docker = undefined;
     host.handler = () => ({ code: 127, stderr: "env: 'docker': No such file or directory" });

@@ -216,6 +216,17 @@ describe("link provider against an in-process host", function () {
     assert.ok(linux.links.has("eth1.50"));
   });
 
+  it("refuses a shim when the host cannot say the session's peer, and leaves the host as it was", async () => {
+    linux.sessionPeer = undefined;
+    const before = JSON.stringify([...linux.links]);
+    await assert.rejects(hostShimProvider.create(await shimInputs()), (err: unknown) => {
+      assert.ok(refusal("sessionUnknown", ["shim0"])(err));
+      assert.match((err as Error).message, /sshd reported no client address/);
+      return true;
+    });
+    assert.equal(JSON.stringify([...linux.links]), before);
+  });
+
   it("refuses a shim whose routes or address would capture the SSH session, naming the route and the way out, and leaves the host as it was", async () => {
     linux.sessionPeer = "198.51.100.140";
     const before = JSON.stringify([...linux.links]);
