@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { RemoteCommandError } from "../../../provider/errors";
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
 import type { LabHost } from "../../lab/types";
+import { recordFigure } from "../../support/figures";
 import { connectionFor, lab, uniqueName } from "../fixture";
 
 describe("sudo: true with a non-root user (VM)", function () {
@@ -79,18 +80,30 @@ describe("sudo: true with a non-root user (VM)", function () {
       subnet: "203.0.113.0/26",
     };
     assert.equal((await host.exec(["id", "-u", "ulabops"])).stdout.trim() !== "0", true);
-    const checked = await macvlanNetworkProvider.check!({}, inputs);
-    assert.deepEqual(checked.failures ?? [], []);
-    const created = await macvlanNetworkProvider.create!(checked.inputs);
+    let managed = false;
     try {
-      const inspected = JSON.parse((await host.docker(["network", "inspect", name])).stdout)[0];
-      assert.equal(inspected.Options.parent, host.lanParent);
-      const read = await macvlanNetworkProvider.read!(created.id, created.outs!);
-      assert.equal(read.id, created.id);
+      const checked = await macvlanNetworkProvider.check!({}, inputs);
+      assert.deepEqual(checked.failures ?? [], []);
+      const created = await macvlanNetworkProvider.create!(checked.inputs);
+      try {
+        const inspected = JSON.parse((await host.docker(["network", "inspect", name])).stdout)[0];
+        assert.equal(inspected.Options.parent, host.lanParent);
+        const read = await macvlanNetworkProvider.read!(created.id, created.outs!);
+        assert.equal(read.id, created.id);
+      } finally {
+        await macvlanNetworkProvider.delete!(created.id, created.outs!);
+      }
+      assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
+      managed = true;
     } finally {
-      await macvlanNetworkProvider.delete!(created.id, created.outs!);
+      recordFigure({
+        group: "least privilege",
+        name: "MacvlanNetwork create, read, delete by a non-root user with sudo -n for docker, ip, test only (VM)",
+        value: managed ? "done" : "failed",
+        target: "done",
+        ok: managed,
+      });
     }
-    assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
   });
 
   it("a user allowed only docker is told it lacks ip, with the sudoers rule, and the host is unchanged", async () => {
@@ -104,14 +117,26 @@ describe("sudo: true with a non-root user (VM)", function () {
         subnet: "203.0.113.64/26",
       },
     );
-    await assert.rejects(macvlanNetworkProvider.create!(checked.inputs), (err: unknown) => {
-      assert.ok(err instanceof RemoteCommandError, String(err));
-      assert.match(
-        err.message,
-        /ulabpart may not run `ip` as root without a password: add a sudoers rule such as `ulabpart ALL=\(root\) NOPASSWD: \$\(command -v ip\)`/,
-      );
-      return true;
-    });
-    assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
+    let named = false;
+    try {
+      await assert.rejects(macvlanNetworkProvider.create!(checked.inputs), (err: unknown) => {
+        assert.ok(err instanceof RemoteCommandError, String(err));
+        assert.match(
+          err.message,
+          /ulabpart may not run `ip` as root without a password: add a sudoers rule such as `ulabpart ALL=\(root\) NOPASSWD: \$\(command -v ip\)`/,
+        );
+        return true;
+      });
+      assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
+      named = true;
+    } finally {
+      recordFigure({
+        group: "least privilege",
+        name: "a user with sudo for docker only: refused naming the missing right (ip) and the sudoers rule, host unchanged (VM)",
+        value: named ? "named" : "not named",
+        target: "named",
+        ok: named,
+      });
+    }
   });
 });
