@@ -241,7 +241,8 @@ function withField(valid: Record<string, unknown>, field: string, value: unknown
     const [first] = Object.keys(at);
     const v = at[first];
     delete at[first];
-    at[value as string] = v;
+    // An own property even for "__proto__", as JSON.parse (and so the engine's inputs) makes it.
+    Object.defineProperty(at, value as string, { value: v, enumerable: true, writable: true, configurable: true });
   } else at[last] = value;
   return copy;
 }
