@@ -307,4 +307,27 @@ describe("concurrency on a lab host", function () {
     }
     await record("2 processes x 15 HostShims on one parent, created then deleted at once", failures, raceList);
   });
+
+  it("2 provider processes asking for the same 15 shims at once: each made once, the other ask refused as taken", async () => {
+    const specs = shims(15, 170, "q", (i) => `203.0.113.${200 + i}/32`);
+    const connection = connectionFor(host);
+    const job: ShimJob = { op: "create", connection, shims: specs.map((s) => ({ ...s, parent: host.lanParent })) };
+    const runs = await Promise.all([inWorker(job), inWorker(job)]);
+    const failures: string[] = [];
+    const declared = new Map<string, HostShimState>();
+    for (const [i, run] of runs.entries()) if (run.code !== 0) failures.push(`worker ${i} exited ${run.code}: ${run.stderr.slice(0, 500)}`);
+    for (const spec of specs) {
+      const asks = runs.map((run) => run.results.find((r) => r.name === spec.name));
+      const made = asks.filter((r) => r?.ok);
+      // The other ask must be the refusal a taken name gets, not a command failing half-way.
+      const refused = asks.filter((r) => r && !r.ok && /^RefusalError: .*already exists/.test(r.error ?? ""));
+      if (made.length !== 1 || refused.length !== 1) {
+        failures.push(`${spec.name}: ${asks.map((r) => (r ? (r.ok ? "made" : String(r.error).slice(0, 200)) : "no result")).join(" | ")}`);
+      }
+      if (made[0]?.outs) declared.set(spec.name, { ...made[0].outs, connection } as unknown as HostShimState);
+    }
+    const raceList = races(await ourLinks(host), declared, specs, host.lanParent);
+    await deleteAll(declared, failures);
+    await record("2 processes asking for the same 15 HostShims at once (one made, one refused)", failures, raceList);
+  });
 });
