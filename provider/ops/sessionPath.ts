@@ -16,7 +16,9 @@ export interface SessionPath {
 
 /** The path, or undefined when the host cannot say (sshd did not know the peer; no `ip route get`). */
 export async function findSessionPath(run: RunCommand): Promise<SessionPath | undefined> {
-  const shown = await run(buildSessionPeerShow(), { allowFailure: true });
+  // The login user's own environment holds $SSH_CONNECTION; under sudo the script would need a
+  // rule for `sh`, and without one the guard went blind (found by the VM least-privilege test).
+  const shown = await run(buildSessionPeerShow(), { allowFailure: true, asLoginUser: true });
   const peer = shown.exitCode === 0 ? parseSessionPeer(shown.stdout) : undefined;
   if (!peer) return undefined;
   const got = await run(buildRouteGet(peer), { allowFailure: true });

@@ -10,7 +10,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RemoteCommandError } from "../../../provider/errors";
+import { findSessionPath } from "../../../provider/ops/sessionPath";
+import { type HostShimState, hostShimProvider } from "../../../provider/resources/link/hostShim";
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
+import { parseConnection } from "../../../provider/ssh/connection";
+import { hostSession } from "../../../provider/ssh/pool";
 import type { LabHost } from "../../lab/types";
 import { recordFigure } from "../../support/figures";
 import { connectionFor, lab, uniqueName } from "../fixture";
@@ -104,6 +108,49 @@ describe("sudo: true with a non-root user (VM)", function () {
         ok: managed,
       });
     }
+  });
+
+  it("the same user makes, reads and deletes a HostShim; the session guard still finds the SSH session's path", async () => {
+    const name = uniqueName("sush");
+    const connection = connectionFor(host, { user: "ulabops", sudo: true });
+    let managed = false;
+    try {
+      const checked = await hostShimProvider.check(
+        {},
+        { connection, name, parent: host.lanParent, address: "198.51.100.246/32", routes: [] },
+      );
+      assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
+      const created = await hostShimProvider.create(checked.inputs);
+      try {
+        const shown = JSON.parse((await host.exec(["ip", "-j", "address", "show", "dev", name])).stdout)[0];
+        assert.ok(shown.addr_info.some((a: { local: string }) => a.local === "198.51.100.246"));
+        assert.equal((await hostShimProvider.read(name, created.outs as HostShimState)).id, name);
+      } finally {
+        await hostShimProvider.delete(name, created.outs as HostShimState);
+      }
+      assert.notEqual((await host.exec(["ip", "link", "show", "dev", name], { allowFail: true })).code, 0);
+      managed = true;
+    } finally {
+      recordFigure({
+        group: "least privilege",
+        name: "HostShim create, read, delete by the same user (VM)",
+        value: managed ? "done" : "failed",
+        target: "done",
+        ok: managed,
+      });
+    }
+    // The guard that refuses a shim capturing the session reads $SSH_CONNECTION through `sh`;
+    // under `sudo -n` without a rule for sh it must not go blind without saying so.
+    const session = hostSession(parseConnection(connection, "HostShim"));
+    const found = await session.exclusive((run) => findSessionPath(run));
+    recordFigure({
+      group: "least privilege",
+      name: "session guard finds the SSH session's path for the sudo-limited user (VM)",
+      value: found ? `found (${found.peer})` : "not found: guard skipped",
+      target: "found",
+      ok: found !== undefined,
+    });
+    assert.ok(found, "the session guard cannot see the SSH session of a user with sudo for docker, ip and test only");
   });
 
   it("a user allowed only docker is told it lacks ip, with the sudoers rule, and the host is unchanged", async () => {
