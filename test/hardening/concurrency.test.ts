@@ -1,6 +1,8 @@
 // Concurrency (issue 10): 30 HostShims on one parent created and then deleted all at once in one
-// provider process; a macvlan network and 5 shims created at once; and 2 provider processes
-// creating and deleting 15 shims each at the same time. Each is measured on the lab host
+// provider process; a macvlan network and 5 shims created at once; 2 provider processes
+// creating and deleting 15 shims each at the same time; and 2 processes asking for the same 15
+// shims, where one ask must be refused as a taken name (that needs a lock the host itself
+// holds: the in-process HostLock cannot order two processes). Each is measured on the lab host
 // (`ip -j`, `docker network inspect`): failures, races (anything the host shows that the
 // declared state does not, or the reverse) and whether the host ends exactly as it began.
 
