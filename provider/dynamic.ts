@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { type FieldFailure, InputValidationError } from "./errors";
 import { CONNECTION_SECRET_PATHS } from "./ssh/connection";
-import { containsUnknown, describeIssues } from "./validate";
+import { containsUnknown, describeIssues, protoKeyIssues } from "./validate";
 
 type ResourceProvider = pulumi.dynamic.ResourceProvider;
 
@@ -110,6 +110,8 @@ function withoutProviderKey(props: Record<string, unknown>): Record<string, unkn
  */
 export function checkInputs(schema: ObjectSchema, news: Record<string, unknown>): pulumi.dynamic.CheckResult {
   const raw = withoutProviderKey(news);
+  const protoKeys = protoKeyIssues(raw);
+  if (protoKeys.length > 0) return { inputs: raw, failures: describeIssues(protoKeys, raw, CONNECTION_SECRET_PATHS) };
   if (!containsUnknown(raw)) {
     const parsed = schema.safeParse(raw);
     if (parsed.success) return { inputs: parsed.data };
@@ -133,6 +135,8 @@ export function checkInputs(schema: ObjectSchema, news: Record<string, unknown>)
 /** Validates inside create/update/read, where every value is known; throws with every failure listed. */
 export function parseInputs<S extends ObjectSchema>(schema: S, props: Record<string, unknown>, resource: string): z.output<S> {
   const raw = withoutProviderKey(props);
+  const protoKeys = protoKeyIssues(raw);
+  if (protoKeys.length > 0) throw new InputValidationError(resource, describeIssues(protoKeys, raw, CONNECTION_SECRET_PATHS));
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new InputValidationError(resource, describeIssues(parsed.error.issues, raw, CONNECTION_SECRET_PATHS));
   return parsed.data;

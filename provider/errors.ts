@@ -275,7 +275,7 @@ function sudoHint(target: string, argv: Argv, stderr: string): string {
   return (
     `\n(connection.sudo is set, and ${user} may not run \`${program}\` as root without a password: ` +
     `add a sudoers rule such as \`${user} ALL=(root) NOPASSWD: $(command -v ${program})\`; ` +
-    `the provider runs docker, ip and test, sh for the session guard's read of $SSH_CONNECTION and a HostShim's dead-man switch, ` +
+    `the provider runs docker, ip and test, ` +
     `and for persist: true also cat, tee, rm, mkdir, rmdir, systemctl and networkctl)`
   );
 }

@@ -282,6 +282,21 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /**
+ * An issue for every own "__proto__" key in the inputs (JSON.parse makes one): z.record copies
+ * a map into a plain object, where that key cannot be an own property, so zod dropped it without
+ * a word and the label or aux address silently vanished (found by the hostile-input suite).
+ */
+export function protoKeyIssues(input: unknown, at: PropertyKey[] = []): z.core.$ZodIssue[] {
+  if (input === null || typeof input !== "object") return [];
+  const issues: z.core.$ZodIssue[] = [];
+  if (Object.hasOwn(input, "__proto__")) {
+    issues.push({ code: "custom", path: [...at, "__proto__"], message: "is a key a JavaScript object cannot hold; choose another", input });
+  }
+  for (const [key, value] of Object.entries(input)) issues.push(...protoKeyIssues(value, [...at, key]));
+  return issues;
+}
+
+/**
  * `secretPaths` are dotted paths whose values must never be shown ("connection.privateKey").
  * An issue on a secret field names the field and says the value is hidden; a secret's value
  * pasted into another field is hidden there too, and every other value goes through the one

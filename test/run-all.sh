@@ -48,14 +48,15 @@ run_suite() {
 
 status=0
 timed unit run_suite unit 'dist/test/unit/**/*.test.js' || status=1
-# Network-namespace lab hosts (the machine's own kernel): macvlan, shims, transport, serialization.
-LAB_KIND=netns timed integration-netns run_suite integration-netns --require dist/test/integration/fixture.js 'dist/test/integration/*.test.js' 'dist/test/integration/netns/*.test.js' || status=1
+# Network-namespace lab hosts (the machine's own kernel): macvlan, shims, transport, serialization,
+# and the hardening suite's own tests (test/hardening: concurrency, secrets, faults).
+LAB_KIND=netns timed integration-netns run_suite integration-netns --require dist/test/integration/fixture.js 'dist/test/integration/*.test.js' 'dist/test/integration/netns/*.test.js' 'dist/test/hardening/*.test.js' || status=1
 # The real Pulumi engine (the CLI built above) driving stacks against a netns lab host.
 timed engine-netns run_suite engine-netns 'dist/test/engine/*.test.js' || status=1
 # Full-kernel VM lab hosts (qemu): the same suite again on Docker 26, plus VLANs, ipvlan,
 # reboots, and the engine's ordering of a VLAN link and its network. A machine that cannot
 # build or boot the VM fails here loudly; nothing is skipped.
-LAB_KIND=vm timed integration-vm run_suite integration-vm --require dist/test/integration/fixture.js 'dist/test/integration/*.test.js' 'dist/test/integration/vm/*.test.js' 'dist/test/engine/vm/*.test.js' || status=1
+LAB_KIND=vm timed integration-vm run_suite integration-vm --require dist/test/integration/fixture.js 'dist/test/integration/*.test.js' 'dist/test/integration/vm/*.test.js' 'dist/test/hardening/vm/*.test.js' 'dist/test/engine/vm/*.test.js' || status=1
 
 passed=$(grep -E '^[a-z-]+: [0-9]+ passed' "$summary" | awk '{s += $2} END {print s + 0}')
 failed=$(grep -E '^[a-z-]+: [0-9]+ passed' "$summary" | awk '{s += $4} END {print s + 0}')

@@ -7,16 +7,24 @@
 
 import { type Argv, type CommandResult, shellCommand } from "./command";
 
-/** Where tokens live: tmpfs on systemd hosts, so a reboot (which undoes live links anyway) clears them. */
-export const DEADMAN_DIR = "/run/pulumi-underlay";
+/**
+ * Where a login user's tokens live: a directory of its own under /run/lock (a tmpfs, so a reboot,
+ * which undoes live links anyway, clears them; world-writable with the sticky bit, so a user
+ * without sudo can make it, as for the host lock). The token, the rollback shell and the
+ * confirmation all run as the login user; only the undo commands go through sudo.
+ */
+export function deadmanDir(user: string): string {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user)) throw new Error(`dead-man directory: unexpected user name ${JSON.stringify(user)}`);
+  return `/run/lock/pulumi-underlay-deadman.${user}`;
+}
 
 /** $0 of the rollback shell: what `pgrep -f` finds it by. */
 export const DEADMAN_MARKER = "pulumi-underlay-deadman";
 
 /** The token for one armed change; `id` is random hex from the caller. */
-export function deadmanToken(id: string): string {
+export function deadmanToken(user: string, id: string): string {
   if (!/^[0-9a-f]{8,64}$/.test(id)) throw new Error(`dead-man token id must be hex, got ${JSON.stringify(id)}`);
-  return `${DEADMAN_DIR}/deadman-${id}`;
+  return `${deadmanDir(user)}/deadman-${id}`;
 }
 
 /**
@@ -43,14 +51,17 @@ export function undoWithInput(argv: Argv, input: string): Argv {
   return ["sh", "-c", 'input=$1; shift; printf %s "$input" | "$@"', "sh", input, ...argv];
 }
 
-// $1 token, $2 the rollback script. The token is made exclusively (noclobber), so a token that
+// $1 token, $2 the rollback script. The token's directory must be a real directory of the login
+// user's own (another user could have made the name first in the shared /run/lock, to read or
+// take tokens). The token is made exclusively (noclobber), so a token that
 // exists already is never taken over. The rollback is started with setsid in a session of its
 // own (stdio on /dev/null) so that sshd closing this session, or the connection dying, does not
 // end it. A non-interactive shell's background job is never a process-group leader, so setsid
 // does not fork and $! is the rollback's pid, which is also its process group.
 const ARM_SCRIPT = [
   "umask 077",
-  `mkdir -p ${DEADMAN_DIR} || exit 1`,
+  "d=${1%/*}",
+  'mkdir -p -- "$d" 2>/dev/null; [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] || { echo "dead-man directory $d is not a directory of this user" >&2; exit 1; }',
   '( set -C; : >"$1" ) || exit 1',
   `setsid sh -c "$2" ${DEADMAN_MARKER} </dev/null >/dev/null 2>&1 &`,
   'echo "$!"',

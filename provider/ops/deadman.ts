@@ -40,6 +40,13 @@ export interface DeadmanOptions {
 
 export const DEADMAN_DEFAULTS: DeadmanOptions = { windowMs: 30_000, attemptMs: 4_000, settleMs: 15_000, retryPauseMs: 500 };
 
+/** The host as the switch needs it: who logs in, and whether its undo commands need sudo. */
+export interface DeadmanHost {
+  target: string;
+  user: string;
+  sudo: boolean;
+}
+
 /** What was armed: the token on the host and the rollback's pid (also its process group). */
 export interface Armed {
   token: string;
@@ -56,22 +63,26 @@ export interface Armed {
 export async function applyStepsWithDeadman(
   run: RunCommand,
   fresh: FreshRun,
-  target: string,
+  host: DeadmanHost,
   steps: readonly HostStep[],
   options: DeadmanOptions = DEADMAN_DEFAULTS,
 ): Promise<Armed | undefined> {
+  const { target } = host;
+  // The rollback runs as the login user (so sudoers need no rule for a shell); each undo
+  // command goes through sudo itself, as the pool would run it.
+  const privileged = (argv: Argv): Argv => (host.sudo ? ["sudo", "-n", "--", ...argv] : argv);
   const undos: Argv[] = steps
-    .flatMap((s) => (s.undo ? [s.undoStdin === undefined ? s.undo : undoWithInput(s.undo, s.undoStdin)] : []))
+    .flatMap((s) => (s.undo ? [s.undoStdin === undefined ? privileged(s.undo) : undoWithInput(privileged(s.undo), s.undoStdin)] : []))
     .reverse();
   if (undos.length === 0) {
     await applySteps(run, steps);
     return undefined;
   }
   const windowSeconds = Math.max(1, Math.ceil(options.windowMs / 1000));
-  const token = deadmanToken(randomBytes(8).toString("hex"));
+  const token = deadmanToken(host.user, randomBytes(8).toString("hex"));
   // The host's sleep starts after this instant, so the rollback never fires before windowEnds.
   const windowEnds = Date.now() + windowSeconds * 1000;
-  const pid = parseDeadmanArm((await run(buildDeadmanArm(token, windowSeconds, undos))).stdout);
+  const pid = parseDeadmanArm((await run(buildDeadmanArm(token, windowSeconds, undos), { asLoginUser: true })).stdout);
 
   // Once the window is over the host is (or soon will be) undoing: a step whose answer comes in
   // late must not be followed by the next one.
@@ -105,7 +116,7 @@ export async function applyStepsWithDeadman(
   const seen = await settle(fresh, target, buildDeadmanCheck(token, pid, "confirm"), deadline, options);
   switch (seen.state?.state) {
     case "confirmed":
-      await run(buildDeadmanCleanup(token), { allowFailure: true });
+      await run(buildDeadmanCleanup(token), { allowFailure: true, asLoginUser: true });
       if (!first.ok) throw first.err;
       return { token, pid };
     case "undone":

@@ -18,7 +18,9 @@ export interface SessionPath {
 export type SessionTrace = { path: SessionPath } | { unknown: string };
 
 export async function traceSessionPath(run: RunCommand): Promise<SessionTrace> {
-  const shown = await run(buildSessionPeerShow(), { allowFailure: true });
+  // The login user's own environment holds $SSH_CONNECTION; under sudo the script would need a
+  // rule for `sh`, and without one the guard went blind (found by the VM least-privilege test).
+  const shown = await run(buildSessionPeerShow(), { allowFailure: true, asLoginUser: true });
   if (shown.exitCode !== 0) {
     return { unknown: `reading $SSH_CONNECTION exited with ${shown.exitCode}: ${shown.stderr.trim() || "(no output)"}` };
   }

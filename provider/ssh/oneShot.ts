@@ -10,7 +10,11 @@ import type { ConnectionConfig } from "./connection";
 import { describeTarget } from "./connection";
 import { dial } from "./dial";
 
-/** Runs argv on a fresh connection; rejects with a TransportError when it takes over `deadlineMs`. */
+/**
+ * Runs argv as the login user (never through sudo: the dead-man switch's token and rollback
+ * belong to that user) on a fresh connection; rejects with a TransportError when it takes over
+ * `deadlineMs`.
+ */
 export type FreshRun = (argv: Argv, deadlineMs: number) => Promise<CommandResult>;
 
 export function freshRunner(connection: ConnectionConfig): FreshRun {
@@ -24,7 +28,7 @@ export function freshRunner(connection: ConnectionConfig): FreshRun {
       return await execChannel(client, {
         target: describeTarget(connection),
         argv,
-        command: toRemoteCommand(argv, { sudo: connection.sudo, hostDeadlineMs: onHost }),
+        command: toRemoteCommand(argv, { sudo: false, hostDeadlineMs: onHost }),
         timeoutMs,
         openTimeoutMs: timeoutMs,
         hostDeadlineMs: onHost,

@@ -41,6 +41,11 @@ export interface RunOptions {
   allowFailure?: boolean | ((result: CommandResult) => boolean);
   /** Sent to the command's standard input (a file's content for `tee`); stdin is closed either way. */
   stdin?: string;
+  /**
+   * Run as the login user even with `sudo: true`: for reads that need no root, so a user whose
+   * sudo rights cover exactly docker, ip and test is not refused them (`sudo -n sh` would be).
+   */
+  asLoginUser?: boolean;
 }
 
 export type RunCommand = (argv: Argv, options?: RunOptions) => Promise<CommandResult>;
@@ -232,7 +237,7 @@ class Session implements HostRunner {
       const request = {
         target: this.target,
         argv,
-        command: toRemoteCommand(argv, { sudo: this.connection.sudo, hostDeadlineMs: onHost }),
+        command: toRemoteCommand(argv, { sudo: this.connection.sudo && !options.asLoginUser, hostDeadlineMs: onHost }),
         stdin: options.stdin,
         timeoutMs: deadline,
         openTimeoutMs: this.connection.connectTimeoutMs,

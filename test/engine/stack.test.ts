@@ -12,8 +12,9 @@ import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { snapshotHost, uniqueName } from "../integration/fixture";
 import { type NetnsLab, startNetnsLab } from "../lab/netnsLab";
 import type { LabHost } from "../lab/types";
+import { recordFigure } from "../support/figures";
 import { installedVersion, installPackedProject } from "../support/packedProject";
-import { secretPieces } from "../support/safeMessage";
+import { secretOccurrences, secretPieces } from "../support/safeMessage";
 import { changesIn, collector, type EngineStack, NetworkCanary, openStack } from "./engine";
 
 const SUBNET = "198.51.100.0/24";
@@ -272,6 +273,14 @@ describe("the real Pulumi engine: preview, up, refresh, destroy on a lab host", 
     const text = es.cli(["stack", "export"]);
     const state = JSON.parse(text) as { deployment: { resources: unknown[] } };
     const keys = [host.ssh.privateKey, fs.readFileSync(path.join(work, "id_rotated"), "utf8")];
+    const found = secretOccurrences(`${text}\n${es.output.join("\n")}`, keys.map(keyBody));
+    recordFigure({
+      group: "secrets",
+      name: "key pieces in `pulumi stack export` and the engine's output (real engine, key rotated once)",
+      value: found,
+      target: "0",
+      ok: found === 0 && !text.includes("PRIVATE KEY"),
+    });
     for (const key of keys) {
       for (const needle of secretPieces(keyBody(key))) {
         assert.ok(!text.includes(needle), "a piece of a private key is in the state");

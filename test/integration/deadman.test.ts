@@ -17,7 +17,14 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DeadmanError } from "../../provider/errors";
-import { buildDeadmanArm, buildDeadmanCheck, deadmanToken, parseDeadmanArm, parseDeadmanCheck } from "../../provider/host/deadman";
+import {
+  buildDeadmanArm,
+  buildDeadmanCheck,
+  deadmanDir,
+  deadmanToken,
+  parseDeadmanArm,
+  parseDeadmanCheck,
+} from "../../provider/host/deadman";
 import { buildLinkDelete } from "../../provider/host/iproute";
 import { applyStepsWithDeadman } from "../../provider/ops/deadman";
 import { findSessionPath } from "../../provider/ops/sessionPath";
@@ -45,9 +52,14 @@ async function rollbacksRunning(host: LabHost): Promise<string> {
   return found.stdout.trim();
 }
 
-/** The switch's files on the host (tokens, confirmations, undo records). */
+/**
+ * The switch's files on the host (tokens, confirmations, undo records), read over SSH: a netns
+ * lab host's sshd has a /run/lock of its own, which only its sessions see.
+ */
 async function tokens(host: LabHost): Promise<string> {
-  return (await host.exec(["sh", "-c", "ls -A /run/pulumi-underlay 2>/dev/null || true"])).stdout.trim();
+  const connection = parseConnection(connectionFor(host), "HostShim");
+  const dir = deadmanDir(connection.user);
+  return (await hostSession(connection).run(["sh", "-c", `ls -A ${dir} 2>/dev/null || true`])).stdout.trim();
 }
 
 function freePort(): Promise<number> {
@@ -152,7 +164,7 @@ describe("dead-man switch on a lab host", function () {
     links.push(victim);
     await host.exec(["ip", "link", "add", victim, "type", "veth", "peer", "name", `${victim}p`]);
     const tokensBefore = await tokens(host);
-    const token = deadmanToken(randomBytes(8).toString("hex"));
+    const token = deadmanToken(connection.user, randomBytes(8).toString("hex"));
     // Armed on a connection of its own, closed as soon as the command answers.
     const armedAt = Date.now();
     const armed = await freshRunner(connection)(buildDeadmanArm(token, 2, [buildLinkDelete(victim)]), 10_000);
@@ -204,7 +216,7 @@ describe("dead-man switch on a lab host", function () {
 
     const began = Date.now();
     const change = session.exclusive((run) =>
-      applyStepsWithDeadman(run, freshRunner(connection), session.target, steps, {
+      applyStepsWithDeadman(run, freshRunner(connection), { target: session.target, user: connection.user, sudo: connection.sudo }, steps, {
         windowMs,
         attemptMs: 3_000,
         settleMs: 15_000,

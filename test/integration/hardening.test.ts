@@ -15,6 +15,7 @@ import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan
 import { parseConnection } from "../../provider/ssh/connection";
 import { hostSession } from "../../provider/ssh/pool";
 import type { Lab, LabHost } from "../lab/types";
+import { recordFigure } from "../support/figures";
 import { connectionFor, lab, refused, snapshotHost, uniqueName } from "./fixture";
 
 describe("hardening on a lab host", function () {
@@ -140,6 +141,14 @@ describe("hardening on a lab host", function () {
     assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
     await macvlanNetworkProvider.create(checked.inputs);
     const inspected = JSON.parse((await host.docker(["network", "inspect", name])).stdout)[0];
+    const whole = Object.entries(labels).filter(([k, v]) => Buffer.from(inspected.Labels[k] ?? "<missing>").equals(Buffer.from(v))).length;
+    recordFigure({
+      group: "hostile input",
+      name: "hostile label values check() accepts, read back byte for byte on the lab host (docker network inspect)",
+      value: `${whole}/${values.length}`,
+      target: `${values.length}/${values.length}`,
+      ok: whole === values.length,
+    });
     for (const [k, v] of Object.entries(labels)) {
       assert.deepEqual(Buffer.from(inspected.Labels[k] ?? "<missing>"), Buffer.from(v), `label ${k} did not read back byte for byte`);
     }
@@ -208,6 +217,15 @@ describe("hardening on a lab host", function () {
     const routes = JSON.parse((await host.exec(["ip", "-j", "route", "show", "dev", name])).stdout) as { dst: string }[];
     assert.deepEqual(routes.map((r) => r.dst).sort(), ["198.51.100.199", "198.51.100.200/29"]);
     await hostShimProvider.delete(created.id, created.outs as never);
+    const canaryFound =
+      (fs.existsSync(canary) ? 1 : 0) + ((await host.exec(["test", "-e", canary], { allowFail: true })).code === 0 ? 1 : 0);
+    recordFigure({
+      group: "hostile input",
+      name: "canary files found on the lab run (here and on the host)",
+      value: canaryFound,
+      target: "0",
+      ok: canaryFound === 0,
+    });
     await noCanary();
   });
 });

@@ -22,13 +22,18 @@ export async function startLanSshd(lab: NetnsLab, index: number, port = 22): Pro
     "nsenter",
     [
       `--net=/var/run/netns/${lab.prefix}-h${index + 1}`,
-      "/usr/sbin/sshd",
-      "-D",
-      "-e",
-      "-f",
-      path.join(hd, "sshd_config"),
-      "-o",
-      `ListenAddress=${address}:${port}`,
+      // As the lab's own sshd (netns-lab.sh): the host's /run/lock, not this machine's, for the
+      // host lock and the dead-man switch's tokens. Each step execs the next, so the pid is sshd's.
+      "unshare",
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount --bind "$1/lock" /run/lock && exec /usr/sbin/sshd -D -e -f "$1/sshd_config" -o "ListenAddress=$2"',
+      "sh",
+      hd,
+      `${address}:${port}`,
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );

@@ -13,6 +13,8 @@ export interface FakeRunner extends HostRunner {
   /** Every command as one string, in order ("ip -j -d link show dev eth1"). */
   readonly calls: string[];
   readonly stdins: (string | undefined)[];
+  /** For each call, whether it asked to run as the login user (never through sudo). */
+  readonly asLoginUser: boolean[];
   readonly run: RunCommand & HostRunner["run"];
 }
 
@@ -24,9 +26,11 @@ let runners = 0;
 export function fakeRunner(answer: Answer = () => undefined, docker?: DockerApi): FakeRunner {
   const calls: string[] = [];
   const stdins: (string | undefined)[] = [];
+  const asLoginUser: boolean[] = [];
   const run: RunCommand = async (argv: Argv, options = {}) => {
     calls.push(argv.join(" "));
     stdins.push(options.stdin);
+    asLoginUser.push(options.asLoginUser === true);
     // Unless a test says otherwise, `test -d /sys/class/net/X/wireless` finds no Wi-Fi.
     const given = answer([...argv], options.stdin) ?? (argv[0] === "test" ? { exitCode: 1 } : {});
     const result: CommandResult = { exitCode: given.exitCode ?? 0, stdout: given.stdout ?? "", stderr: given.stderr ?? "" };
@@ -48,6 +52,7 @@ export function fakeRunner(answer: Answer = () => undefined, docker?: DockerApi)
     hostId,
     calls,
     stdins,
+    asLoginUser,
     run,
     exclusive: (body) => lock.exclusive(() => body(run)),
     shared: (body) => lock.shared(() => body(run)),

@@ -14,6 +14,15 @@ export function secretPieces(secret: string, size = 16): string[] {
   return pieces;
 }
 
+/** How many times the secrets, or any 16-character window of them, occur in `text`. */
+export function secretOccurrences(text: string, secrets: readonly string[]): number {
+  let n = 0;
+  for (const piece of secrets.flatMap((s) => (s.length < 16 ? [s] : secretPieces(s)))) {
+    for (let at = text.indexOf(piece); at >= 0; at = text.indexOf(piece, at + 1)) n++;
+  }
+  return n;
+}
+
 /** Fails, saying why, unless `message` is safe to print given the secrets in play. */
 export function assertSafeMessage(message: string, secrets: readonly string[] = [], maxLength = 2000): void {
   const raw = message.match(RAW_INVISIBLE);
@@ -25,4 +34,36 @@ export function assertSafeMessage(message: string, secrets: readonly string[] = 
     }
   }
   assert.ok(message.length <= maxLength, `a ${message.length}-character message`);
+}
+
+/** The longest prefix of `value` (in code points) that `message` shows verbatim. */
+export function echoedPrefix(message: string, value: string): number {
+  const points = Array.from(value);
+  let n = 0;
+  let prefix = "";
+  while (n < points.length && message.includes(prefix + points[n])) prefix += points[n++];
+  return n;
+}
+
+/**
+ * What the hardening figures count over many messages (test/support/figures.ts): the same
+ * properties assertSafeMessage asserts, counted instead of thrown, so a run reports how many
+ * messages broke each rule and not only the first.
+ */
+export class MessageAudit {
+  messages = 0;
+  /** Messages holding a raw control, bidi, C1 or invisible code point. */
+  raw = 0;
+  /** Messages holding a key block or a 16-character piece of a secret. */
+  secret = 0;
+  /** The longest prefix of a checked value any message echoed verbatim, in code points. */
+  longestEcho = 0;
+
+  observe(message: string, secrets: readonly string[] = [], value?: unknown): void {
+    this.messages++;
+    if (RAW_INVISIBLE.test(message)) this.raw++;
+    const pieces = secrets.flatMap((s) => secretPieces(s));
+    if (/PRIVATE KEY|BEGIN OPENSSH/.test(message) || pieces.some((p) => message.includes(p))) this.secret++;
+    if (typeof value === "string") this.longestEcho = Math.max(this.longestEcho, echoedPrefix(message, value));
+  }
 }

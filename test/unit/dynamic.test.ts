@@ -55,6 +55,22 @@ describe("dynamic: check, parse, diff, registration", () => {
     );
   });
 
+  it('refuses a map key "__proto__" naming it, where z.record would drop it without a word', () => {
+    const WithMap = z.object({ labels: z.record(z.string(), z.string()) }).strict();
+    const raw = JSON.parse('{"labels": {"__proto__": "v", "ok": "w"}}') as Record<string, unknown>;
+    assert.deepEqual(Object.keys(WithMap.parse(raw).labels), ["ok"], "zod no longer drops it: this guard may go");
+    const failed = checkInputs(WithMap, raw);
+    assert.deepEqual(
+      failed.failures?.map((f) => f.property),
+      ["labels.__proto__"],
+    );
+    assert.match(failed.failures?.[0].reason ?? "", /^labels\.__proto__: is a key a JavaScript object cannot hold/);
+    assert.throws(
+      () => parseInputs(WithMap, raw, "T"),
+      (err: unknown) => err instanceof InputValidationError && /labels\.__proto__/.test(err.message),
+    );
+  });
+
   it("diffs field by field: unknown counts as changed, missing equals null, key order never matters", () => {
     const rules = { a: "replace", b: "update", c: "update" } as const;
     assert.deepEqual(changedFields({ a: "x", b: { p: 1, q: 2 } }, { a: "x", b: { q: 2, p: 1 }, c: undefined }, rules), []);

@@ -13,6 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
+import { SHOWN_PREFIX } from "../../provider/errors";
 import { type Argv, toRemoteCommand } from "../../provider/host/command";
 import { networkCreateRequest } from "../../provider/host/docker";
 import { linkSetupCommands } from "../../provider/host/persistentLinks";
@@ -21,8 +22,9 @@ import { vlanMapping, vlanSubinterfaceProvider } from "../../provider/resources/
 import { ipvlanMapping, ipvlanNetworkProvider } from "../../provider/resources/network/ipvlan";
 import { macvlanMapping, macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { toNetworkSpec } from "../../provider/resources/network/mapping";
+import { recordFigure } from "../support/figures";
 import { ed25519KeyPair } from "../support/keys";
-import { assertSafeMessage } from "../support/safeMessage";
+import { assertSafeMessage, MessageAudit } from "../support/safeMessage";
 import { SAMPLE_LAN } from "../support/samples";
 
 const CANARY = path.join(os.tmpdir(), `underlay-canary-${process.pid}`);
@@ -240,7 +242,8 @@ function withField(valid: Record<string, unknown>, field: string, value: unknown
     const [first] = Object.keys(at);
     const v = at[first];
     delete at[first];
-    at[value as string] = v;
+    // An own property even for "__proto__", as JSON.parse (and so the engine's inputs) makes it.
+    Object.defineProperty(at, value as string, { value: v, enumerable: true, writable: true, configurable: true });
   } else at[last] = value;
   return copy;
 }
@@ -263,12 +266,67 @@ function throughShell(commands: Argv[]): string[][] {
 }
 
 const figures = { tried: 0, rejectedNamingField: 0, rejectedOtherField: 0, accepted: 0, acceptedNoArgv: 0, argvProven: 0 };
+const audit = new MessageAudit();
+let canaryFound = 0;
+
+function recordFigures(): void {
+  const group = "hostile input";
+  const { tried, rejectedNamingField: named, rejectedOtherField: other, accepted, acceptedNoArgv, argvProven } = figures;
+  const seed = process.env.HOSTILE_SEED ? `seed ${process.env.HOSTILE_SEED}` : "random seed";
+  recordFigure({
+    group,
+    name: `generated values tried (fast-check, ${seed}, every string/number field of 4 resources)`,
+    value: tried,
+    target: "each refused or accepted",
+    ok: tried > 0 && tried === named + other + accepted,
+  });
+  recordFigure({ group, name: "refused by check() with a message naming the field", value: named, target: "(count)", ok: true });
+  recordFigure({
+    group,
+    name: "refused by a cross-field rule naming another field (value well-formed)",
+    value: other,
+    target: "(count)",
+    ok: true,
+  });
+  recordFigure({ group, name: "accepted by check()", value: accepted, target: "(count)", ok: true });
+  recordFigure({
+    group,
+    name: "accepted, proven whole: one argv element through a real sh, or one Engine API body string",
+    value: argvProven,
+    target: `all that reach the host (${accepted - acceptedNoArgv})`,
+    ok: argvProven === accepted - acceptedNoArgv,
+  });
+  recordFigure({ group, name: "accepted connection values (reach no command)", value: acceptedNoArgv, target: "(count)", ok: true });
+  recordFigure({ group, name: "canary files found (a shell interpreted a value)", value: canaryFound, target: "0", ok: canaryFound === 0 });
+  recordFigure({
+    group,
+    name: `check() messages for them (${audit.messages}) with a raw control/bidi/C1/invisible character`,
+    value: audit.raw,
+    target: "0",
+    ok: audit.raw === 0,
+  });
+  recordFigure({
+    group,
+    name: "longest prefix of a value a message echoes (code points)",
+    value: audit.longestEcho,
+    target: `<= ${SHOWN_PREFIX}`,
+    ok: audit.longestEcho <= SHOWN_PREFIX,
+  });
+  recordFigure({
+    group: "secrets",
+    name: `check() messages for hostile inputs (${audit.messages}) with key material or a piece of the key/password`,
+    value: audit.secret,
+    target: "0",
+    ok: audit.secret === 0,
+  });
+}
 
 describe("hostile input, generated (fast-check)", function () {
   this.timeout(300_000);
 
   before(() => fs.rmSync(CANARY, { force: true }));
   after(() => {
+    recordFigures();
     console.log(
       `      hostile inputs: ${figures.tried} tried / ${figures.rejectedNamingField} rejected naming the field` +
         ` (+${figures.rejectedOtherField} by a cross-field rule naming another) / ${figures.accepted} accepted` +
@@ -286,6 +344,8 @@ describe("hostile input, generated (fast-check)", function () {
             const result = await r.provider.check({}, withField(r.valid, field, value));
             if (result.failures) {
               for (const f of result.failures) {
+                audit.observe(f.reason, SECRETS, value);
+                audit.observe(f.property, SECRETS, value);
                 assertSafeMessage(f.reason, SECRETS);
                 assertSafeMessage(f.property, SECRETS);
               }
@@ -348,6 +408,7 @@ describe("hostile input, generated (fast-check)", function () {
   }
 
   it("left no canary: no shell ever interpreted a value", () => {
+    canaryFound = fs.existsSync(CANARY) ? 1 : 0;
     assert.equal(fs.existsSync(CANARY), false);
   });
 });

@@ -5,8 +5,9 @@ import { strict as assert } from "node:assert";
 import { RefusalError, RemoteCommandError, StepsFailedError, showValue } from "../../provider/errors";
 import { hostShimProvider } from "../../provider/resources/link/hostShim";
 import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
+import { recordFigure } from "../support/figures";
 import { ed25519KeyPair } from "../support/keys";
-import { assertSafeMessage } from "../support/safeMessage";
+import { assertSafeMessage, MessageAudit } from "../support/safeMessage";
 
 const key = ed25519KeyPair();
 const PASSWORD = "correct horse battery staple 42";
@@ -17,8 +18,29 @@ const connection = {
   hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
 };
 const SHIM = { connection, name: "lanshim", parent: "eth1", address: "198.51.100.250/32", routes: ["198.51.100.128/26"] };
+const KEY_BODY = key.private.replace(/-----[^\n]*-----/g, "").replace(/\n/g, "");
+/** check() messages for a key or password pasted into another field; messages built from hostile names and host output. */
+const pasted = new MessageAudit();
+const hostile = new MessageAudit();
 
 describe("messages are safe to print", () => {
+  after(() => {
+    recordFigure({
+      group: "secrets",
+      name: `messages given a key or password in another field or a key in host output (${pasted.messages}): secret echoed`,
+      value: pasted.secret,
+      target: "0",
+      ok: pasted.messages > 0 && pasted.secret === 0,
+    });
+    recordFigure({
+      group: "hostile input",
+      name: `messages from hostile names, map keys and host output (${hostile.messages}) with a raw control/bidi/C1 character`,
+      value: hostile.raw,
+      target: "0",
+      ok: hostile.messages > 0 && hostile.raw === 0,
+    });
+  });
+
   it("show control, bidi, C1 and invisible code points as escapes", () => {
     const cases: [string, string][] = [
       ["a\u202eb", '"a\\u202eb"'],
@@ -59,7 +81,10 @@ describe("messages are safe to print", () => {
           failures.some((f) => f.property === `connection.${field}`),
           JSON.stringify(failures),
         );
-      for (const f of failures) assertSafeMessage(f.reason, [key.private.replace(/-----[^\n]*-----/g, "").replace(/\n/g, ""), PASSWORD]);
+      for (const f of failures) {
+        pasted.observe(f.reason, [KEY_BODY, PASSWORD]);
+        assertSafeMessage(f.reason, [KEY_BODY, PASSWORD]);
+      }
     });
   }
 
@@ -67,7 +92,10 @@ describe("messages are safe to print", () => {
     const result = await hostShimProvider.check({}, { ...SHIM, connection: { ...connection, user: PASSWORD }, parent: PASSWORD });
     const failures = result.failures ?? [];
     assert.deepEqual([...new Set(failures.map((f) => f.property))].sort(), ["connection.user", "parent"]);
-    for (const f of failures) assertSafeMessage(f.reason, [PASSWORD]);
+    for (const f of failures) {
+      pasted.observe(f.reason, [KEY_BODY, PASSWORD]);
+      assertSafeMessage(f.reason, [PASSWORD]);
+    }
   });
 
   it("check() escapes hostile values, map keys and unknown input names", async () => {
@@ -86,6 +114,8 @@ describe("messages are safe to print", () => {
     const failures = result.failures ?? [];
     assert.ok(failures.length >= 4, JSON.stringify(failures));
     for (const f of failures) {
+      hostile.observe(f.reason);
+      hostile.observe(f.property);
       assertSafeMessage(f.reason);
       assertSafeMessage(f.property);
     }
@@ -108,5 +138,7 @@ describe("messages are safe to print", () => {
     assertSafeMessage(failed.message, [], 5000);
     const steps = new StepsFailedError(failed, 1, [{ argv: ["ip", "link", "delete", "dev", "s\u202e"], stderr: "\u001b]0;pwned\u0007" }]);
     assertSafeMessage(steps.message, [], 6000);
+    for (const m of [refusal.message, failed.message, steps.message]) hostile.observe(m);
+    for (const m of [failed.message, steps.message]) pasted.observe(m);
   });
 });

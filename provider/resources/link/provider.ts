@@ -201,7 +201,8 @@ export class LinkProvider<A extends LinkArgs, M> implements pulumi.dynamic.Resou
     persistenceSteps: HostStep[],
   ): Promise<void> {
     const steps = [...linkSteps, ...persistenceSteps];
-    if (this.mapping.addressing && linkSteps.length > 0) await applyStepsWithDeadman(run, freshRunner(connection), target, steps);
+    if (this.mapping.addressing && linkSteps.length > 0)
+      await applyStepsWithDeadman(run, freshRunner(connection), { target, user: connection.user, sudo: connection.sudo }, steps);
     else await applySteps(run, steps);
   }
 

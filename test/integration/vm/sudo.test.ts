@@ -10,8 +10,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RemoteCommandError } from "../../../provider/errors";
+import { findSessionPath } from "../../../provider/ops/sessionPath";
+import { type HostShimState, hostShimProvider } from "../../../provider/resources/link/hostShim";
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
+import { parseConnection } from "../../../provider/ssh/connection";
+import { hostSession } from "../../../provider/ssh/pool";
 import type { LabHost } from "../../lab/types";
+import { recordFigure } from "../../support/figures";
 import { connectionFor, lab, uniqueName } from "../fixture";
 
 describe("sudo: true with a non-root user (VM)", function () {
@@ -51,8 +56,8 @@ describe("sudo: true with a non-root user (VM)", function () {
       await host.exec(["install", "-d", "-m", "700", "-o", user, "-g", user, `/home/${user}/.ssh`]);
       await host.exec(["install", "-m", "600", "-o", user, "-g", user, "/root/.ssh/authorized_keys", `/home/${user}/.ssh/authorized_keys`]);
     }
-    // Exactly what a network needs. A HostShim needs `sh` besides (its dead-man switch runs as
-    // `sudo -n -- sh -c ...`, ops/deadman.ts), which amounts to full root; no shim is made here.
+    // Exactly what a network and a HostShim need: no `sh` (which would amount to full root). The
+    // session guard's read and the dead-man switch run as the login user (ops/deadman.ts).
     const rules = [
       "ulabops ALL=(root) NOPASSWD: /usr/bin/docker, /usr/sbin/ip, /usr/bin/test",
       "ulabpart ALL=(root) NOPASSWD: /usr/bin/docker",
@@ -68,7 +73,9 @@ describe("sudo: true with a non-root user (VM)", function () {
     this.timeout(120_000);
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
     if (!host) return;
-    await host.exec(["rm", "-f", "/etc/sudoers.d/ulab", "/root/sudo.deb"], { allowFail: true });
+    await host.exec(["rm", "-rf", "/etc/sudoers.d/ulab", "/root/sudo.deb", "/run/lock/pulumi-underlay-deadman.ulabops"], {
+      allowFail: true,
+    });
     for (const user of ["ulabops", "ulabpart"]) await host.exec(["userdel", "-r", user], { allowFail: true });
   });
 
@@ -81,18 +88,78 @@ describe("sudo: true with a non-root user (VM)", function () {
       subnet: "203.0.113.0/26",
     };
     assert.equal((await host.exec(["id", "-u", "ulabops"])).stdout.trim() !== "0", true);
-    const checked = await macvlanNetworkProvider.check!({}, inputs);
-    assert.deepEqual(checked.failures ?? [], []);
-    const created = await macvlanNetworkProvider.create!(checked.inputs);
+    let managed = false;
     try {
-      const inspected = JSON.parse((await host.docker(["network", "inspect", name])).stdout)[0];
-      assert.equal(inspected.Options.parent, host.lanParent);
-      const read = await macvlanNetworkProvider.read!(created.id, created.outs!);
-      assert.equal(read.id, created.id);
+      const checked = await macvlanNetworkProvider.check!({}, inputs);
+      assert.deepEqual(checked.failures ?? [], []);
+      const created = await macvlanNetworkProvider.create!(checked.inputs);
+      try {
+        const inspected = JSON.parse((await host.docker(["network", "inspect", name])).stdout)[0];
+        assert.equal(inspected.Options.parent, host.lanParent);
+        const read = await macvlanNetworkProvider.read!(created.id, created.outs!);
+        assert.equal(read.id, created.id);
+      } finally {
+        await macvlanNetworkProvider.delete!(created.id, created.outs!);
+      }
+      assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
+      managed = true;
     } finally {
-      await macvlanNetworkProvider.delete!(created.id, created.outs!);
+      recordFigure({
+        group: "least privilege",
+        name: "MacvlanNetwork create, read, delete by a non-root user with sudo -n for docker, ip, test only (VM)",
+        value: managed ? "done" : "failed",
+        target: "done",
+        ok: managed,
+      });
     }
-    assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
+  });
+
+  it("the same user makes, reads and deletes a HostShim; the session guard still finds the SSH session's path", async () => {
+    const name = uniqueName("sush");
+    const connection = connectionFor(host, { user: "ulabops", sudo: true });
+    let managed = false;
+    try {
+      const checked = await hostShimProvider.check(
+        {},
+        { connection, name, parent: host.lanParent, address: "198.51.100.246/32", routes: [] },
+      );
+      assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
+      const created = await hostShimProvider.create(checked.inputs);
+      try {
+        const shown = JSON.parse((await host.exec(["ip", "-j", "address", "show", "dev", name])).stdout)[0];
+        assert.ok(shown.addr_info.some((a: { local: string }) => a.local === "198.51.100.246"));
+        assert.equal((await hostShimProvider.read(name, created.outs as HostShimState)).id, name);
+      } finally {
+        await hostShimProvider.delete(name, created.outs as HostShimState);
+      }
+      assert.notEqual((await host.exec(["ip", "link", "show", "dev", name], { allowFail: true })).code, 0);
+      // The create ran under the dead-man switch, as this user: its directory is the user's, and
+      // the confirmed token was cleaned up.
+      const dir = (await host.exec(["stat", "-c", "%U %a", "/run/lock/pulumi-underlay-deadman.ulabops"])).stdout.trim();
+      assert.equal(dir, "ulabops 700");
+      assert.equal((await host.exec(["ls", "-A", "/run/lock/pulumi-underlay-deadman.ulabops"])).stdout.trim(), "");
+      managed = true;
+    } finally {
+      recordFigure({
+        group: "least privilege",
+        name: "HostShim create, read, delete by the same user (VM)",
+        value: managed ? "done" : "failed",
+        target: "done",
+        ok: managed,
+      });
+    }
+    // The guard that refuses a shim capturing the session reads $SSH_CONNECTION through `sh` as
+    // the login user; under `sudo -n` without a rule for sh it must not go blind.
+    const session = hostSession(parseConnection(connection, "HostShim"));
+    const found = await session.exclusive((run) => findSessionPath(run));
+    recordFigure({
+      group: "least privilege",
+      name: "session guard finds the SSH session's path for the sudo-limited user (VM)",
+      value: found ? `found (${found.peer})` : "not found: guard skipped",
+      target: "found",
+      ok: found !== undefined,
+    });
+    assert.ok(found, "the session guard cannot see the SSH session of a user with sudo for docker, ip and test only");
   });
 
   it("a user allowed only docker is told it lacks ip, with the sudoers rule, and the host is unchanged", async () => {
@@ -106,14 +173,26 @@ describe("sudo: true with a non-root user (VM)", function () {
         subnet: "203.0.113.64/26",
       },
     );
-    await assert.rejects(macvlanNetworkProvider.create!(checked.inputs), (err: unknown) => {
-      assert.ok(err instanceof RemoteCommandError, String(err));
-      assert.match(
-        err.message,
-        /ulabpart may not run `ip` as root without a password: add a sudoers rule such as `ulabpart ALL=\(root\) NOPASSWD: \$\(command -v ip\)`/,
-      );
-      return true;
-    });
-    assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
+    let named = false;
+    try {
+      await assert.rejects(macvlanNetworkProvider.create!(checked.inputs), (err: unknown) => {
+        assert.ok(err instanceof RemoteCommandError, String(err));
+        assert.match(
+          err.message,
+          /ulabpart may not run `ip` as root without a password: add a sudoers rule such as `ulabpart ALL=\(root\) NOPASSWD: \$\(command -v ip\)`/,
+        );
+        return true;
+      });
+      assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
+      named = true;
+    } finally {
+      recordFigure({
+        group: "least privilege",
+        name: "a user with sudo for docker only: refused naming the missing right (ip) and the sudoers rule, host unchanged (VM)",
+        value: named ? "named" : "not named",
+        target: "named",
+        ok: named,
+      });
+    }
   });
 });

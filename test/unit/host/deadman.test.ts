@@ -16,11 +16,13 @@ import {
 } from "../../../provider/host/deadman";
 
 describe("the dead-man switch's commands", () => {
-  const token = "/run/pulumi-underlay/deadman-00ff00ff00ff00ff";
+  const token = "/run/lock/pulumi-underlay-deadman.root/deadman-00ff00ff00ff00ff";
 
-  it("names tokens from hex only, under /run/pulumi-underlay", () => {
-    assert.equal(deadmanToken("00ff00ff00ff00ff"), token);
-    for (const bad of ["", "../../etc/passwd", "00ff 00ff", "ABCDEF12", "$(x)"]) assert.throws(() => deadmanToken(bad), /must be hex/);
+  it("names tokens from hex only, in a directory of the login user's under /run/lock", () => {
+    assert.equal(deadmanToken("root", "00ff00ff00ff00ff"), token);
+    for (const bad of ["", "../../etc/passwd", "00ff 00ff", "ABCDEF12", "$(x)"])
+      assert.throws(() => deadmanToken("root", bad), /must be hex/);
+    for (const bad of ["", "../x", "a/b", "-x", "$(x)"]) assert.throws(() => deadmanToken(bad, "00ff00ff"), /unexpected user name/);
   });
 
   it("builds the rollback: wait, take the token or stop, undo newest first keeping the output, mark it done", () => {
@@ -43,10 +45,10 @@ describe("the dead-man switch's commands", () => {
     const undos = [["ip", "link", "delete", "dev", "sh'im"]];
     const argv = buildDeadmanArm(token, 20, undos);
     assert.deepEqual(argv.slice(0, 2), ["sh", "-c"]);
-    assert.equal(
+    assert.match(argv[2], /^umask 077\n/);
+    assert.match(
       argv[2],
-      'umask 077\nmkdir -p /run/pulumi-underlay || exit 1\n( set -C; : >"$1" ) || exit 1\n' +
-        'setsid sh -c "$2" pulumi-underlay-deadman </dev/null >/dev/null 2>&1 &\necho "$!"',
+      /\n\( set -C; : >"\$1" \) \|\| exit 1\nsetsid sh -c "\$2" pulumi-underlay-deadman <\/dev\/null >\/dev\/null 2>&1 &\necho "\$!"$/,
     );
     assert.deepEqual(argv.slice(3), ["sh", token, buildRollbackScript(token, 20, undos)]);
     assert.match(argv[5], /ip link delete dev 'sh'\\''im' >>/);
@@ -123,6 +125,43 @@ describe("the dead-man switch's commands", () => {
       });
       assert.equal(fs.readFileSync(file, "utf8"), old);
       assert.equal(fs.existsSync(canary), false, "a shell interpreted the input");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("in a real sh: arms only in a real directory of the login user's own (not a symlink, not another user's)", function () {
+    this.timeout(10_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deadman-"));
+    const arm = (tokenDir: string) => {
+      const t = path.join(tokenDir, "deadman-00ff00ff");
+      try {
+        const out = execFileSync("sh", ["-c", toRemoteCommand(buildDeadmanArm(t, 1, []), { sudo: false })], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        return { code: 0, out: out.toString(), token: fs.existsSync(t) };
+      } catch (e) {
+        return { code: (e as { status: number }).status, out: String((e as { stderr: Buffer }).stderr), token: fs.existsSync(t) };
+      }
+    };
+    try {
+      const own = arm(path.join(dir, "own"));
+      assert.equal(own.code, 0, own.out);
+      assert.ok(own.token);
+      assert.equal(fs.statSync(path.join(dir, "own")).mode & 0o777, 0o700);
+
+      fs.mkdirSync(path.join(dir, "elsewhere"));
+      fs.symlinkSync(path.join(dir, "elsewhere"), path.join(dir, "link"));
+      const linked = arm(path.join(dir, "link"));
+      assert.deepEqual([linked.code, linked.token], [1, false]);
+      assert.match(linked.out, /is not a directory of this user/);
+
+      if (process.getuid?.() === 0) {
+        fs.mkdirSync(path.join(dir, "theirs"));
+        fs.chownSync(path.join(dir, "theirs"), 65534, 65534);
+        const theirs = arm(path.join(dir, "theirs"));
+        assert.deepEqual([theirs.code, theirs.token], [1, false]);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -9,6 +9,9 @@ import type { Argv, CommandResult } from "../../../provider/host/command";
 import { applyStepsWithDeadman, type DeadmanOptions } from "../../../provider/ops/deadman";
 import type { HostStep } from "../../../provider/ops/steps";
 import { fakeRunner, TARGET } from "../../support/fakeRunner";
+
+const HOST = { target: TARGET, user: "root", sudo: false };
+
 import { ed25519KeyPair } from "../../support/keys";
 import { assertSafeMessage } from "../../support/safeMessage";
 
@@ -37,24 +40,40 @@ describe("ops: the dead-man switch", () => {
   it("arms with the undo commands newest first, runs the steps, confirms on a fresh login, and cleans up", async () => {
     const host = fakeRunner((argv) => (isArm(argv) ? { stdout: "4242\n" } : undefined));
     const logins = freshLogins(async () => ({ exitCode: 0 }));
-    const armed = await applyStepsWithDeadman(host.run, logins.fresh, TARGET, STEPS, FAST);
+    const armed = await applyStepsWithDeadman(host.run, logins.fresh, HOST, STEPS, FAST);
     assert.ok(armed);
     assert.equal(armed.pid, 4242);
-    assert.match(armed.token, /^\/run\/pulumi-underlay\/deadman-[0-9a-f]{16}$/);
+    assert.match(armed.token, /^\/run\/lock\/pulumi-underlay-deadman\.root\/deadman-[0-9a-f]{16}$/);
     assert.equal(host.calls.length, 5);
     assert.match(host.calls[0], /sleep 1; .*; rm -f -- \/etc\/x >>\S+ 2>&1; ip link delete dev shim0 >>/);
     assert.deepEqual(host.calls.slice(1, 4), ["ip link add shim0", "ip address add 198.51.100.250/32 dev shim0", "tee /etc/x"]);
     assert.equal(host.calls[4], `rm -f -- ${armed.token}.kept`);
+    // The switch's own commands run as the login user; the steps as the connection says.
+    assert.deepEqual(host.asLoginUser, [true, false, false, false, true]);
     assert.deepEqual(logins.modes, ["confirm"]);
+  });
+
+  it("under sudo: the rollback runs as the login user and each undo command goes through sudo -n, input included", async () => {
+    const host = fakeRunner((argv) => (isArm(argv) ? { stdout: "4242\n" } : undefined));
+    const logins = freshLogins(async () => ({ exitCode: 0 }));
+    const steps: HostStep[] = [
+      { argv: ["ip", "link", "add", "shim0"], undo: ["ip", "link", "delete", "dev", "shim0"] },
+      { argv: ["tee", "/etc/x"], stdin: "new", undo: ["tee", "/etc/x"], undoStdin: "old" },
+    ];
+    const armed = await applyStepsWithDeadman(host.run, logins.fresh, { target: TARGET, user: "ops", sudo: true }, steps, FAST);
+    assert.ok(armed);
+    assert.match(armed.token, /^\/run\/lock\/pulumi-underlay-deadman\.ops\/deadman-/);
+    assert.equal(host.asLoginUser[0], true);
+    assert.match(
+      host.calls[0],
+      /sleep 1; .*sh -c 'input=\$1; shift; printf %s "\$input" \| "\$@"' sh old sudo -n -- tee \/etc\/x >>\S+ 2>&1; sudo -n -- ip link delete dev shim0 >>/,
+    );
   });
 
   it("does not arm steps with nothing to undo", async () => {
     const host = fakeRunner();
     const logins = freshLogins(async () => ({ exitCode: 0 }));
-    assert.equal(
-      await applyStepsWithDeadman(host.run, logins.fresh, TARGET, [{ argv: ["ip", "link", "set", "x", "up"] }], FAST),
-      undefined,
-    );
+    assert.equal(await applyStepsWithDeadman(host.run, logins.fresh, HOST, [{ argv: ["ip", "link", "set", "x", "up"] }], FAST), undefined);
     assert.deepEqual(host.calls, ["ip link set x up"]);
     assert.deepEqual(logins.modes, []);
   });
@@ -65,7 +84,7 @@ describe("ops: the dead-man switch", () => {
       if (attempt < 3) throw TransportError.noSession(TARGET, 200);
       return { exitCode: 3, stdout: "RTNETLINK answers: No such device\n" };
     });
-    await assert.rejects(applyStepsWithDeadman(host.run, logins.fresh, TARGET, STEPS, FAST), (err: unknown) => {
+    await assert.rejects(applyStepsWithDeadman(host.run, logins.fresh, HOST, STEPS, FAST), (err: unknown) => {
       assert.ok(err instanceof DeadmanError, String(err));
       assert.equal(err.outcome, "undone");
       assert.deepEqual(err.undos, [
@@ -99,7 +118,7 @@ describe("ops: the dead-man switch", () => {
       release?.();
       return mode === "status" ? { exitCode: 3 } : { exitCode: 0 };
     });
-    await assert.rejects(applyStepsWithDeadman(hanging, logins.fresh, TARGET, STEPS, FAST), (err: unknown) => {
+    await assert.rejects(applyStepsWithDeadman(hanging, logins.fresh, HOST, STEPS, FAST), (err: unknown) => {
       assert.ok(err instanceof DeadmanError, String(err));
       assert.equal(err.outcome, "undone");
       assert.match(err.message, /its commands did not finish within the window/);
@@ -117,7 +136,7 @@ describe("ops: the dead-man switch", () => {
       throw TransportError.cannotConnect(TARGET, "connect ECONNREFUSED");
     });
     await assert.rejects(
-      applyStepsWithDeadman(host.run, silent.fresh, TARGET, STEPS, { ...FAST, settleMs: 200 }),
+      applyStepsWithDeadman(host.run, silent.fresh, HOST, STEPS, { ...FAST, settleMs: 200 }),
       (err: unknown) =>
         err instanceof DeadmanError && err.outcome === "unconfirmed" && /ECONNREFUSED.*still does not answer/.test(err.message),
     );
@@ -126,7 +145,7 @@ describe("ops: the dead-man switch", () => {
       isArm(argv) ? { stdout: "4242\n" } : argv[0] === "tee" ? { exitCode: 1, stderr: "Read-only file system" } : undefined,
     );
     const logins = freshLogins(async () => ({ exitCode: 0 }));
-    await assert.rejects(applyStepsWithDeadman(failing.run, logins.fresh, TARGET, STEPS, FAST), (err: unknown) => {
+    await assert.rejects(applyStepsWithDeadman(failing.run, logins.fresh, HOST, STEPS, FAST), (err: unknown) => {
       assert.ok(err instanceof StepsFailedError, String(err));
       return true;
     });

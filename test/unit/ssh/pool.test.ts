@@ -66,6 +66,11 @@ describe("SSH transport (in-process server)", function () {
     assert.equal(host.execs[0].command, "env LC_ALL=C timeout -k 1 299 sudo -n -- tee -- /tmp/x");
   });
 
+  it("runs a command as the login user when asked, even with sudo: true", async () => {
+    await session(host, { sudo: true }).run(["sh", "-c", "echo"], { asLoginUser: true });
+    assert.equal(host.execs[0].command, "env LC_ALL=C sh -c echo");
+  });
+
   it("accepts the pinned host key as an OpenSSH line and as a SHA256 fingerprint", async () => {
     assert.equal((await session(host).run(["true"])).exitCode, 0);
     closeAllSessions();
