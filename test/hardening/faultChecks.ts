@@ -2,7 +2,7 @@
 // error naming the host within a stated bound, recovery within another, one figure per scenario.
 
 import { strict as assert } from "node:assert";
-import { type DockerApiError, type RefusalError, StepsFailedError, type TransportError } from "../../provider/errors";
+import { type DockerApiError, RefusalError, StepsFailedError, TransportError } from "../../provider/errors";
 import { connectionFor } from "../integration/fixture";
 import type { LabHost } from "../lab/types";
 import { recordFigure } from "../support/figures";
@@ -92,7 +92,13 @@ export function typedCause(error: Error, classes: ErrorClass[], target: string):
 }
 
 export function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** An error as a figure names it: its class, and its reason or kind ("TransportError (auth)"). */
+export function kindOf(error: Error): string {
+  const detail = error instanceof TransportError ? error.reason : error instanceof RefusalError ? error.kind : undefined;
+  return detail ? `${error.name} (${detail})` : error.name;
 }
 
 /** The snapshot's lines that do not mention `name` (a link's or a network's). */

@@ -23,6 +23,7 @@ import {
   DIAL_BACKOFF_MS,
   failsWithin,
   faultConnection,
+  kindOf,
   scenario,
   seconds,
   succeedsWithin,
@@ -132,23 +133,6 @@ describe("faults on a lab host", function () {
     { step: "3 (ip link set up)", pattern: (n) => `ip link set dev ${n} up$` },
     { step: "4 (ip route add)", pattern: (n) => `ip -4 route add [^ ]+ dev ${n}$` },
   ];
-  for (const { step, pattern } of shimSteps) {
-    scenario(
-      `SSH connection cut after step ${step} of a HostShim create`,
-      "typed error ≤ commandTimeoutMs; retry converges; delete restores",
-      async () => {
-        const before = await snapshotHost(host);
-        const { name, inputs } = await shimInputs();
-        await faults.inject("cut-after", pattern(name));
-        const { error, ms } = await failsWithin(hostShimProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
-        typedCause(error, [TransportError], target);
-        assert.deepEqual(await faults.pending(), [], "the fault never fired");
-        await retryConvergesShim(name, inputs, before);
-        return `typed error in ${seconds(ms)}; retry converged; delete restored the host`;
-      },
-    );
-  }
-
   // ---- MacvlanNetwork ------------------------------------------------------------------------
 
   async function networkInputs(): Promise<{ name: string; inputs: Record<string, unknown> }> {
@@ -191,183 +175,6 @@ describe("faults on a lab host", function () {
     { step: "after the create request", action: "api-cut-after", pattern: "^POST /v[0-9.]+/networks/create " },
     { step: "after the inspect of the new network", action: "api-cut-after", pattern: "^GET /v[0-9.]+/networks/[0-9a-f]{64} " },
   ];
-  for (const { step, action, pattern } of networkSteps) {
-    scenario(
-      `SSH connection cut ${step} of a MacvlanNetwork create`,
-      "typed error ≤ commandTimeoutMs; retry converges; delete restores",
-      async () => {
-        const before = await snapshotHost(host);
-        const { name, inputs } = await networkInputs();
-        await faults.inject(action, pattern);
-        const { error, ms } = await failsWithin(macvlanNetworkProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
-        typedCause(error, [TransportError, DockerApiError], target);
-        assert.deepEqual(await faults.pending(), [], "the fault never fired");
-        await retryConvergesNetwork(name, inputs, before);
-        return `typed error in ${seconds(ms)}; retry converged; delete restored the host`;
-      },
-    );
-  }
-
-  // ---- sshd and dockerd stopped --------------------------------------------------------------
-
-  scenario(
-    "sshd stopped during a HostShim create",
-    "typed connect error ≤ dialErrorLimit × connectTimeoutMs; nothing changed; retry converges",
-    async () => {
-      const before = await snapshotHost(host);
-      const { name, inputs } = await shimInputs();
-      await faults.stopSshd();
-      const bound = DIAL_ATTEMPTS * CONNECT_TIMEOUT_MS + DIAL_BACKOFF_MS;
-      const { error, ms } = await failsWithin(hostShimProvider.create(inputs), bound, "create");
-      const cause = typedCause(error, [TransportError], target) as TransportError;
-      assert.equal(cause.reason, "connect", cause.message);
-      await faults.startSshd();
-      assert.equal(await snapshotHost(host), before, "a create that could not connect changed the host");
-      await retryConvergesShim(name, inputs, before);
-      return `typed error (connect) in ${seconds(ms)}; retry converged`;
-    },
-  );
-
-  /** The host's links, addresses and routes only (no Docker while dockerd is down). */
-  async function ipOnly(): Promise<string> {
-    return (await snapshotHost({ ...host, docker: async () => ({ code: 0, stdout: "", stderr: "" }) }))
-      .split("\n--\n")
-      .slice(1)
-      .join("\n--\n");
-  }
-
-  scenario(
-    "dockerd stopped during a MacvlanNetwork create",
-    "typed error ≤ commandTimeoutMs; nothing changed; retry converges",
-    async () => {
-      const before = await snapshotHost(host);
-      const ipBefore = await ipOnly();
-      const { name, inputs } = await networkInputs();
-      await faults.stopDockerd();
-      const { error, ms } = await failsWithin(macvlanNetworkProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
-      typedCause(error, [DockerApiError], target);
-      assert.equal(await ipOnly(), ipBefore);
-      await faults.startDockerd();
-      assert.equal(await snapshotHost(host), before, "a create without dockerd changed the host");
-      await retryConvergesNetwork(name, inputs, before);
-      return `typed error in ${seconds(ms)}; retry converged`;
-    },
-  );
-
-  scenario(
-    "dockerd stopped during a MacvlanNetwork read",
-    "typed error ≤ commandTimeoutMs, never 'gone'; read after restart finds it",
-    async () => {
-      const { inputs } = await networkInputs();
-      const created = await succeedsWithin(macvlanNetworkProvider.create(inputs), "create");
-      assert.ok(created.outs);
-      await faults.stopDockerd();
-      const { error, ms } = await failsWithin(macvlanNetworkProvider.read(created.id, created.outs), COMMAND_TIMEOUT_MS, "read");
-      typedCause(error, [DockerApiError], target);
-      await faults.startDockerd();
-      const read = await succeedsWithin(macvlanNetworkProvider.read(created.id, created.outs), "read after restart");
-      assert.equal(read.id, created.id, "the network reads as gone after dockerd came back");
-      return `typed error in ${seconds(ms)}; read after restart found the network`;
-    },
-  );
-
-  scenario(
-    "dockerd stopped during a MacvlanNetwork delete",
-    "typed error ≤ commandTimeoutMs; network kept; retry deletes; snapshot back",
-    async () => {
-      const before = await snapshotHost(host);
-      const { name, inputs } = await networkInputs();
-      const created = await succeedsWithin(macvlanNetworkProvider.create(inputs), "create");
-      assert.ok(created.outs);
-      await faults.stopDockerd();
-      const { error, ms } = await failsWithin(macvlanNetworkProvider.delete(created.id, created.outs), COMMAND_TIMEOUT_MS, "delete");
-      typedCause(error, [DockerApiError], target);
-      await faults.startDockerd();
-      await assertNetworkExactly(name, created.id, before);
-      await succeedsWithin(macvlanNetworkProvider.delete(created.id, created.outs), "delete");
-      assert.equal(await snapshotHost(host), before);
-      return `typed error in ${seconds(ms)}; retry deleted; snapshot back`;
-    },
-  );
-
-  // ---- a command that hangs, a host that never answers ---------------------------------------
-
-  scenario(
-    "a command that hangs during a HostShim create",
-    "typed timeout (commandTimeoutMs) ≤ commandTimeoutMs; the command ended; next operation works",
-    async () => {
-      const before = await snapshotHost(host);
-      const { name, inputs } = await shimInputs();
-      await faults.inject("hang", `ip link add link [^ ]+ name ${name} type macvlan`);
-      const { error, ms } = await failsWithin(hostShimProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
-      const cause = typedCause(error, [TransportError], target) as TransportError;
-      assert.equal(cause.reason, "timeout", cause.message);
-      assert.match(cause.message, new RegExp(`within ${COMMAND_TIMEOUT_MS} ms`));
-      await eventually(
-        async () => assert.deepEqual(await faults.hung(), [], "the hung command still runs on the host"),
-        COMMAND_TIMEOUT_MS,
-      );
-      await retryConvergesShim(name, inputs, before);
-      return `typed timeout in ${seconds(ms)}; hung command ended; retry converged`;
-    },
-  );
-
-  scenario(
-    "a Docker API stream that hangs during a MacvlanNetwork create",
-    "typed timeout (commandTimeoutMs) ≤ commandTimeoutMs; the command ended; next operation works",
-    async () => {
-      const before = await snapshotHost(host);
-      const { name, inputs } = await networkInputs();
-      await faults.inject("hang", "docker system dial-stdio");
-      const { error, ms } = await failsWithin(macvlanNetworkProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
-      const cause = typedCause(error, [TransportError, DockerApiError], target);
-      assert.match(cause.message, new RegExp(`within ${COMMAND_TIMEOUT_MS} ms`));
-      await eventually(
-        async () => assert.deepEqual(await faults.hung(), [], "the hung dial-stdio still runs on the host"),
-        COMMAND_TIMEOUT_MS,
-      );
-      await retryConvergesNetwork(name, inputs, before);
-      return `typed timeout in ${seconds(ms)}; hung stream ended; retry converged`;
-    },
-  );
-
-  scenario(
-    "a host that never answers (connections accepted, no SSH banner)",
-    "typed timeout (connectTimeoutMs) ≤ dialErrorLimit × connectTimeoutMs; nothing changed; retry converges",
-    async () => {
-      const before = await snapshotHost(host);
-      const { name, inputs } = await shimInputs();
-      await faults.pauseListener();
-      const bound = DIAL_ATTEMPTS * CONNECT_TIMEOUT_MS + DIAL_BACKOFF_MS;
-      const { error, ms } = await failsWithin(hostShimProvider.create(inputs), bound, "create");
-      const cause = typedCause(error, [TransportError], target) as TransportError;
-      assert.equal(cause.reason, "timeout", cause.message);
-      assert.match(cause.message, new RegExp(`within ${CONNECT_TIMEOUT_MS} ms`));
-      await faults.resumeListener();
-      assert.equal(await snapshotHost(host), before);
-      await retryConvergesShim(name, inputs, before);
-      return `typed timeout in ${seconds(ms)}; retry converged`;
-    },
-  );
-
-  scenario(
-    "a host that stops answering in the middle of a HostShim create",
-    "typed timeout (commandTimeoutMs) ≤ commandTimeoutMs; the next operation does not wait on the dead session",
-    async () => {
-      const before = await snapshotHost(host);
-      const { name, inputs } = await shimInputs();
-      await faults.inject("silent", `ip address add [^ ]+ dev ${name}$`);
-      const { error, ms } = await failsWithin(hostShimProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
-      const cause = typedCause(error, [TransportError], target) as TransportError;
-      assert.equal(cause.reason, "timeout", cause.message);
-      assert.match(cause.message, new RegExp(`within ${COMMAND_TIMEOUT_MS} ms`));
-      // The silenced connection stays stopped: the retry must not queue behind it.
-      const started = Date.now();
-      await retryConvergesShim(name, inputs, before);
-      return `typed timeout in ${seconds(ms)}; retry converged in ${seconds(Date.now() - started)}`;
-    },
-  );
-
   // ---- credentials and host keys -------------------------------------------------------------
 
   /** Connections sshd logged since `log` was read: the distinct client ports its lines name. */
@@ -400,7 +207,7 @@ describe("faults on a lab host", function () {
         assert.equal(logins, 1, `sshd saw ${logins} connections (one per dial)`);
       }, 2_000);
       assert.equal(await snapshotHost(host), before);
-      return `typed auth error in ${seconds(ms)}; ${logins} login; nothing changed`;
+      return `${kindOf(cause)} in ${seconds(ms)}; ${logins} login; nothing changed`;
     });
   }
 
@@ -450,7 +257,201 @@ describe("faults on a lab host", function () {
         assert.equal(dials, 1, `sshd saw ${dials} connections (one per dial)`);
       }, 2_000);
       assert.equal(await snapshotHost(host), before);
-      return `typed hostKey error in ${seconds(ms)}; ${dials} connection; nothing changed`;
+      return `${kindOf(cause)} in ${seconds(ms)}; ${dials} connection; nothing changed`;
     });
   }
+  // ---- sshd and dockerd stopped --------------------------------------------------------------
+
+  scenario(
+    "sshd stopped during a HostShim create",
+    "typed connect error ≤ the dial backoff (refused at once, dialErrorLimit tries); nothing changed; retry converges",
+    async () => {
+      const before = await snapshotHost(host);
+      const { name, inputs } = await shimInputs();
+      await faults.stopSshd();
+      // A refused connection fails at once: only the waits between the tries count.
+      const bound = (DIAL_ATTEMPTS - 1) * DIAL_BACKOFF_MS;
+      const { error, ms } = await failsWithin(hostShimProvider.create(inputs), bound, "create");
+      const cause = typedCause(error, [TransportError], target) as TransportError;
+      assert.equal(cause.reason, "connect", cause.message);
+      await faults.startSshd();
+      assert.equal(await snapshotHost(host), before, "a create that could not connect changed the host");
+      await retryConvergesShim(name, inputs, before);
+      return `${kindOf(cause)} in ${seconds(ms)}; retry converged`;
+    },
+  );
+
+  /** The host's links, addresses and routes only (no Docker while dockerd is down). */
+  async function ipOnly(): Promise<string> {
+    return (await snapshotHost({ ...host, docker: async () => ({ code: 0, stdout: "", stderr: "" }) }))
+      .split("\n--\n")
+      .slice(1)
+      .join("\n--\n");
+  }
+
+  scenario(
+    "dockerd stopped during a MacvlanNetwork create",
+    "typed error ≤ commandTimeoutMs; nothing changed; retry converges",
+    async () => {
+      const before = await snapshotHost(host);
+      const ipBefore = await ipOnly();
+      const { name, inputs } = await networkInputs();
+      await faults.stopDockerd();
+      const { error, ms } = await failsWithin(macvlanNetworkProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
+      const cause = typedCause(error, [DockerApiError], target);
+      assert.equal(await ipOnly(), ipBefore);
+      await faults.startDockerd();
+      assert.equal(await snapshotHost(host), before, "a create without dockerd changed the host");
+      await retryConvergesNetwork(name, inputs, before);
+      return `${kindOf(cause)} in ${seconds(ms)}; retry converged`;
+    },
+  );
+
+  scenario(
+    "dockerd stopped during a MacvlanNetwork read",
+    "typed error ≤ commandTimeoutMs, never 'gone'; read after restart finds it",
+    async () => {
+      const { inputs } = await networkInputs();
+      const created = await succeedsWithin(macvlanNetworkProvider.create(inputs), "create");
+      assert.ok(created.outs);
+      await faults.stopDockerd();
+      const { error, ms } = await failsWithin(macvlanNetworkProvider.read(created.id, created.outs), COMMAND_TIMEOUT_MS, "read");
+      const cause = typedCause(error, [DockerApiError], target);
+      await faults.startDockerd();
+      const read = await succeedsWithin(macvlanNetworkProvider.read(created.id, created.outs), "read after restart");
+      assert.equal(read.id, created.id, "the network reads as gone after dockerd came back");
+      return `${kindOf(cause)} in ${seconds(ms)}; read after restart found the network`;
+    },
+  );
+
+  scenario(
+    "dockerd stopped during a MacvlanNetwork delete",
+    "typed error ≤ commandTimeoutMs; network kept; retry deletes; snapshot back",
+    async () => {
+      const before = await snapshotHost(host);
+      const { name, inputs } = await networkInputs();
+      const created = await succeedsWithin(macvlanNetworkProvider.create(inputs), "create");
+      assert.ok(created.outs);
+      await faults.stopDockerd();
+      const { error, ms } = await failsWithin(macvlanNetworkProvider.delete(created.id, created.outs), COMMAND_TIMEOUT_MS, "delete");
+      const cause = typedCause(error, [DockerApiError], target);
+      await faults.startDockerd();
+      await assertNetworkExactly(name, created.id, before);
+      await succeedsWithin(macvlanNetworkProvider.delete(created.id, created.outs), "delete");
+      assert.equal(await snapshotHost(host), before);
+      return `${kindOf(cause)} in ${seconds(ms)}; retry deleted; snapshot back`;
+    },
+  );
+
+  // ---- a host that never answers, connections cut, commands that hang -------------------
+
+  scenario(
+    "a host that never answers (connections accepted, no SSH banner)",
+    "typed timeout (connectTimeoutMs) ≤ dialErrorLimit × connectTimeoutMs; nothing changed; retry converges",
+    async () => {
+      const before = await snapshotHost(host);
+      const { name, inputs } = await shimInputs();
+      await faults.pauseListener();
+      const bound = DIAL_ATTEMPTS * CONNECT_TIMEOUT_MS + DIAL_BACKOFF_MS;
+      const { error, ms } = await failsWithin(hostShimProvider.create(inputs), bound, "create");
+      const cause = typedCause(error, [TransportError], target) as TransportError;
+      assert.equal(cause.reason, "timeout", cause.message);
+      assert.match(cause.message, new RegExp(`within ${CONNECT_TIMEOUT_MS} ms`));
+      await faults.resumeListener();
+      assert.equal(await snapshotHost(host), before);
+      await retryConvergesShim(name, inputs, before);
+      return `${kindOf(cause)} in ${seconds(ms)}; retry converged`;
+    },
+  );
+
+  for (const { step, action, pattern } of networkSteps) {
+    scenario(
+      `SSH connection cut ${step} of a MacvlanNetwork create`,
+      "typed error ≤ commandTimeoutMs; retry converges; delete restores",
+      async () => {
+        const before = await snapshotHost(host);
+        const { name, inputs } = await networkInputs();
+        await faults.inject(action, pattern);
+        const { error, ms } = await failsWithin(macvlanNetworkProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
+        const cause = typedCause(error, [TransportError, DockerApiError], target);
+        assert.deepEqual(await faults.pending(), [], "the fault never fired");
+        await retryConvergesNetwork(name, inputs, before);
+        return `${kindOf(cause)} in ${seconds(ms)}; retry converged; delete restored the host`;
+      },
+    );
+  }
+
+  for (const { step, pattern } of shimSteps) {
+    scenario(
+      `SSH connection cut after step ${step} of a HostShim create`,
+      "typed error ≤ commandTimeoutMs; retry converges; delete restores",
+      async () => {
+        const before = await snapshotHost(host);
+        const { name, inputs } = await shimInputs();
+        await faults.inject("cut-after", pattern(name));
+        const { error, ms } = await failsWithin(hostShimProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
+        const cause = typedCause(error, [TransportError], target);
+        assert.deepEqual(await faults.pending(), [], "the fault never fired");
+        await retryConvergesShim(name, inputs, before);
+        return `${kindOf(cause)} in ${seconds(ms)}; retry converged; delete restored the host`;
+      },
+    );
+  }
+
+  scenario(
+    "a command that hangs during a HostShim create",
+    "typed timeout (commandTimeoutMs) ≤ commandTimeoutMs; the command ended; next operation works",
+    async () => {
+      const before = await snapshotHost(host);
+      const { name, inputs } = await shimInputs();
+      await faults.inject("hang", `ip link add link [^ ]+ name ${name} type macvlan`);
+      const { error, ms } = await failsWithin(hostShimProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
+      const cause = typedCause(error, [TransportError], target) as TransportError;
+      assert.equal(cause.reason, "timeout", cause.message);
+      assert.match(cause.message, new RegExp(`within ${COMMAND_TIMEOUT_MS} ms`));
+      await eventually(
+        async () => assert.deepEqual(await faults.hung(), [], "the hung command still runs on the host"),
+        COMMAND_TIMEOUT_MS,
+      );
+      await retryConvergesShim(name, inputs, before);
+      return `${kindOf(cause)} in ${seconds(ms)}; hung command ended; retry converged`;
+    },
+  );
+
+  scenario(
+    "a Docker API stream that hangs during a MacvlanNetwork create",
+    "typed timeout (commandTimeoutMs) ≤ commandTimeoutMs; the command ended; next operation works",
+    async () => {
+      const before = await snapshotHost(host);
+      const { name, inputs } = await networkInputs();
+      await faults.inject("hang", "docker system dial-stdio");
+      const { error, ms } = await failsWithin(macvlanNetworkProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
+      const cause = typedCause(error, [TransportError, DockerApiError], target);
+      assert.match(cause.message, new RegExp(`within ${COMMAND_TIMEOUT_MS} ms`));
+      await eventually(
+        async () => assert.deepEqual(await faults.hung(), [], "the hung dial-stdio still runs on the host"),
+        COMMAND_TIMEOUT_MS,
+      );
+      await retryConvergesNetwork(name, inputs, before);
+      return `${kindOf(cause)} in ${seconds(ms)}; hung stream ended; retry converged`;
+    },
+  );
+
+  scenario(
+    "a host that stops answering in the middle of a HostShim create",
+    "typed timeout (commandTimeoutMs) ≤ commandTimeoutMs; the next operation does not wait on the dead session",
+    async () => {
+      const before = await snapshotHost(host);
+      const { name, inputs } = await shimInputs();
+      await faults.inject("silent", `ip address add [^ ]+ dev ${name}$`);
+      const { error, ms } = await failsWithin(hostShimProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
+      const cause = typedCause(error, [TransportError], target) as TransportError;
+      assert.equal(cause.reason, "timeout", cause.message);
+      assert.match(cause.message, new RegExp(`within ${COMMAND_TIMEOUT_MS} ms`));
+      // The silenced connection stays stopped: the retry must not queue behind it.
+      const started = Date.now();
+      await retryConvergesShim(name, inputs, before);
+      return `${kindOf(cause)} in ${seconds(ms)}; retry converged in ${seconds(Date.now() - started)}`;
+    },
+  );
 });

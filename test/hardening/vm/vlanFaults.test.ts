@@ -10,7 +10,17 @@ import { type VlanSubinterfaceState, vlanSubinterfaceProvider } from "../../../p
 import { closeAllSessions } from "../../../provider/ssh/pool";
 import { lab, snapshotHost } from "../../integration/fixture";
 import type { LabFaults, LabHost } from "../../lab/types";
-import { COMMAND_TIMEOUT_MS, failsWithin, faultConnection, scenario, seconds, succeedsWithin, typedCause, without } from "../faultChecks";
+import {
+  COMMAND_TIMEOUT_MS,
+  failsWithin,
+  faultConnection,
+  kindOf,
+  scenario,
+  seconds,
+  succeedsWithin,
+  typedCause,
+  without,
+} from "../faultChecks";
 
 describe("faults on a VM lab host: VlanSubinterface", function () {
   this.timeout(300_000);
@@ -55,7 +65,7 @@ describe("faults on a VM lab host: VlanSubinterface", function () {
         assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
         await faults.inject("cut-after", pattern(name));
         const { error, ms } = await failsWithin(vlanSubinterfaceProvider.create(checked.inputs), COMMAND_TIMEOUT_MS, "create");
-        typedCause(error, [TransportError], target);
+        const cause = typedCause(error, [TransportError], target);
         assert.deepEqual(await faults.pending(), [], "the fault never fired");
 
         const created = await succeedsWithin(vlanSubinterfaceProvider.create(checked.inputs), "the retried create");
@@ -67,7 +77,7 @@ describe("faults on a VM lab host: VlanSubinterface", function () {
         assert.equal(without(await snapshotHost(host), name), before, "the host changed besides the VLAN link");
         await succeedsWithin(vlanSubinterfaceProvider.delete(created.id, created.outs as VlanSubinterfaceState), "delete");
         assert.equal(await snapshotHost(host), before, "delete did not bring the host back to the snapshot");
-        return `typed error in ${seconds(ms)}; retry converged; delete restored the host`;
+        return `${kindOf(cause)} in ${seconds(ms)}; retry converged; delete restored the host`;
       },
     );
   });
