@@ -119,6 +119,16 @@ export function faultConnection(host: LabHost, overrides: Record<string, unknown
   });
 }
 
+/**
+ * The `owner` input a resource class gives its provider (resources/owner.ts), for a provider
+ * whose schema has one: the suites call providers as a program's resources would, and it is the
+ * owner's mark that lets a create recognise what a lost connection left half-made.
+ */
+export function asResourceWould(schema: unknown, type: string, name: string): Record<string, string> {
+  const shape = (schema as { shape?: Record<string, unknown> }).shape;
+  return shape !== undefined && "owner" in shape ? { owner: `faults-test/lab/${type}/${name}` } : {};
+}
+
 /** One scenario as a mocha test: its figure is recorded whether it passes (the body's verdict) or not. */
 export function scenario(name: string, target: string, body: () => Promise<string>): void {
   it(name, async () => {

@@ -8,8 +8,8 @@
 
 import { strict as assert } from "node:assert";
 import { DockerApiError, TransportError } from "../../provider/errors";
-import { type HostShimState, hostShimProvider } from "../../provider/resources/link/hostShim";
-import { macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
+import { HostShimArgsSchema, type HostShimState, hostShimProvider } from "../../provider/resources/link/hostShim";
+import { MacvlanNetworkArgsSchema, macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { closeAllSessions } from "../../provider/ssh/pool";
 import { lab, snapshotHost, uniqueName } from "../integration/fixture";
 import type { LabFaults, LabHost } from "../lab/types";
@@ -17,6 +17,7 @@ import { eventually } from "../support/eventually";
 import { ed25519KeyPair } from "../support/keys";
 import { assertSafeMessage } from "../support/safeMessage";
 import {
+  asResourceWould,
   COMMAND_TIMEOUT_MS,
   CONNECT_TIMEOUT_MS,
   DIAL_ATTEMPTS,
@@ -84,6 +85,7 @@ describe("faults on a lab host", function () {
         address: SHIM_ADDRESS,
         routes: SHIM_ROUTES,
         persist: false,
+        ...asResourceWould(HostShimArgsSchema, "HostShim", name),
       },
     );
     assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
@@ -128,7 +130,8 @@ describe("faults on a lab host", function () {
   }
 
   const shimSteps: { step: string; pattern: (name: string) => string }[] = [
-    { step: "1 (ip link add)", pattern: (n) => `ip link add link [^ ]+ name ${n} type macvlan` },
+    // A link made with its owner's mark is added and marked in one `ip -batch -` (its only use).
+    { step: "1 (ip link add)", pattern: (n) => `ip (link add link [^ ]+ name ${n} type macvlan|-batch -$)` },
     { step: "2 (ip address add)", pattern: (n) => `ip address add [^ ]+ dev ${n}$` },
     { step: "3 (ip link set up)", pattern: (n) => `ip link set dev ${n} up$` },
     { step: "4 (ip route add)", pattern: (n) => `ip -4 route add [^ ]+ dev ${n}$` },
@@ -140,7 +143,13 @@ describe("faults on a lab host", function () {
     networks.push(name);
     const checked = await macvlanNetworkProvider.check(
       {},
-      { connection: connection(), name, parent: host.lanParent, subnet: NETWORK_SUBNET },
+      {
+        connection: connection(),
+        name,
+        parent: host.lanParent,
+        subnet: NETWORK_SUBNET,
+        ...asResourceWould(MacvlanNetworkArgsSchema, "MacvlanNetwork", name),
+      },
     );
     assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
     return { name, inputs: checked.inputs };
@@ -404,7 +413,7 @@ describe("faults on a lab host", function () {
     async () => {
       const before = await snapshotHost(host);
       const { name, inputs } = await shimInputs();
-      await faults.inject("hang", `ip link add link [^ ]+ name ${name} type macvlan`);
+      await faults.inject("hang", `ip (link add link [^ ]+ name ${name} type macvlan|-batch -$)`);
       const { error, ms } = await failsWithin(hostShimProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
       const cause = typedCause(error, [TransportError], target) as TransportError;
       assert.equal(cause.reason, "timeout", cause.message);

@@ -6,11 +6,16 @@
 
 import { strict as assert } from "node:assert";
 import { TransportError } from "../../../provider/errors";
-import { type VlanSubinterfaceState, vlanSubinterfaceProvider } from "../../../provider/resources/link/vlanSubinterface";
+import {
+  VlanSubinterfaceArgsSchema,
+  type VlanSubinterfaceState,
+  vlanSubinterfaceProvider,
+} from "../../../provider/resources/link/vlanSubinterface";
 import { closeAllSessions } from "../../../provider/ssh/pool";
 import { lab, snapshotHost } from "../../integration/fixture";
 import type { LabFaults, LabHost } from "../../lab/types";
 import {
+  asResourceWould,
   COMMAND_TIMEOUT_MS,
   failsWithin,
   faultConnection,
@@ -46,7 +51,7 @@ describe("faults on a VM lab host: VlanSubinterface", function () {
   });
 
   const steps: { step: string; pattern: (name: string) => string }[] = [
-    { step: "1 (ip link add)", pattern: (n) => `ip link add link [^ ]+ name ${n.replace(".", "\\.")} type vlan` },
+    { step: "1 (ip link add)", pattern: (n) => `ip (link add link [^ ]+ name ${n.replace(".", "\\.")} type vlan|-batch -$)` },
     { step: "2 (ip link set up)", pattern: (n) => `ip link set dev ${n.replace(".", "\\.")} up$` },
   ];
   steps.forEach(({ step, pattern }, i) => {
@@ -60,7 +65,13 @@ describe("faults on a VM lab host: VlanSubinterface", function () {
         const before = await snapshotHost(host);
         const checked = await vlanSubinterfaceProvider.check(
           {},
-          { connection: faultConnection(host), parent: host.lanParent, vlanId, persist: false },
+          {
+            connection: faultConnection(host),
+            parent: host.lanParent,
+            vlanId,
+            persist: false,
+            ...asResourceWould(VlanSubinterfaceArgsSchema, "VlanSubinterface", name),
+          },
         );
         assert.equal(checked.failures, undefined, JSON.stringify(checked.failures));
         await faults.inject("cut-after", pattern(name));
