@@ -67,6 +67,17 @@ export async function failsWithin(promise: Promise<unknown>, boundMs: number, wh
   return { error, ms };
 }
 
+/** How `promise` settled (value or error); fails only when it takes past RECOVERY_MS. */
+export async function settledWithin<T>(promise: Promise<T>, what: string): Promise<{ value: T } | { error: unknown }> {
+  const outcome = await settled(promise, RECOVERY_MS);
+  if (outcome === "deadline") {
+    const note = hangingNote();
+    stillHanging = what;
+    assert.fail(`${what}: neither done nor failed within ${RECOVERY_MS} ms${note}`);
+  }
+  return outcome;
+}
+
 /** What `promise` resolves to; fails when it rejects or takes past RECOVERY_MS. */
 export async function succeedsWithin<T>(promise: Promise<T>, what: string): Promise<T> {
   const outcome = await settled(promise, RECOVERY_MS);
