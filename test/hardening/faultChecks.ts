@@ -8,16 +8,23 @@ import type { LabHost } from "../lab/types";
 import { recordFigure } from "../support/figures";
 import { assertSafeMessage } from "../support/safeMessage";
 
+// A VM lab host runs under TCG: one command over SSH takes 0.3-4 s there (test/lab/vm/README.md),
+// against ~70 ms on a netns lab host, so its timeouts and slack are larger.
+const ON_VM = process.env.LAB_KIND === "vm";
+
 // Distinct values, so a message's "N ms" says which timeout ended the wait.
-export const CONNECT_TIMEOUT_MS = 4_000;
-export const COMMAND_TIMEOUT_MS = 3_000;
+export const CONNECT_TIMEOUT_MS = ON_VM ? 20_000 : 4_000;
+export const COMMAND_TIMEOUT_MS = ON_VM ? 15_000 : 3_000;
 export const DIAL_ATTEMPTS = 2;
 /** retry.ts's wait before a second dial. */
 export const DIAL_BACKOFF_MS = 500;
-/** What a loaded 2-core machine may add to any bound. */
-export const SLACK_MS = 2_000;
+/**
+ * What a loaded 2-core machine may add to any bound. A bound is timed from the call, so the
+ * slack also covers the commands the operation runs before the fault fires.
+ */
+export const SLACK_MS = ON_VM ? 20_000 : 2_000;
 /** A retry, a delete, a read once the fault is gone: a handful of commands, each far below its timeout. */
-export const RECOVERY_MS = 20_000;
+export const RECOVERY_MS = ON_VM ? 90_000 : 20_000;
 
 type ErrorClass = typeof TransportError | typeof DockerApiError | typeof RefusalError;
 

@@ -25,14 +25,14 @@ run_command() {
 }
 
 # The sshd processes of this connection (our sshd ancestors): on the netns lab the `sshd -i`
-# that socat started; on a VM the session and its monitor, never the listening daemon (whose
-# parent is pid 1). Killing them closes the TCP connection.
+# that socat started; on a VM the session and its monitor (`sshd-session` since OpenSSH 9.8),
+# never the listening daemon (whose parent is pid 1). Killing them closes the TCP connection.
 connection_pids() {
   local pid=$PPID comm parent
   while [[ "$pid" -gt 1 ]]; do
     comm=$(cat "/proc/$pid/comm" 2>/dev/null) || break
     parent=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || break
-    [[ "$comm" == sshd && "$parent" != 1 ]] || break
+    [[ ("$comm" == sshd || "$comm" == sshd-session) && "$parent" != 1 ]] || break
     printf '%s ' "$pid"
     pid=$parent
   done

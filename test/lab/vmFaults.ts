@@ -9,7 +9,8 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Exec, FaultAction, LabFaults } from "./types";
 
-const DIR = "/run/ulab-faults";
+// Not under /run: the guest mounts it noexec.
+const DIR = "/var/lib/ulab-faults";
 
 function wrapperText(): string {
   const candidates = [
