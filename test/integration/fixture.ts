@@ -33,16 +33,33 @@ export function connectionFor(host: LabHost, overrides: Record<string, unknown> 
   };
 }
 
-/** What a host looks like, for "nothing changed" assertions. */
+/**
+ * What a host looks like, for "nothing changed" assertions: its Docker networks and its
+ * `ip -j` links, addresses and routes, each entry on a line of its own, sorted. What changes
+ * by itself (address lifetimes, duplicate address detection) is left out.
+ */
 export async function snapshotHost(host: LabHost): Promise<string> {
+  const ipJson = ["link", "address", "route", "-6 route"].map((what) => host.exec(["ip", "-j", ...what.split(" "), "show"]));
   const parts = await Promise.all([
-    host.docker(["network", "ls", "--no-trunc", "--format", "{{.ID}} {{.Name}} {{.Driver}}"]),
-    host.exec(["ip", "-br", "link"]),
-    host.exec(["ip", "-br", "address"]),
-    host.exec(["ip", "route"]),
-    host.exec(["ip", "-6", "route"]),
+    host.docker(["network", "ls", "--no-trunc", "--format", "{{.ID}} {{.Name}} {{.Driver}}"]).then((r) => r.stdout.split("\n")),
+    ...ipJson.map((p) => p.then((r) => (JSON.parse(r.stdout || "[]") as unknown[]).map(withoutTransient))),
   ]);
-  return parts.map((p) => p.stdout.split("\n").sort().join("\n")).join("\n--\n");
+  return parts
+    .map((lines) =>
+      lines
+        .filter((l) => l !== "")
+        .sort()
+        .join("\n"),
+    )
+    .join("\n--\n");
+}
+
+// Address lifetimes count down on a SLAAC address; "tentative" is set while the kernel's duplicate
+// address detection runs (the first second or so of a new link, a fresh lab's included).
+const TRANSIENT = new Set(["valid_life_time", "preferred_life_time", "tentative"]);
+
+function withoutTransient(entry: unknown): string {
+  return JSON.stringify(entry, (key, value) => (TRANSIENT.has(key) ? undefined : value));
 }
 
 /**

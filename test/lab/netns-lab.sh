@@ -6,6 +6,8 @@
 #   netns-lab.sh down DIR             tear the lab in DIR down and remove DIR (idempotent)
 #   netns-lab.sh down-all             tear down EVERY lab on the machine (namespaces ulab-XXXX-*),
 #                                     including labs that other runs are using right now
+#   netns-lab.sh sshd-stop|sshd-start|dockerd-stop|dockerd-start DIR HOST
+#                                     faults: stop or start host HOST's (h1...) sshd or dockerd
 #
 # Each lab host is a network namespace with its own sshd (inetd mode, reached through a
 # socat listener on 127.0.0.1:<port> in the root namespace), its own containerd and dockerd,
@@ -18,6 +20,7 @@ set -Eeuo pipefail
 readonly LAN_PREFIX=198.51.100          # lab LAN 198.51.100.0/24: a documentation range, never the machine's own
 readonly LAN_SUBNET=$LAN_PREFIX.0/24
 readonly EXT_IP=$LAN_PREFIX.1           # external device, also the LAN's "gateway" address
+readonly LAB_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 readonly REGISTRY=/run/ulab             # <prefix> -> DIR, so down-all can find lab dirs
 readonly CACHE=/var/cache/ulab
 readonly IMAGE_TAR=$CACHE/busybox.tar
@@ -246,11 +249,14 @@ UseDNS no
 SetEnv DOCKER_HOST=unix://$hd/docker.sock HOME=$hd/home
 Subsystem sftp internal-sftp
 LogLevel INFO
+# Fault injection for the hardening suite (README.md, "Faults"); a no-op while DIR/hN/faults is empty.
+ForceCommand $hd/fault-command $hd $(command -v node || echo none)
 EOF
   # A /run/lock of the host's own (where pulumi-underlay's host lock lives): lab hosts share this
   # machine's filesystem, and a lock shared by every lab on it would make them wait on each
   # other. Each session's sshd gets a private mount namespace with hd/lock bound on /run/lock.
   mkdir -p "$hd/lock" && chmod 1777 "$hd/lock"
+  write_fault_files "$hd"
   cat >"$hd/sshd-inetd" <<EOF
 #!/bin/sh
 exec nsenter --net=/var/run/netns/$ns unshare -m --propagation private \\
@@ -281,6 +287,23 @@ EOF
   jq -n --arg key "$hd/key.json" '{"deprecated-key-path": $key}' >"$hd/daemon.json"
 }
 
+# The ForceCommand wrapper, its Docker API stand-in, the rules directory (empty: no fault), and
+# the stand-ins that `hang` puts first on PATH.
+write_fault_files() { # hostdir
+  local hd=$1 p
+  cp "$LAB_SCRIPT_DIR/fault-command.sh" "$hd/fault-command"
+  cp "$LAB_SCRIPT_DIR/fault-dial-stdio.js" "$hd/fault-dial-stdio.js"
+  chmod 0755 "$hd/fault-command"
+  mkdir -p "$hd/faults" "$hd/fault-bin"
+  cat >"$hd/fault-bin/hang" <<EOF
+#!/bin/sh
+echo \$\$ >>$hd/faults.hung
+exec sleep 86400
+EOF
+  chmod 0755 "$hd/fault-bin/hang"
+  for p in ip docker; do ln -s hang "$hd/fault-bin/$p"; done
+}
+
 # A containerd of our own per host (never the machine's /run/containerd), then dockerd on it.
 start_daemons() { # dir prefix nhosts
   local dir=$1 prefix=$2 n=$3 i ns hd
@@ -293,26 +316,28 @@ start_daemons() { # dir prefix nhosts
     hd=$dir/h$i
     wait_for "containerd h$i" 20 "$hd/containerd.pid" "$hd/containerd.log" test -S "$hd/containerd/containerd.sock"
   done
-  for ((i = 1; i <= n; i++)); do
-    ns=$prefix-h$i
-    hd=$dir/h$i
-    spawn "$hd/dockerd.spawn.pid" "$hd/dockerd.log" \
-      nsenter --net="/var/run/netns/$ns" dockerd \
-      --host "unix://$hd/docker.sock" \
-      --containerd "$hd/containerd/containerd.sock" \
-      --data-root "$hd/docker" \
-      --exec-root "$hd/run" \
-      --pidfile "$hd/dockerd.pid" \
-      --config-file "$hd/daemon.json" \
-      --cgroup-parent "/$ns" \
-      --iptables=false --ip6tables=false --ip-masq=false --bridge=none \
-      --storage-driver overlay2
-  done
-  for ((i = 1; i <= n; i++)); do
-    hd=$dir/h$i
-    wait_for "dockerd h$i" 60 "$hd/dockerd.spawn.pid" "$hd/dockerd.log" \
-      timeout 5 docker -H "unix://$hd/docker.sock" info --format '{{.ServerVersion}}'
-  done
+  for ((i = 1; i <= n; i++)); do spawn_dockerd "$dir/h$i" "$prefix-h$i"; done
+  for ((i = 1; i <= n; i++)); do wait_dockerd "$dir/h$i" "h$i"; done
+}
+
+spawn_dockerd() { # hostdir ns
+  local hd=$1 ns=$2
+  spawn "$hd/dockerd.spawn.pid" "$hd/dockerd.log" \
+    nsenter --net="/var/run/netns/$ns" dockerd \
+    --host "unix://$hd/docker.sock" \
+    --containerd "$hd/containerd/containerd.sock" \
+    --data-root "$hd/docker" \
+    --exec-root "$hd/run" \
+    --pidfile "$hd/dockerd.pid" \
+    --config-file "$hd/daemon.json" \
+    --cgroup-parent "/$ns" \
+    --iptables=false --ip6tables=false --ip-masq=false --bridge=none \
+    --storage-driver overlay2
+}
+
+wait_dockerd() { # hostdir name
+  wait_for "dockerd $2" 60 "$1/dockerd.spawn.pid" "$1/dockerd.log" \
+    timeout 5 docker -H "unix://$1/docker.sock" info --format '{{.ServerVersion}}'
 }
 
 # The busybox image on every host, in parallel.
@@ -341,8 +366,7 @@ start_ssh() { # dir prefix nhosts
     for _ in $(seq 1 20); do
       port=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
       port_free "$port" || continue
-      spawn "$hd/socat.pid" "$hd/socat.log" socat \
-        "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "EXEC:$hd/sshd-inetd $ns,nofork"
+      spawn_listener "$hd" "$ns" "$port"
       if wait_listen "$port" "$(pidof_file "$hd/socat.pid")"; then ok=1 && break; fi
     done
     ((ok)) || die "could not start socat for h$i: $(tail -n 5 "$hd/socat.log")"
@@ -355,6 +379,11 @@ start_ssh() { # dir prefix nhosts
       die "ssh into h$i failed: $out; sshd.log: $(tail -n 5 "$hd/sshd.log" 2>/dev/null)"
     [[ "$out" == eth1@* ]] || die "ssh into h$i: unexpected 'ip -br link show eth1' output: $out"
   done
+}
+
+spawn_listener() { # hostdir ns port
+  spawn "$1/socat.pid" "$1/socat.log" socat \
+    "TCP-LISTEN:$3,bind=127.0.0.1,reuseaddr,fork" "EXEC:$1/sshd-inetd $2,nofork"
 }
 
 ssh_cmd() { # hostdir argv...
@@ -587,6 +616,49 @@ cmd_down_all() {
 }
 
 # ----------------------------------------------------------------------------------------
+# faults: a lab host's sshd or dockerd stopped and started again, by the pids the lab recorded
+
+fault_host() { # dir host -> FAULT_HD, FAULT_NS
+  local dir=${1:?usage: CMD DIR HOST} host=${2:?usage: CMD DIR HOST}
+  [[ "$host" =~ ^h[0-9]+$ && -d "$dir/$host" && -s "$dir/prefix" ]] || die "no lab host $host in $dir"
+  FAULT_HD=$(cd "$dir/$host" && pwd -P)
+  FAULT_NS=$(cat "$dir/prefix")-$host
+}
+
+# The listener goes, and with it every connection it accepted (their `sshd -i` and session
+# processes): the host as it is while its sshd is down.
+cmd_sshd_stop() {
+  fault_host "$@"
+  local socat pids=() p
+  socat=$(pidof_file "$FAULT_HD/socat.pid")
+  for p in $(pgrep -P "$socat" 2>/dev/null); do pids+=("$p" $(pgrep -P "$p" 2>/dev/null)); done
+  stop_pids KILL 5 "$socat" "${pids[@]}" || die "sshd of $2 did not stop"
+}
+
+cmd_sshd_start() {
+  fault_host "$@"
+  local port
+  port=$(cat "$FAULT_HD/ssh.port")
+  alive "$(pidof_file "$FAULT_HD/socat.pid")" && return 0
+  spawn_listener "$FAULT_HD" "$FAULT_NS" "$port"
+  wait_listen "$port" "$(pidof_file "$FAULT_HD/socat.pid")" || die "listener of $2 did not come back on port $port"
+}
+
+cmd_dockerd_stop() {
+  fault_host "$@"
+  local pid
+  pid=$(pidof_file "$FAULT_HD/dockerd.spawn.pid")
+  stop_pids TERM 15 "$pid" || stop_pids KILL 5 "$pid" || die "dockerd of $2 did not stop"
+}
+
+cmd_dockerd_start() {
+  fault_host "$@"
+  alive "$(pidof_file "$FAULT_HD/dockerd.spawn.pid")" && return 0
+  spawn_dockerd "$FAULT_HD" "$FAULT_NS"
+  wait_dockerd "$FAULT_HD" "$2"
+}
+
+# ----------------------------------------------------------------------------------------
 
 main() {
   (($(id -u) == 0)) || die "must run as root"
@@ -597,8 +669,12 @@ main() {
     up) cmd_up "$@" ;;
     down) cmd_down "$@" ;;
     down-all) cmd_down_all "$@" ;;
+    sshd-stop) cmd_sshd_stop "$@" ;;
+    sshd-start) cmd_sshd_start "$@" ;;
+    dockerd-stop) cmd_dockerd_stop "$@" ;;
+    dockerd-start) cmd_dockerd_start "$@" ;;
     *)
-      echo "usage: $0 deps | up DIR [NHOSTS] | down DIR | down-all" >&2
+      echo "usage: $0 deps | up DIR [NHOSTS] | down DIR | down-all | {sshd,dockerd}-{stop,start} DIR HOST" >&2
       exit 2
       ;;
   esac

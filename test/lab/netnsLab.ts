@@ -7,6 +7,7 @@ import { existsSync, promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
+import { netnsFaults } from "./netnsFaults";
 import { run } from "./run";
 import type { Exec, ExecOptions, ExecResult, Lab, LabHost } from "./types";
 
@@ -63,6 +64,7 @@ const LabJson = z.object({
       z.object({
         name: nonEmpty,
         ns: nonEmpty,
+        dir: nonEmpty,
         ssh: z.object({ port: z.number().int(), user: nonEmpty, privateKeyPath: nonEmpty, hostPublicKeyPath: nonEmpty }),
         dockerSocket: nonEmpty,
         lanParent: nonEmpty,
@@ -98,7 +100,7 @@ function dockerEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-async function buildHost(spec: HostSpec): Promise<LabHost> {
+async function buildHost(spec: HostSpec, script: string, labDir: string): Promise<LabHost> {
   const [privateKey, hostPub] = await Promise.all([
     fs.readFile(spec.ssh.privateKeyPath, "utf8"),
     fs.readFile(spec.ssh.hostPublicKeyPath, "utf8"),
@@ -113,6 +115,7 @@ async function buildHost(spec: HostSpec): Promise<LabHost> {
     lanAddress: spec.lanAddress,
     exec: execIn(nsenter),
     docker: execIn([...nsenter, "docker", "-H", `unix://${spec.dockerSocket}`], dockerEnv()),
+    faults: netnsFaults(script, labDir, spec.name, spec.dir),
   };
 }
 
@@ -137,7 +140,7 @@ export async function startNetnsLab(opts?: { hosts?: number }): Promise<NetnsLab
   try {
     await run(["bash", script, "up", dir, String(count)], { timeoutMs: UP_TIMEOUT_MS });
     spec = parseLabJson(await fs.readFile(path.join(dir, "lab.json"), "utf8"));
-    hosts = await Promise.all(spec.hosts.map(buildHost));
+    hosts = await Promise.all(spec.hosts.map((h) => buildHost(h, script, dir)));
   } catch (e) {
     // up cleans up after itself on failure; down is idempotent, so make sure anyway.
     await down().catch(() => undefined);

@@ -37,6 +37,42 @@ export interface LabHost {
   exec: Exec;
   /** Run the docker CLI against this host's own daemon. */
   docker: Exec;
+  /** Fault injection on this host (the netns lab; README.md beside this file, "Faults"). */
+  faults?: LabFaults;
+}
+
+/**
+ * What a fault rule does to the first command (or, for api-*, Docker API request line) its
+ * pattern matches; each rule fires once.
+ * - cut-before / cut-after: the SSH connection is killed before the command runs / after it ran,
+ *   before its exit status goes out.
+ * - hang: the command's `ip` and `docker` never end.
+ * - silent: the connection's sshd and the command are SIGSTOPped: the host stops answering.
+ * - api-cut-before / api-cut-after: the connection is killed before dockerd sees the request /
+ *   once dockerd has answered it, before the answer goes back.
+ */
+export type FaultAction = "cut-before" | "cut-after" | "hang" | "silent" | "api-cut-before" | "api-cut-after";
+
+export interface LabFaults {
+  /** Adds a rule; `pattern` is an ERE (a regex both bash and JavaScript read alike). */
+  inject(action: FaultAction, pattern: string): Promise<void>;
+  /** The rules that have not fired yet, as "action pattern". */
+  pending(): Promise<string[]>;
+  /** Pids of commands a `hang` rule hung that are still running. */
+  hung(): Promise<number[]>;
+  /** Removes every rule and kills what faults left behind (silenced connections, hung commands). */
+  clear(): Promise<void>;
+  /** The listener and every connection it accepted go (sshd down), and come back. */
+  stopSshd(): Promise<void>;
+  startSshd(): Promise<void>;
+  /** SIGSTOP / SIGCONT the listener: connections are accepted by the kernel and never answered. */
+  pauseListener(): Promise<void>;
+  resumeListener(): Promise<void>;
+  /** dockerd stops (SIGTERM) / starts again with the same data, networks included. */
+  stopDockerd(): Promise<void>;
+  startDockerd(): Promise<void>;
+  /** sshd's log of this host (one "Connection closed by authenticating user" per refused login). */
+  sshdLog(): Promise<string>;
 }
 
 export interface Lab {

@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { shellCommand } from "../../provider/host/command";
 import { run } from "./run";
 import type { Exec, ExecOptions, ExecResult, Lab, LabHost } from "./types";
+import { vmFaults } from "./vmFaults";
 
 const IMAGE_TAG = "ulab/busybox:latest";
 const LAN_SUBNET = "198.51.100.0/24";
@@ -347,6 +348,7 @@ export async function startVmLab(opts?: { hosts?: number }): Promise<Lab> {
     lanAddress: `198.51.100.1${vm.index}/24`,
     exec: vm.exec,
     docker: (args: string[], o?: ExecOptions) => vm.exec(["docker", ...args], o),
+    faults: vmFaults(vm.exec),
   }));
   const h1 = vms[0];
   return {
