@@ -34,6 +34,8 @@ export interface DialStream extends Duplex {
   ended?: { code: number | undefined; stderr: string };
   /** Resolves when the channel has closed. */
   whenClosed: Promise<void>;
+  /** When the host ends the stream's dial-stdio by itself (its host-side deadline), epoch ms. */
+  hostEndsAt: number;
 }
 
 const API_VERSIONED = /^\/v\d+\.\d+\//;
@@ -61,9 +63,12 @@ export function chooseApiVersion(server: { ApiVersion?: string; MinAPIVersion?: 
  * ref'd by the session while requests run.
  */
 class ChannelAgent extends http.Agent {
+  private readonly retirements = new WeakMap<Duplex, NodeJS.Timeout>();
+
   constructor(
     private readonly open: () => Promise<DialStream>,
     maxStreams: number,
+    private readonly requestTimeoutMs: number,
   ) {
     super({ keepAlive: true, maxSockets: maxStreams, maxFreeSockets: maxStreams, scheduling: "lifo" });
   }
@@ -75,13 +80,60 @@ class ChannelAgent extends http.Agent {
     );
     return undefined;
   }
+
+  /**
+   * A stream is kept for the next request only while a whole request deadline still fits before
+   * the host ends it, and is dropped once that is no longer so, even while idle: a request never
+   * starts on a stream the host is about to end.
+   */
+  override keepSocketAlive(socket: Duplex): boolean {
+    const left = (socket as DialStream).hostEndsAt - Date.now() - this.requestTimeoutMs;
+    // Node's own rule (it returns whether to keep the socket; the types say void).
+    const kept = (super.keepSocketAlive as (s: Duplex) => boolean | undefined)(socket);
+    if (left <= 0 || kept === false) return false;
+    const timer = setTimeout(() => socket.destroy(), left);
+    timer.unref();
+    this.retirements.set(socket, timer);
+    return true;
+  }
+
+  override reuseSocket(socket: Duplex, request: http.ClientRequest): void {
+    clearTimeout(this.retirements.get(socket));
+    super.reuseSocket(socket as never, request);
+  }
 }
 
+/**
+ * An SSH channel made to look enough like a socket for http.Agent. Its socket calls
+ * (setKeepAlive, ref, unref, setTimeout) mean nothing for a channel and are no-ops. And ssh2's
+ * destroy() only asks the host to close the channel: 'close' comes when the host answers, which
+ * a silent host or a lost connection never does, and until then the agent counts the stream as
+ * in use (a slot gone) or, when it was idle, hands it to the next request (which then waits for
+ * an answer that never comes). So destroy() also ends the stream here at once: 'close' is
+ * emitted then, and only once.
+ */
 function asSocketLike(stream: DialStream): DialStream {
   const socketish = stream as DialStream & Record<string, unknown>;
   for (const method of ["setKeepAlive", "setNoDelay", "ref", "unref", "setTimeout"]) {
     if (typeof socketish[method] !== "function") socketish[method] = () => stream;
   }
+  let closed = false;
+  const emit = stream.emit.bind(stream) as (event: string | symbol, ...args: unknown[]) => boolean;
+  stream.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (event === "close") {
+      if (closed) return false;
+      closed = true;
+    }
+    return emit(event, ...args);
+  }) as typeof stream.emit;
+  const askHostToClose = stream.destroy.bind(stream);
+  stream.destroy = ((error?: Error) => {
+    askHostToClose(error);
+    if (!closed) {
+      process.nextTick(() => stream.emit("close"));
+    }
+    return stream;
+  }) as typeof stream.destroy;
   return stream;
 }
 
@@ -104,7 +156,7 @@ export class DockerApiClient implements DockerApi {
   private version?: Promise<string>;
 
   constructor(private readonly options: DockerApiOptions) {
-    this.agent = new ChannelAgent(options.openStream, options.maxStreams);
+    this.agent = new ChannelAgent(options.openStream, options.maxStreams, options.timeoutMs);
     this.inFlight = new Slots(options.maxStreams);
   }
 

@@ -32,6 +32,8 @@ import { holdRemoteLock } from "./remoteLock";
  */
 const MAX_COMMAND_CHANNELS = 4;
 const MAX_DOCKER_STREAMS = 2;
+/** How many request deadlines (commandTimeoutMs) a dial-stdio stream lives on the host. */
+const DIAL_STREAM_LIFE = 2;
 
 export interface RunOptions {
   /**
@@ -266,11 +268,16 @@ class Session implements HostRunner {
   /** An exec channel running `docker system dial-stdio`, kept open by the API client. */
   private async openDialStream(): Promise<DialStream> {
     const argv = ["docker", "system", "dial-stdio"];
-    // A long-lived stream: no host deadline; each request on it has its own (dockerApi.ts).
+    // A stream serves many requests, each under its own deadline (dockerApi.ts), and the host
+    // ends it by itself after DIAL_STREAM_LIFE request deadlines: one the client gave up on (a
+    // hung daemon, a cut connection) does not run on for good. The agent never starts a request
+    // on a stream with less than a whole request deadline left.
+    const onHost = hostDeadlineMs(DIAL_STREAM_LIFE * this.connection.commandTimeoutMs);
+    const sentAt = Date.now();
     const request = {
       target: this.target,
       argv,
-      command: toRemoteCommand(argv, { sudo: this.connection.sudo }),
+      command: toRemoteCommand(argv, { sudo: this.connection.sudo, hostDeadlineMs: onHost }),
       openTimeoutMs: Math.min(this.connection.connectTimeoutMs, this.connection.commandTimeoutMs),
     };
     // As the channel opens (see openExec): dial-stdio that cannot start exits at once.
@@ -300,7 +307,10 @@ class Session implements HostRunner {
       channel = await open(await this.connect());
     }
     this.stats.dockerStreams++;
-    return channel as ClientChannel & DialStream;
+    const stream = channel as ClientChannel & DialStream;
+    // The host's timeout starts once the exec request reaches it, after sentAt.
+    stream.hostEndsAt = sentAt + onHost;
+    return stream;
   }
 
   private connect(): Promise<Client> {

@@ -438,9 +438,11 @@ describe("faults on a lab host", function () {
       const { error, ms } = await failsWithin(macvlanNetworkProvider.create(inputs), COMMAND_TIMEOUT_MS, "create");
       const cause = typedCause(error, [TransportError, DockerApiError], target);
       assert.match(cause.message, new RegExp(`within ${COMMAND_TIMEOUT_MS} ms`));
+      // The host ends a dial-stdio stream 2 × commandTimeoutMs after it opened (pool.ts), at
+      // the latest one request deadline after the request on it failed.
       await eventually(
         async () => assert.deepEqual(await faults.hung(), [], "the hung dial-stdio still runs on the host"),
-        COMMAND_TIMEOUT_MS,
+        COMMAND_TIMEOUT_MS + 2_000,
       );
       await retryConvergesNetwork(name, inputs, before);
       return `${kindOf(cause)} in ${seconds(ms)}; hung stream ended; retry converged`;

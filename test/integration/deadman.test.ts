@@ -62,6 +62,12 @@ async function tokens(host: LabHost): Promise<string> {
   return (await hostSession(connection).run(["sh", "-c", `ls -A ${dir} 2>/dev/null || true`])).stdout.trim();
 }
 
+/** Whether a file exists as the host's SSH sessions see it (see tokens()). */
+async function existsInSession(host: LabHost, file: string): Promise<boolean> {
+  const connection = parseConnection(connectionFor(host), "HostShim");
+  return (await hostSession(connection).run(["test", "-e", file], { allowFailure: true })).exitCode === 0;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -170,7 +176,7 @@ describe("dead-man switch on a lab host", function () {
     const armed = await freshRunner(connection)(buildDeadmanArm(token, 2, [buildLinkDelete(victim)]), 10_000);
     assert.equal(armed.exitCode, 0, armed.stderr);
     const pid = parseDeadmanArm(armed.stdout);
-    assert.ok((await host.exec(["test", "-e", token], { allowFail: true })).code === 0, "no token after arming");
+    assert.ok(await existsInSession(host, token), "no token after arming");
     await eventually(
       async () => assert.equal((await host.exec(["ip", "link", "show", "dev", victim], { allowFail: true })).code, 1),
       7_000,

@@ -8,6 +8,7 @@ import { DockerApiError, TransportError } from "../../../provider/errors";
 import { ConnectionSchema } from "../../../provider/ssh/connection";
 import { chooseApiVersion } from "../../../provider/ssh/dockerApi";
 import { closeAllSessions, hostSession, sessionStats } from "../../../provider/ssh/pool";
+import { eventually } from "../../support/eventually";
 import { FakeDocker } from "../../support/fakeDocker";
 import { FakeSshHost } from "../../support/fakeSshHost";
 
@@ -52,6 +53,24 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
     assert.ok(Date.now() - started < 1500, `failed after ${Date.now() - started} ms`);
   });
 
+  it("runs dial-stdio under a host deadline of 2 × commandTimeoutMs, and starts no request on a stream with less than one deadline left", async () => {
+    const s = session({ commandTimeoutMs: 1000 });
+    assert.equal((await s.docker.request("GET", "/networks")).status, 200);
+    const dial = host.execs.find((e) => e.argv.join(" ") === "docker system dial-stdio");
+    assert.match(dial?.command ?? "", /^env LC_ALL=C timeout -k 1 1\.6 docker system dial-stdio$/);
+    // The host ends it 1.6 s after it opened: reused for 0.6 s at most, then a new stream.
+    const opened = Date.now();
+    await eventually(
+      async () => {
+        assert.equal((await s.docker.request("GET", "/networks")).status, 200);
+        assert.equal(sessionStats()[0].dockerStreams, 2);
+      },
+      3_000,
+      50,
+    );
+    assert.ok(Date.now() - opened < 1600, `a stream was used until ${Date.now() - opened} ms`);
+  });
+
   it("answers many concurrent requests over one connection and at most two streams", async () => {
     host.docker!.addNetwork({ name: "lan", parent: "eth1", subnets: ["198.51.100.0/24"] });
     host.docker!.delayMs = 5;
@@ -77,7 +96,7 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
     const missing = await s.docker.request("GET", "/networks/nope");
     assert.equal(missing.status, 404);
     assert.deepEqual(missing.json, { message: "network nope not found" });
-    assert.equal(host.execs[0].command, "env LC_ALL=C sudo -n -- docker system dial-stdio");
+    assert.equal(host.execs[0].command, "env LC_ALL=C timeout -k 1 599 sudo -n -- docker system dial-stdio");
   });
 
   it("prefixes paths with the negotiated version, and sends one that names its own version as it is", async () => {
