@@ -126,7 +126,10 @@ function refusalText(r: Refusal): string {
     case "nameTaken":
       return r.object === "interface"
         ? `interface ${showValue(r.name)} already exists; remove it or choose another name`
-        : `a Docker network named ${showValue(r.name)} already exists (id ${printable(id12(r.id))}); ` +
+        : r.id === "(being created)"
+          ? `another resource in this run is creating a Docker network named ${showValue(r.name)} right now; ` +
+            `two resources cannot declare one network: choose another name`
+          : `a Docker network named ${showValue(r.name)} already exists (id ${printable(id12(r.id))}); ` +
             `set adopt: true to take it over if its settings match, or choose another name`;
     case "parentMissing":
       return `parent interface ${showValue(r.parent)} does not exist${r.hostHas ? ` on the host (it has: ${r.hostHas.map(showListed).join(", ")}); set parent to one of those` : ""}`;

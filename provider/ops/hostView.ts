@@ -47,7 +47,7 @@ export class Coalescer<T> {
 const READ_WINDOW_MS = 3;
 
 /** A network a create has claimed in the inventory but Docker has not answered for yet. */
-const PENDING_ID = "(being created)";
+export const PENDING_ID = "(being created)";
 
 export class HostView {
   readonly networkReads = new Coalescer<InspectedNetwork[]>(READ_WINDOW_MS);

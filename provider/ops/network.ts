@@ -21,7 +21,7 @@ import {
 } from "../host/docker";
 import { subnetsOverlap } from "../ipnet";
 import type { HostRunner } from "../ssh/pool";
-import { viewOf } from "./hostView";
+import { PENDING_ID, viewOf } from "./hostView";
 import { callDocker, type HostInventory, inspectNetwork, isWireless } from "./inventory";
 
 export interface CreateOptions {
@@ -146,6 +146,10 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
  * adopted, `adopt: true` or not. An unmarked one is someone else's: refused unless `adopt: true`.
  */
 function takeExisting(target: string, spec: NetworkSpec, existing: InspectedNetwork, options: CreateOptions): InspectedNetwork {
+  // Another create in this process claimed the name and Docker has not answered it yet: there
+  // is nothing to compare or adopt, only a name two resources declare.
+  if (existing.id === PENDING_ID)
+    throw new RefusalError(target, { kind: "nameTaken", object: "network", name: spec.name, id: existing.id });
   if (existing.owner !== undefined && existing.owner !== spec.owner) {
     throw new RefusalError(target, {
       kind: "otherOwner",

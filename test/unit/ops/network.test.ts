@@ -159,6 +159,21 @@ describe("ops: network lifecycle", () => {
     assert.equal(h.dockerd.count("POST /networks/create"), 1);
   });
 
+  it("never adopts a network another create is still making: adopt: true or not, the second is refused as a taken name", async () => {
+    const h = host();
+    h.dockerd.delayMs = 5;
+    const results = await Promise.allSettled([
+      createNetwork(h, onParent(1), { adopt: false, differences: () => [] }),
+      createNetwork(h, onParent(1), { adopt: true, differences: () => [] }),
+    ]);
+    assert.equal(results[0].status, "fulfilled");
+    assert.equal(results[1].status, "rejected");
+    const refused = (results[1] as PromiseRejectedResult).reason;
+    assert.ok(isRefusal("nameTaken")(refused));
+    assert.match((refused as Error).message, /another resource in this run is creating a Docker network named "lan1" right now/);
+    assert.equal(h.dockerd.count("POST /networks/create"), 1);
+  });
+
   it("sends network creates and removals to Docker one at a time", async () => {
     const h = host();
     h.dockerd.delayMs = 5;

@@ -68,7 +68,7 @@ describe("SSH transport (in-process server)", function () {
 
   it("runs a command as the login user when asked, even with sudo: true", async () => {
     await session(host, { sudo: true }).run(["sh", "-c", "echo"], { asLoginUser: true });
-    assert.equal(host.execs[0].command, "env LC_ALL=C sh -c echo");
+    assert.equal(host.execs[0].command, "env LC_ALL=C timeout -k 1 299 sh -c echo");
   });
 
   it("accepts the pinned host key as an OpenSSH line and as a SHA256 fingerprint", async () => {
