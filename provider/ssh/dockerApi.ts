@@ -36,6 +36,8 @@ export interface DialStream extends Duplex {
   whenClosed: Promise<void>;
   /** When the host ends the stream's dial-stdio by itself (its host-side deadline), epoch ms. */
   hostEndsAt: number;
+  /** Marks the stream's connection in use for one request; call the result when it is done. */
+  holdConnection?: () => () => void;
 }
 
 const API_VERSIONED = /^\/v\d+\.\d+\//;
@@ -174,6 +176,11 @@ export class DockerApiClient implements DockerApi {
     this.version = undefined;
   }
 
+  /** Drops the streams no request is using (their connection is being replaced). */
+  dropIdle(): void {
+    for (const streams of Object.values(this.agent.freeSockets)) for (const stream of streams ?? []) stream.destroy();
+  }
+
   private apiVersion(): Promise<string> {
     if (!this.version) {
       const pending = this.send("GET", "/version").then((r) => {
@@ -196,12 +203,15 @@ export class DockerApiClient implements DockerApi {
         () =>
           new Promise<DockerResponse>((resolveOnce, rejectOnce) => {
             let settled = false;
+            let releaseConnection: (() => void) | undefined;
             const resolve = (response: DockerResponse) => {
               settled = true;
+              releaseConnection?.();
               resolveOnce(response);
             };
             const reject = (err: unknown) => {
               settled = true;
+              releaseConnection?.();
               rejectOnce(err);
             };
             let stream: DialStream | undefined;
@@ -223,7 +233,10 @@ export class DockerApiClient implements DockerApi {
               request.destroy(error);
             }, timeoutMs);
             timer.unref();
-            request.on("socket", (s: DialStream) => (stream = s));
+            request.on("socket", (s: DialStream) => {
+              stream = s;
+              if (!settled) releaseConnection = s.holdConnection?.();
+            });
             request.on("response", (response) => {
               const chunks: Buffer[] = [];
               response.on("data", (chunk: Buffer) => chunks.push(chunk));

@@ -127,11 +127,17 @@ export interface SessionStats {
 /** One connection's pooled client, behind its host's lock. */
 class Session implements HostRunner {
   private client?: Promise<Client>;
+  /** What `client` resolved to, once it has. */
+  private current?: Client;
   private socket?: Socket;
   private inFlight = 0;
   /** The connection holding the host-side lock, while an exclusive sequence runs. */
   private lockHolder?: Client;
   private readonly commandChannels = new Slots(MAX_COMMAND_CHANNELS);
+  /** Channels in use per connection (commands, the lock holder, Docker requests). */
+  private readonly busy = new Map<Client, number>();
+  /** Connections replaced while still in use: ended once the last channel on them is done. */
+  private readonly retired = new Set<Client>();
   private dockerClient?: DockerApiClient;
   readonly target: string;
   readonly stats: SessionStats;
@@ -177,6 +183,7 @@ class Session implements HostRunner {
   close(): void {
     const client = this.client;
     this.client = undefined;
+    this.current = undefined;
     this.dockerClient?.destroy();
     void client?.then(
       (c) => c.end(),
@@ -185,6 +192,49 @@ class Session implements HostRunner {
   }
 
   private readonly runner: RunCommand = (argv, options) => this.runCommand(argv, options ?? {});
+
+  /** Marks a channel in use on `client` until the returned function is called. */
+  private hold(client: Client): () => void {
+    this.busy.set(client, (this.busy.get(client) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.busy.get(client) ?? 1) - 1;
+      if (left > 0) {
+        this.busy.set(client, left);
+        return;
+      }
+      this.busy.delete(client);
+      if (this.retired.delete(client)) client.end();
+    };
+  }
+
+  /**
+   * A connection that failed to open a channel (a pooled connection the server dropped while
+   * idle, or one that refuses new sessions) gets no new work; what still runs on it finishes,
+   * and it is ended after (ending it at once would cut those commands off mid-way).
+   */
+  private retire(client: Client): void {
+    if (this.current === client) {
+      this.client = undefined;
+      this.current = undefined;
+      // Its idle Docker streams go now; those in use finish first, like commands.
+      this.dockerClient?.dropIdle();
+    }
+    if (this.busy.has(client)) this.retired.add(client);
+    else client.end();
+  }
+
+  /** Runs `body` with a channel marked in use on `client`. */
+  private async using<T>(client: Client, body: () => Promise<T>): Promise<T> {
+    const release = this.hold(client);
+    try {
+      return await body();
+    } finally {
+      release();
+    }
+  }
 
   // The socket is unref'd while idle so a pooled connection never keeps a process alive,
   // and ref'd while a command runs so the process does not exit under it.
@@ -214,21 +264,24 @@ class Session implements HostRunner {
     let client = await this.connect();
     let release: () => Promise<void>;
     try {
-      release = await holdRemoteLock(client, lockRequest);
+      release = await this.using(client, () => holdRemoteLock(client, lockRequest));
     } catch (err) {
       // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
       if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
-      this.close();
+      this.retire(client);
       client = await this.connect();
       release = await holdRemoteLock(client, lockRequest);
     }
-    this.lockHolder = client;
-    try {
-      return await body();
-    } finally {
-      this.lockHolder = undefined;
-      await release();
-    }
+    const holder = client;
+    return this.using(holder, async () => {
+      this.lockHolder = holder;
+      try {
+        return await body();
+      } finally {
+        this.lockHolder = undefined;
+        await release();
+      }
+    });
   }
 
   private runCommand(argv: Argv, options: RunOptions): Promise<CommandResult> {
@@ -247,15 +300,17 @@ class Session implements HostRunner {
       };
       let result: CommandResult;
       const held = this.lockHolder;
+      const client = held ?? (await this.connect());
       try {
-        result = await execChannel(held ?? (await this.connect()), request);
+        result = await this.using(client, () => execChannel(client, request));
       } catch (err) {
         // A pooled connection the server dropped while idle fails at channel open, before the
         // command ran: reconnecting once is safe then, and only then (and never in the middle
         // of a sequence that holds the host lock on that connection).
         if (!(err instanceof TransportError) || err.commandMayHaveRun || held) throw err;
-        this.close();
-        result = await execChannel(await this.connect(), request);
+        this.retire(client);
+        const next = await this.connect();
+        result = await this.using(next, () => execChannel(next, request));
       }
       const allowed = typeof options.allowFailure === "function" ? options.allowFailure(result) : options.allowFailure === true;
       if (result.exitCode !== 0 && !allowed) {
@@ -296,18 +351,21 @@ class Session implements HostRunner {
         }),
       );
     };
-    const open = (client: Client) => openExec(client, request, watch);
+    let client = await this.connect();
     let channel: ClientChannel;
     try {
-      channel = await open(await this.connect());
+      channel = await this.using(client, () => openExec(client, request, watch));
     } catch (err) {
       // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
       if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
-      this.close();
-      channel = await open(await this.connect());
+      this.retire(client);
+      client = await this.connect();
+      channel = await openExec(client, request, watch);
     }
     this.stats.dockerStreams++;
     const stream = channel as ClientChannel & DialStream;
+    const carrier = client;
+    stream.holdConnection = () => this.hold(carrier);
     // The host's timeout starts once the exec request reaches it, after sentAt.
     stream.hostEndsAt = sentAt + onHost;
     return stream;
@@ -317,6 +375,7 @@ class Session implements HostRunner {
     if (!this.client) {
       this.stats.handshakes++;
       const pending = dial(this.connection, (gone) => this.dropIfCurrent(gone)).then(({ client, socket }) => {
+        if (this.client === pending) this.current = client;
         this.socket = socket;
         if (this.inFlight === 0) socket.unref();
         return client;
@@ -334,6 +393,7 @@ class Session implements HostRunner {
       (current) => {
         if (current === client) {
           this.client = undefined;
+          this.current = undefined;
           this.dockerClient?.destroy();
         }
       },

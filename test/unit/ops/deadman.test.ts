@@ -152,6 +152,22 @@ describe("ops: the dead-man switch", () => {
     // Disarmed after applySteps' own undo, so the host does not undo twice.
     assert.deepEqual(logins.modes, ["confirm"]);
     assert.deepEqual(failing.calls.slice(-2, -1), ["ip link delete dev shim0"]);
+
+    // A step that timed out on a connection the host then lost: the cleanup after the
+    // confirmation fails on that connection too, and the step's own error is still what is seen.
+    let lost = false;
+    const cut = fakeRunner((argv) => {
+      if (isArm(argv)) return { stdout: "4242\n" };
+      if (argv[1] === "address") lost = true;
+      if (lost) throw TransportError.commandTimedOut(TARGET, argv, 3000);
+      return undefined;
+    });
+    await assert.rejects(applyStepsWithDeadman(cut.run, logins.fresh, HOST, STEPS, FAST), (err: unknown) => {
+      assert.ok(err instanceof StepsFailedError, String(err));
+      assert.match(err.message, /did not finish within 3000 ms/);
+      return true;
+    });
+    assert.match(cut.calls.at(-1) ?? "", /^rm -f -- .*\.kept$/);
   });
 
   it("says what the host printed and why, escaped, bounded, with no key material, and the first few undo commands", () => {

@@ -283,6 +283,37 @@ describe("SSH transport (in-process server)", function () {
     );
   });
 
+  it("a connection that refuses a channel gets no new work, but what runs on it finishes before it is ended", async () => {
+    let finishSlow: () => void = () => undefined;
+    const slowMayEnd = new Promise<void>((resolve) => (finishSlow = resolve));
+    host.handler = async ({ argv }) => {
+      if (argv[0] === "slow") await slowMayEnd;
+      return { stdout: `ran ${argv.join(" ")}\n` };
+    };
+    const s = session(host);
+    await s.shared(async (run) => {
+      const slow = run(["slow"]);
+      await eventually(async () => assert.ok(host.execs.some((e) => e.argv[0] === "slow")), 5_000, 10);
+      host.refuseChannelsOn.add(1);
+      assert.equal((await run(["echo", "moved"])).stdout, "ran echo moved\n");
+      // Connection 1 still carries the slow command: it is neither cut off nor ended yet.
+      assert.equal(host.liveConnections, 2);
+      finishSlow();
+      assert.equal((await slow).stdout, "ran slow\n");
+    });
+    // Once nothing runs on it, the retired connection is ended; new work stays on connection 2.
+    await eventually(async () => assert.equal(host.liveConnections, 1), 5_000, 20);
+    assert.equal((await s.run(["echo", "after"])).stdout, "ran echo after\n");
+    assert.deepEqual(
+      host.execs.map((e) => [e.argv.join(" "), e.connection]),
+      [
+        ["slow", 1],
+        ["echo moved", 2],
+        ["echo after", 2],
+      ],
+    );
+  });
+
   it("never retries a command that may have run", async () => {
     host.handler = () => ({ noExitStatus: true });
     await assert.rejects(session(host).run(["ip", "link", "add", "x"]), transportError("channel"));
