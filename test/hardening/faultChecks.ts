@@ -3,10 +3,17 @@
 
 import { strict as assert } from "node:assert";
 import { type DockerApiError, RefusalError, StepsFailedError, TransportError } from "../../provider/errors";
-import { connectionFor } from "../integration/fixture";
-import type { LabHost } from "../lab/types";
+import { connectionFor, lab } from "../integration/fixture";
+import type { LabFaults, LabHost } from "../lab/types";
 import { recordFigure } from "../support/figures";
 import { assertSafeMessage } from "../support/safeMessage";
+
+/** The lab's first host with its fault injection, and the target name errors carry. */
+export async function faultHost(): Promise<{ host: LabHost; faults: LabFaults; target: string }> {
+  const host = (await lab()).hosts[0];
+  assert.ok(host.faults, "this lab kind has no fault injection (test/lab/README.md, Faults)");
+  return { host, faults: host.faults, target: `ssh://${host.ssh.user}@${host.ssh.host}:${host.ssh.port}` };
+}
 
 // A VM lab host runs under TCG: one command over SSH takes 0.3-4 s there (test/lab/vm/README.md),
 // against ~70 ms on a netns lab host, so its timeouts and slack are larger.

@@ -11,7 +11,7 @@ import { DockerApiError, RefusalError, TransportError } from "../../provider/err
 import { HostShimArgsSchema, type HostShimState, hostShimProvider } from "../../provider/resources/link/hostShim";
 import { MacvlanNetworkArgsSchema, macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { closeAllSessions } from "../../provider/ssh/pool";
-import { lab, snapshotHost, uniqueName } from "../integration/fixture";
+import { snapshotHost, uniqueName } from "../integration/fixture";
 import type { LabFaults, LabHost } from "../lab/types";
 import { eventually } from "../support/eventually";
 import { ed25519KeyPair } from "../support/keys";
@@ -24,6 +24,7 @@ import {
   DIAL_BACKOFF_MS,
   failsWithin,
   faultConnection,
+  faultHost,
   kindOf,
   scenario,
   seconds,
@@ -47,10 +48,7 @@ describe("faults on a lab host", function () {
 
   before(async function () {
     this.timeout(600_000);
-    host = (await lab()).hosts[0];
-    assert.ok(host.faults, "this lab kind has no fault injection (test/lab/README.md, Faults)");
-    faults = host.faults;
-    target = `ssh://${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`;
+    ({ host, faults, target } = await faultHost());
   });
 
   beforeEach(() => closeAllSessions());

@@ -12,13 +12,14 @@ import {
   vlanSubinterfaceProvider,
 } from "../../../provider/resources/link/vlanSubinterface";
 import { closeAllSessions } from "../../../provider/ssh/pool";
-import { lab, snapshotHost } from "../../integration/fixture";
+import { snapshotHost } from "../../integration/fixture";
 import type { LabFaults, LabHost } from "../../lab/types";
 import {
   asResourceWould,
   COMMAND_TIMEOUT_MS,
   failsWithin,
   faultConnection,
+  faultHost,
   kindOf,
   scenario,
   seconds,
@@ -36,10 +37,7 @@ describe("faults on a VM lab host: VlanSubinterface", function () {
 
   before(async function () {
     this.timeout(1_200_000);
-    host = (await lab()).hosts[0];
-    assert.ok(host.faults, "this lab kind has no fault injection (test/lab/README.md, Faults)");
-    faults = host.faults;
-    target = `ssh://${host.ssh.user}@${host.ssh.host}:${host.ssh.port}`;
+    ({ host, faults, target } = await faultHost());
   });
 
   beforeEach(() => closeAllSessions());
