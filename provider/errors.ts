@@ -87,7 +87,7 @@ export function showValue(value: unknown, secrets: readonly string[] = []): stri
 /** What is in the way of a change. `names` in RefusalError lists the objects it names. */
 export type Refusal =
   | { kind: "nameTaken"; object: "interface"; name: string }
-  | { kind: "nameTaken"; object: "network"; name: string; id: string }
+  | { kind: "nameTaken"; object: "network"; name: string; id: string; pending?: true }
   | { kind: "parentMissing"; parent: string; hostHas?: string[] }
   | { kind: "notOurs"; name: string; expected: string; actual?: string; differences?: string[] }
   | { kind: "adoptMismatch"; name: string; differences: string[] }
@@ -112,8 +112,9 @@ export type Refusal =
 
 export type RefusalKind = Refusal["kind"];
 
+/** A Docker id shortened as `docker network ls` shows it; anything else (a pending create's "(being created)") whole. */
 function id12(id: string): string {
-  return id.slice(0, 12);
+  return /^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : id;
 }
 
 /** A name in a list: bare when it is a plain name, else as showValue shows it. */
@@ -126,7 +127,7 @@ function refusalText(r: Refusal): string {
     case "nameTaken":
       return r.object === "interface"
         ? `interface ${showValue(r.name)} already exists; remove it or choose another name`
-        : r.id === "(being created)"
+        : r.pending
           ? `another resource in this run is creating a Docker network named ${showValue(r.name)} right now; ` +
             `two resources cannot declare one network: choose another name`
           : `a Docker network named ${showValue(r.name)} already exists (id ${printable(id12(r.id))}); ` +

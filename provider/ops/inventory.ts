@@ -72,8 +72,8 @@ export async function inspectNetwork(host: DockerHost, idOrName: string): Promis
 
 /**
  * A host without the docker CLI has no networks to protect. dial-stdio runs as
- * `env LC_ALL=C [sudo -n --] docker ...`: without sudo, `env` exits 127 when docker is missing;
- * with sudo, sudo exits 1 saying "docker: command not found".
+ * `env LC_ALL=C timeout -k 1 N [sudo -n --] docker ...`: without sudo, `timeout` exits 127 when
+ * docker is missing; with sudo, sudo exits 1 saying "docker: command not found".
  */
 export function isDockerMissing(result: { exitCode: number; stderr: string }): boolean {
   return result.exitCode === 127 || (result.exitCode === 1 && /^sudo: .*command not found/m.test(result.stderr));
@@ -82,11 +82,15 @@ export function isDockerMissing(result: { exitCode: number; stderr: string }): b
 function dockerMissing(err: unknown): boolean {
   if (!(err instanceof DockerApiError) || err.status !== undefined) return false;
   const stderr = err.streamStderr ?? "";
-  // ssh2 may report the channel closed before its exit status when the HTTP client drops the
-  // stream first; env's own message then stands for its exit status 127.
+  // The stream may be reported closed before its exit status (the HTTP client dropped it
+  // first); timeout's (or env's) own message then stands for exit status 127.
   const exitCode =
     err.streamExitCode ??
-    (/^env: .docker.: No such file or directory/m.test(stderr) ? 127 : /^sudo: .*command not found/m.test(stderr) ? 1 : -1);
+    (/^(timeout: failed to run command|env:) .docker.: No such file or directory/m.test(stderr)
+      ? 127
+      : /^sudo: .*command not found/m.test(stderr)
+        ? 1
+        : -1);
   return isDockerMissing({ exitCode, stderr });
 }
 

@@ -148,8 +148,9 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
 function takeExisting(target: string, spec: NetworkSpec, existing: InspectedNetwork, options: CreateOptions): InspectedNetwork {
   // Another create in this process claimed the name and Docker has not answered it yet: there
   // is nothing to compare or adopt, only a name two resources declare.
-  if (existing.id === PENDING_ID)
-    throw new RefusalError(target, { kind: "nameTaken", object: "network", name: spec.name, id: existing.id });
+  if (existing.id === PENDING_ID) {
+    throw new RefusalError(target, { kind: "nameTaken", object: "network", name: spec.name, id: existing.id, pending: true });
+  }
   if (existing.owner !== undefined && existing.owner !== spec.owner) {
     throw new RefusalError(target, {
       kind: "otherOwner",

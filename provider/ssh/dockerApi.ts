@@ -38,7 +38,15 @@ export interface DialStream extends Duplex {
   hostEndsAt: number;
   /** Marks the stream's connection in use for one request; call the result when it is done. */
   holdConnection?: () => () => void;
+  /** False once the stream's connection takes no new work (it is being replaced). */
+  reusable?: () => boolean;
 }
+
+/**
+ * How long a destroyed stream waits for the host to confirm the close (with the exit status
+ * that says why dial-stdio ended) before it counts as closed anyway.
+ */
+const CLOSE_GRACE_MS = 1000;
 
 const API_VERSIONED = /^\/v\d+\.\d+\//;
 
@@ -89,6 +97,7 @@ class ChannelAgent extends http.Agent {
    * starts on a stream the host is about to end.
    */
   override keepSocketAlive(socket: Duplex): boolean {
+    if ((socket as DialStream).reusable?.() === false) return false;
     const left = (socket as DialStream).hostEndsAt - Date.now() - this.requestTimeoutMs;
     // Node's own rule (it returns whether to keep the socket; the types say void).
     const kept = (super.keepSocketAlive as (s: Duplex) => boolean | undefined)(socket);
@@ -111,8 +120,9 @@ class ChannelAgent extends http.Agent {
  * destroy() only asks the host to close the channel: 'close' comes when the host answers, which
  * a silent host or a lost connection never does, and until then the agent counts the stream as
  * in use (a slot gone) or, when it was idle, hands it to the next request (which then waits for
- * an answer that never comes). So destroy() also ends the stream here at once: 'close' is
- * emitted then, and only once.
+ * an answer that never comes). So a destroyed stream that the host has not closed within
+ * CLOSE_GRACE_MS is closed here: 'close' is emitted then, and only once. (A responsive host
+ * closes it sooner, with the exit status that says why dial-stdio ended.)
  */
 function asSocketLike(stream: DialStream): DialStream {
   const socketish = stream as DialStream & Record<string, unknown>;
@@ -131,9 +141,7 @@ function asSocketLike(stream: DialStream): DialStream {
   const askHostToClose = stream.destroy.bind(stream);
   stream.destroy = ((error?: Error) => {
     askHostToClose(error);
-    if (!closed) {
-      process.nextTick(() => stream.emit("close"));
-    }
+    if (!closed) setTimeout(() => stream.emit("close"), CLOSE_GRACE_MS).unref();
     return stream;
   }) as typeof stream.destroy;
   return stream;

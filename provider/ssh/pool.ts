@@ -269,8 +269,9 @@ class Session implements HostRunner {
       // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
       if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
       this.retire(client);
-      client = await this.connect();
-      release = await holdRemoteLock(client, lockRequest);
+      const next = await this.connect();
+      client = next;
+      release = await this.using(next, () => holdRemoteLock(next, lockRequest));
     }
     const holder = client;
     return this.using(holder, async () => {
@@ -359,13 +360,15 @@ class Session implements HostRunner {
       // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
       if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
       this.retire(client);
-      client = await this.connect();
-      channel = await openExec(client, request, watch);
+      const next = await this.connect();
+      client = next;
+      channel = await this.using(next, () => openExec(next, request, watch));
     }
     this.stats.dockerStreams++;
     const stream = channel as ClientChannel & DialStream;
     const carrier = client;
     stream.holdConnection = () => this.hold(carrier);
+    stream.reusable = () => this.current === carrier && !this.retired.has(carrier);
     // The host's timeout starts once the exec request reaches it, after sentAt.
     stream.hostEndsAt = sentAt + onHost;
     return stream;

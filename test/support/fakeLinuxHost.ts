@@ -55,7 +55,7 @@ export class FakeLinuxHost {
     const cmd = argv.join(" ");
     const failure = this.failing.get(cmd);
     if (failure !== undefined) return { code: 2, stderr: failure };
-    if (argv[0] === "docker") return { code: 127, stderr: "env: 'docker': No such file or directory" };
+    if (argv[0] === "docker") return { code: 127, stderr: "timeout: failed to run command 'docker': No such file or directory" };
     if (argv[0] === "systemctl" || argv[0] === "test") return { code: 1 };
     if (argv[0] === "sh" && argv[1] === "-c" && argv[2].includes("SSH_CONNECTION")) {
       return { stdout: `SSH_CONNECTION=${this.sessionPeer ? `${this.sessionPeer} 50022 198.51.100.11 22` : ""}\n` };

@@ -67,7 +67,26 @@ describe("ops: inventory", () => {
       target: TARGET,
       docker: { request: async () => Promise.reject(new DockerApiError(TARGET, "GET", "/networks", undefined, stderr, code, stderr)) },
     });
-    assert.deepEqual(await listAllNetworks(streamDied(127, "env: 'docker': No such file or directory")), []);
+    assert.deepEqual(await listAllNetworks(streamDied(127, "timeout: failed to run command 'docker': No such file or directory")), []);
+    // The exit status lost (the stream reported closed first): timeout's own words stand for it.
+    const statusLost = {
+      target: TARGET,
+      docker: {
+        request: async () =>
+          Promise.reject(
+            new DockerApiError(
+              TARGET,
+              "GET",
+              "/networks",
+              undefined,
+              "x",
+              undefined,
+              "timeout: failed to run command 'docker': No such file or directory\n",
+            ),
+          ),
+      },
+    };
+    assert.deepEqual(await listAllNetworks(statusLost), []);
     assert.deepEqual(await listAllNetworks(streamDied(1, "sudo: docker: command not found")), []);
     await assert.rejects(listAllNetworks(streamDied(1, "permission denied")), /permission denied/);
     docker.failing.set("GET /networks", { status: 500, message: "daemon broke" });

@@ -4,9 +4,10 @@
 // which request failed and what the daemon (or the host) said.
 
 import { strict as assert } from "node:assert";
+import { Duplex } from "node:stream";
 import { DockerApiError, TransportError } from "../../../provider/errors";
 import { ConnectionSchema } from "../../../provider/ssh/connection";
-import { chooseApiVersion } from "../../../provider/ssh/dockerApi";
+import { chooseApiVersion, type DialStream, DockerApiClient } from "../../../provider/ssh/dockerApi";
 import { closeAllSessions, hostSession, sessionStats } from "../../../provider/ssh/pool";
 import { eventually } from "../../support/eventually";
 import { FakeDocker } from "../../support/fakeDocker";
@@ -59,7 +60,6 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
     const dial = host.execs.find((e) => e.argv.join(" ") === "docker system dial-stdio");
     assert.match(dial?.command ?? "", /^env LC_ALL=C timeout -k 1 1\.6 docker system dial-stdio$/);
     // The host ends it 1.6 s after it opened: reused for 0.6 s at most, then a new stream.
-    const opened = Date.now();
     await eventually(
       async () => {
         assert.equal((await s.docker.request("GET", "/networks")).status, 200);
@@ -68,7 +68,23 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
       3_000,
       50,
     );
-    assert.ok(Date.now() - opened < 1600, `a stream was used until ${Date.now() - opened} ms`);
+  });
+
+  it("a Docker request running when its connection is retired finishes there; the next one goes to the new connection", async () => {
+    host.docker!.delayMs = 300;
+    const s = session();
+    const inFlight = s.docker.request("GET", "/networks");
+    await eventually(async () => assert.ok(host.execs.some((e) => e.argv.join(" ") === "docker system dial-stdio")), 5_000, 10);
+    host.refuseChannelsOn.add(1);
+    await s.run(["true"]);
+    assert.equal((await inFlight).status, 200);
+    host.docker!.delayMs = 0;
+    assert.equal((await s.docker.request("GET", "/networks")).status, 200);
+    assert.deepEqual(
+      host.execs.filter((e) => e.argv[0] === "docker").map((e) => e.connection),
+      [1, 2],
+    );
+    await eventually(async () => assert.equal(host.liveConnections, 1), 5_000, 20);
   });
 
   it("answers many concurrent requests over one connection and at most two streams", async () => {
@@ -110,11 +126,11 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
 
   it("says what the host printed when dial-stdio cannot start", async () => {
     host.docker = undefined;
-    host.handler = () => ({ code: 127, stderr: "env: 'docker': No such file or directory" });
+    host.handler = () => ({ code: 127, stderr: "timeout: failed to run command 'docker': No such file or directory" });
     await assert.rejects(session().docker.request("GET", "/networks"), (err: unknown) => {
       assert.ok(err instanceof DockerApiError, String(err));
       assert.equal(err.status, undefined);
-      assert.match(err.message, /Docker API `GET \/version` failed: env: 'docker': No such file or directory/);
+      assert.match(err.message, /Docker API `GET \/version` failed: timeout: failed to run command 'docker': No such file or directory/);
       return true;
     });
   });
@@ -131,5 +147,62 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
     assert.equal(chooseApiVersion({ ApiVersion: "1.45", MinAPIVersion: "1.24" }), "1.41");
     assert.equal(chooseApiVersion({ ApiVersion: "1.40", MinAPIVersion: "1.12" }), "1.40");
     assert.equal(chooseApiVersion({ ApiVersion: "1.52", MinAPIVersion: "1.44" }), "1.44");
+  });
+});
+
+/**
+ * A stream that behaves like an ssh2 channel where it matters here: destroy() only asks the host
+ * to close it, and 'close' comes when the host answers, which a silent one never does. It
+ * answers every HTTP request with an empty list, unless silent.
+ */
+class ChannelLikeStream extends Duplex {
+  hostEndsAt = Date.now() + 60_000;
+  whenClosed = new Promise<void>(() => undefined);
+
+  constructor(private readonly silent: boolean) {
+    super({ emitClose: false, allowHalfOpen: true });
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    if (!this.silent && chunk.toString().includes("\r\n\r\n")) {
+      this.push("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]");
+    }
+    done();
+  }
+
+  override destroy(): this {
+    this.end();
+    return this;
+  }
+}
+
+describe("ssh: Docker API streams whose close the host never confirms", function () {
+  this.timeout(20_000);
+
+  it("a request that timed out on a silent stream frees its slot: the next requests get new streams", async () => {
+    const opened: ChannelLikeStream[] = [];
+    const client = new DockerApiClient({
+      target: "ssh://root@198.51.100.11:22",
+      openStream: async () => {
+        const stream = new ChannelLikeStream(opened.length === 0);
+        opened.push(stream);
+        return stream as unknown as DialStream;
+      },
+      maxStreams: 1,
+      timeoutMs: 3000,
+      whileActive: (body) => body(),
+    });
+    await assert.rejects(client.request("GET", "/v1.41/networks"), /no answer within 3000 ms/);
+    // One stream at most: without the silent stream counted as closed, these would wait for
+    // its slot until their own deadlines.
+    const answers = await Promise.all([client.request("GET", "/v1.41/networks"), client.request("GET", "/v1.41/networks")]);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200],
+    );
+    assert.equal(opened.length, 2);
+    client.destroy();
   });
 });
