@@ -14,7 +14,7 @@ const endpointFields = {
   host: hostName,
   /** SSH port. Default 22. */
   port: z.number().int().min(1).max(65535).default(22),
-  /** Login user. Default "root"; a non-root user needs `sudo: true`. */
+  /** Login user. Default "root"; a non-root user needs `sudo: true`, or for networks alone membership of the docker group. */
   user: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, "must be a POSIX user name")

@@ -1,6 +1,8 @@
 // `sudo: true` with a non-root SSH user on the VM lab: a user whose passwordless sudo rights
-// cover what the provider runs creates, reads and deletes a network; a user allowed only
-// `docker` is refused with a message that names the right it lacks (`ip`) and the sudoers rule.
+// cover what the provider runs creates, reads and deletes a network and a HostShim; a user in
+// the docker group with no sudo at all manages the Docker-only resources with `sudo: false`; a
+// user allowed only `docker` is refused with a message that names the right it lacks (`ip`) and
+// the sudoers rule.
 // The VM image has no sudo: Debian's package is fetched with apt-get download (the Debian mirror
 // is reachable here) and installed into this VM only (its disk is a throwaway overlay).
 
@@ -9,9 +11,11 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import type { dynamic } from "@pulumi/pulumi";
 import { RemoteCommandError } from "../../../provider/errors";
 import { findSessionPath } from "../../../provider/ops/sessionPath";
 import { type HostShimState, hostShimProvider } from "../../../provider/resources/link/hostShim";
+import { ipvlanNetworkProvider } from "../../../provider/resources/network/ipvlan";
 import { macvlanNetworkProvider } from "../../../provider/resources/network/macvlan";
 import { parseConnection } from "../../../provider/ssh/connection";
 import { hostSession } from "../../../provider/ssh/pool";
@@ -51,7 +55,7 @@ describe("sudo: true with a non-root user (VM)", function () {
       { timeout: 120_000 },
     );
     await host.exec(["dpkg", "-i", "/root/sudo.deb"], { timeoutMs: 300_000 });
-    for (const user of ["ulabops", "ulabpart"]) {
+    for (const user of ["ulabops", "ulabpart", "ulabdock"]) {
       await host.exec(["useradd", "-m", "-s", "/bin/sh", user]);
       await host.exec(["install", "-d", "-m", "700", "-o", user, "-g", user, `/home/${user}/.ssh`]);
       await host.exec(["install", "-m", "600", "-o", user, "-g", user, "/root/.ssh/authorized_keys", `/home/${user}/.ssh/authorized_keys`]);
@@ -76,7 +80,7 @@ describe("sudo: true with a non-root user (VM)", function () {
     await host.exec(["rm", "-rf", "/etc/sudoers.d/ulab", "/root/sudo.deb", "/run/lock/pulumi-underlay-deadman.ulabops"], {
       allowFail: true,
     });
-    for (const user of ["ulabops", "ulabpart"]) await host.exec(["userdel", "-r", user], { allowFail: true });
+    for (const user of ["ulabops", "ulabpart", "ulabdock"]) await host.exec(["userdel", "-r", user], { allowFail: true });
   });
 
   it("a user with passwordless sudo for docker, ip and test manages a network", async () => {
@@ -160,6 +164,45 @@ describe("sudo: true with a non-root user (VM)", function () {
       ok: found !== undefined,
     });
     assert.ok(found, "the session guard cannot see the SSH session of a user with sudo for docker, ip and test only");
+  });
+
+  it("a user in the docker group, with no sudo at all, manages a MacvlanNetwork and an IpvlanNetwork with sudo: false", async () => {
+    await host.exec(["usermod", "-a", "-G", "docker", "ulabdock"]);
+    assert.equal((await host.exec(["sudo", "-n", "-l", "-U", "ulabdock"], { allowFail: true })).stdout.includes("(root)"), false);
+    const connection = connectionFor(host, { user: "ulabdock", sudo: false });
+    let managed = 0;
+    try {
+      const cases: [dynamic.ResourceProvider, string][] = [
+        [macvlanNetworkProvider as dynamic.ResourceProvider, "203.0.113.64/27"],
+        [ipvlanNetworkProvider as dynamic.ResourceProvider, "203.0.113.96/27"],
+      ];
+      for (const [provider, subnet] of cases) {
+        const name = uniqueName("dock");
+        const checked = await provider.check!({}, { connection, name, parent: host.lanParent, subnet });
+        assert.deepEqual(checked.failures ?? [], []);
+        const created = await provider.create!(checked.inputs);
+        try {
+          const inspected = JSON.parse((await host.docker(["network", "inspect", name])).stdout)[0];
+          assert.deepEqual(
+            inspected.IPAM.Config.map((c: { Subnet: string }) => c.Subnet),
+            [subnet],
+          );
+          assert.equal((await provider.read!(created.id, created.outs!)).id, created.id);
+        } finally {
+          await provider.delete!(created.id, created.outs!);
+        }
+        assert.notEqual((await host.docker(["network", "inspect", name], { allowFail: true })).code, 0);
+        managed++;
+      }
+    } finally {
+      recordFigure({
+        group: "least privilege",
+        name: "MacvlanNetwork and IpvlanNetwork create, read, delete by a docker-group user without sudo (VM)",
+        value: `${managed}/2`,
+        target: "2/2",
+        ok: managed === 2,
+      });
+    }
   });
 
   it("a user allowed only docker is told it lacks ip, with the sudoers rule, and the host is unchanged", async () => {
