@@ -53,19 +53,20 @@ export function verdict(figures: Figure[], expected: string[], failedSuites: num
   return { ok: reasons.length === 0, reasons };
 }
 
-function cell(text: string, width: number, truncate = true): string {
-  return truncate && text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
+function cell(text: string, width: number): string {
+  return text.padEnd(width);
 }
 
 /** One table: sections in SECTIONS order (an expected section with nothing shows so), then the verdict. */
 export function renderTable(figures: Figure[], expected: string[], v: Verdict, notRun: Record<string, string> = {}): string {
   const groups = [...SECTIONS, ...new Set(figures.map((f) => f.group).filter((g) => !SECTIONS.includes(g)))];
-  const nameWidth = Math.min(120, Math.max(40, ...figures.map((f) => f.name.length)));
-  const valueWidth = Math.min(24, Math.max(8, ...figures.map((f) => String(f.value).length)));
-  const targetWidth = Math.min(48, Math.max(6, ...figures.map((f) => f.target.length)));
-  // A section's own row is never cut short: it says why the section is empty.
-  const row = (n: string, m: string, t: string, ok: string, truncate = true) =>
-    `| ${cell(n, nameWidth, truncate)} | ${cell(m, valueWidth)} | ${cell(t, targetWidth)} | ${ok.padEnd(2)} |`;
+  // Cells are never cut short: a fault's measured cell carries its timing and what followed, and
+  // the README shows this table as printed (a Markdown table has room for long cells).
+  const nameWidth = Math.max(40, ...figures.map((f) => f.name.length));
+  const valueWidth = Math.max(8, ...figures.map((f) => String(f.value).length));
+  const targetWidth = Math.max(6, ...figures.map((f) => f.target.length));
+  const row = (n: string, m: string, t: string, ok: string) =>
+    `| ${cell(n, nameWidth)} | ${cell(m, valueWidth)} | ${cell(t, targetWidth)} | ${ok.padEnd(2)} |`;
   const lines = [
     row("figure", "measured", "target", "ok"),
     row("-".repeat(nameWidth), "-".repeat(valueWidth), "-".repeat(targetWidth), "--"),
@@ -73,8 +74,8 @@ export function renderTable(figures: Figure[], expected: string[], v: Verdict, n
   for (const group of groups) {
     const mine = figures.filter((f) => f.group === group);
     if (mine.length === 0) {
-      if (expected.includes(group)) lines.push(row(`**${group}**: nothing recorded`, "", "", "NO", false));
-      else if (notRun[group]) lines.push(row(`**${group}**: not run (${notRun[group]})`, "", "", "", false));
+      if (expected.includes(group)) lines.push(row(`**${group}**: nothing recorded`, "", "", "NO"));
+      else if (notRun[group]) lines.push(row(`**${group}**: not run (${notRun[group]})`, "", "", ""));
       continue;
     }
     lines.push(row(`**${group}**`, "", "", ""));
