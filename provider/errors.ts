@@ -108,13 +108,14 @@ export type Refusal =
   | { kind: "wifiParent"; parent: string; driver: string }
   | { kind: "dockerTooOld"; feature: string; needs: string; version: string }
   | { kind: "hostLocked"; lockFile: string; waitedMs: number }
+  | { kind: "vlanUnsupported"; parent: string; said: string }
   | { kind: "ipv4Added"; network: string; subnet: string };
 
 export type RefusalKind = Refusal["kind"];
 
 /** A Docker id shortened as `docker network ls` shows it; anything else (a pending create's "(being created)") whole. */
 function id12(id: string): string {
-  return /^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : id;
+  return /^[0-9a-f]+$/.test(id) ? id.slice(0, 12) : id;
 }
 
 /** A name in a list: bare when it is a plain name, else as showValue shows it. */
@@ -201,6 +202,11 @@ function refusalText(r: Refusal): string {
         `Docker gave IPv6-only network ${showValue(r.network)} an IPv4 subnet ${printable(r.subnet, 80)} from its default pools ` +
         "(it ignored EnableIPv4: false); the network was removed again. Upgrade Docker on the host, or add an IPv4 subnet (dual stack)"
       );
+    case "vlanUnsupported":
+      return (
+        `parent ${showValue(r.parent)} does not exist and Docker could not make it: the host's kernel has no 802.1q VLAN support ` +
+        `(Docker said: ${printable(r.said, 300)}). Load it on the host (\`modprobe 8021q\`), or choose a parent that exists; nothing was created`
+      );
     case "persistUnsupported":
       return `persist: true needs systemd on the host (systemd-networkd managing ${showValue(r.parent)}, or systemd to run a unit); neither was found, so set persist: false`;
   }
@@ -213,6 +219,7 @@ function refusalNames(r: Refusal): string[] {
     case "wifiParent":
     case "mtuTooLarge":
     case "persistUnsupported":
+    case "vlanUnsupported":
       return [r.parent];
     case "cutsSession":
     case "sessionUnknown":

@@ -126,7 +126,7 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
         }
       } catch (err) {
         if (outcomeUnknown(err)) await removeLateNetwork(host, spec);
-        throw err;
+        throw vlanRefusal(host.target, spec, inventory, err) ?? err;
       } finally {
         claim.settle(network);
       }
@@ -175,6 +175,20 @@ function takeExisting(target: string, spec: NetworkSpec, existing: InspectedNetw
   }
   return existing;
 }
+
+/**
+ * Docker makes a missing "<base>.<vlan id>" parent itself, and on a kernel without 802.1q it
+ * fails late in its own words ("operation not supported", "Unknown device type"): said as what
+ * it is, a refusal naming the parent. Anything else is left as it came.
+ */
+function vlanRefusal(target: string, spec: NetworkSpec, inventory: HostInventory, err: unknown): RefusalError | undefined {
+  const parent = spec.options.parent;
+  if (!(err instanceof DockerApiError) || err.status === undefined || parent === undefined) return undefined;
+  if (inventory.links.some((l) => l.name === parent) || !VLAN_UNSUPPORTED.test(err.message)) return undefined;
+  return new RefusalError(target, { kind: "vlanUnsupported", parent, said: err.message.replace(/^.*? answered \d+: /, "") });
+}
+
+const VLAN_UNSUPPORTED = /not supported|Unknown device type/i;
 
 /** A failure after which the request may or may not have reached the daemon. */
 function outcomeUnknown(err: unknown): boolean {
