@@ -2,12 +2,14 @@
 // whose routes would capture the SSH session is refused; hostile label values that check()
 // accepts arrive byte for byte (as JSON to the Engine API); and the values that do reach a shell
 // (a shim's name, parent, address and routes, on the `ip` command lines) are only ever safe
-// forms, which arrive byte for byte, while no shell interprets anything.
+// forms, which arrive byte for byte, while no shell interprets anything; and every generated
+// hostile value check() accepts for a link's fields arrives on the host as one argv element.
 
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import fc from "fast-check";
 import { InputValidationError } from "../../provider/errors";
 import { findSessionPath } from "../../provider/ops/sessionPath";
 import { type HostShimState, hostShimProvider } from "../../provider/resources/link/hostShim";
@@ -16,6 +18,7 @@ import { parseConnection } from "../../provider/ssh/connection";
 import { hostSession } from "../../provider/ssh/pool";
 import type { Lab, LabHost } from "../lab/types";
 import { recordFigure } from "../support/figures";
+import { CANARY, fieldOf, hostileNumber, hostileString, RESOURCES, valueAt, withField } from "../support/hostileInputs";
 import { connectionFor, lab, refused, snapshotHost, uniqueName } from "./fixture";
 
 describe("hardening on a lab host", function () {
@@ -227,5 +230,62 @@ describe("hardening on a lab host", function () {
       ok: canaryFound === 0,
     });
     await noCanary();
+  });
+
+  it("every generated hostile value check() accepts for a link's fields arrives on the host as one argv element, byte for byte", async () => {
+    // The same generators as the unit suite (test/support/hostileInputs.ts); here what check()
+    // accepts goes through the real transport and the host's login shell: each command the
+    // create would run, as `printf '%s\0'` of its words, read back and compared. (A network's
+    // values reach no shell: they go to Docker as JSON, proven above with hostile labels.)
+    const session = hostSession(parseConnection(connectionFor(host), "HostShim"));
+    const seed = process.env.HOSTILE_SEED ? Number(process.env.HOSTILE_SEED) : Date.now() % 1_000_000;
+    let tried = 0;
+    let accepted = 0;
+    let proven = 0;
+    for (const r of Object.values(RESOURCES)) {
+      if (r.apiBody) continue;
+      const cases = [...r.strings.map((f) => [f, hostileString] as const), ...r.numbers.map((f) => [f, hostileNumber] as const)];
+      for (const [field, arbitrary] of cases) {
+        for (const value of fc.sample(arbitrary as fc.Arbitrary<unknown>, { numRuns: 40, seed })) {
+          tried++;
+          const checked = await r.provider.check({}, withField(r.valid, field, value));
+          if (checked.failures) continue;
+          accepted++;
+          const inputs = checked.inputs ?? {};
+          const commands = r.commands(inputs);
+          for (const argv of commands) {
+            const back = (await session.run(["printf", "%s\\0", ...argv])).stdout.split("\0").slice(0, -1);
+            assert.deepEqual(
+              back.map((w) => Buffer.from(w)),
+              argv.map((w) => Buffer.from(w)),
+              `${JSON.stringify(argv)} did not arrive whole`,
+            );
+          }
+          const canonical = String(fieldOf(field) === field ? valueAt(inputs, field) : value);
+          assert.ok(
+            commands.flat().some((e) => e === canonical || e.endsWith(`=${canonical}`) || e.startsWith(`${canonical}=`)),
+            `${JSON.stringify(canonical)} is no argv element of ${JSON.stringify(commands)}`,
+          );
+          proven++;
+        }
+      }
+    }
+    const canaries = (fs.existsSync(CANARY) ? 1 : 0) + ((await host.exec(["test", "-e", CANARY], { allowFail: true })).code === 0 ? 1 : 0);
+    recordFigure({
+      group: "hostile input",
+      name: `generated link values check() accepts (of ${tried}, seed ${seed}), sent to the lab host: arrived as one argv element, byte for byte`,
+      value: `${proven}/${accepted}`,
+      target: `${accepted}/${accepted}`,
+      ok: proven === accepted && accepted > 0,
+    });
+    recordFigure({
+      group: "hostile input",
+      name: "canary files after that lab run (here and on the host)",
+      value: canaries,
+      target: "0",
+      ok: canaries === 0,
+    });
+    assert.ok(accepted > 0, "check() accepted no generated value: nothing was sent");
+    assert.equal(canaries, 0);
   });
 });
