@@ -2,7 +2,8 @@
 // systemd, as a FakeSshHost handler: the link providers' whole lifecycle runs against it.
 
 import { canonicalPrefix } from "../../provider/ipnet";
-import type { Exec, Handler, Reply } from "./fakeSshHost";
+import { closeAllSessions } from "../../provider/ssh/pool";
+import { type Exec, FakeSshHost, type Handler, type Reply } from "./fakeSshHost";
 
 export interface FakeLink {
   kind?: string;
@@ -177,4 +178,22 @@ export class FakeLinuxHost {
       ...(l.alias === undefined ? {} : { ifalias: l.alias }),
     };
   }
+}
+
+/**
+ * Registers mocha hooks that give each test a fresh in-process SSH server answering as a
+ * FakeLinuxHost, and close every pooled session and the server after it.
+ */
+export function useInProcessLinuxHost(): { readonly ssh: FakeSshHost; readonly linux: FakeLinuxHost } {
+  const current = {} as { ssh: FakeSshHost; linux: FakeLinuxHost };
+  beforeEach(async () => {
+    current.ssh = await FakeSshHost.start();
+    current.linux = new FakeLinuxHost();
+    current.ssh.handler = current.linux.handler;
+  });
+  afterEach(async () => {
+    closeAllSessions();
+    await current.ssh.close();
+  });
+  return current;
 }

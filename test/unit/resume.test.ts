@@ -16,11 +16,9 @@ import { vlanSubinterfaceProvider } from "../../provider/resources/link/vlanSubi
 import { MacvlanNetworkArgsSchema, macvlanMapping, macvlanNetworkProvider } from "../../provider/resources/network/macvlan";
 import { fromInspected } from "../../provider/resources/network/mapping";
 import type { DockerApi } from "../../provider/ssh/dockerApi";
-import { closeAllSessions } from "../../provider/ssh/pool";
 import { FakeDocker } from "../support/fakeDocker";
-import { FakeLinuxHost } from "../support/fakeLinuxHost";
+import { useInProcessLinuxHost } from "../support/fakeLinuxHost";
 import { fakeRunner, linksJson, TARGET } from "../support/fakeRunner";
-import { FakeSshHost } from "../support/fakeSshHost";
 
 const OWNER = "proj/dev/HostShim/shim0";
 const MARK = linkMark(OWNER);
@@ -33,6 +31,18 @@ function refusal(kind: string, text?: RegExp) {
     return true;
   };
 }
+
+/** A macvlan network "lan" on eth1 carrying its resource's owner mark. */
+const LAN_SPEC: NetworkSpec = {
+  name: "lan",
+  driver: "macvlan",
+  options: { parent: "eth1" },
+  ipam: [{ subnet: "198.51.100.0/24", auxAddresses: {} }],
+  enableIPv6: false,
+  internal: false,
+  labels: {},
+  owner: "proj/dev/MacvlanNetwork/lan",
+};
 
 describe("resume: the owner mark on the host", () => {
   it("marks a link with a short, stable hash of its owner", () => {
@@ -112,16 +122,7 @@ describe("resume: the owner mark on the host", () => {
   });
 
   it("writes the owner as a label and reads it apart from the program's labels", () => {
-    const spec: NetworkSpec = {
-      name: "lan",
-      driver: "macvlan",
-      options: { parent: "eth1" },
-      ipam: [{ subnet: "198.51.100.0/24", auxAddresses: {} }],
-      enableIPv6: false,
-      internal: false,
-      labels: { team: "net" },
-      owner: "proj/dev/MacvlanNetwork/lan",
-    };
+    const spec: NetworkSpec = { ...LAN_SPEC, labels: { team: "net" } };
     const body = networkCreateRequest(spec).body as { Labels: Record<string, string> };
     assert.deepEqual(body.Labels, { team: "net", [OWNER_LABEL]: "proj/dev/MacvlanNetwork/lan" });
     const [read] = parseNetworkJson({ Id: "a", Name: "lan", Driver: "macvlan", Labels: body.Labels });
@@ -181,17 +182,8 @@ describe("resume: network state from before owners", () => {
 });
 
 describe("resume: a network of the asked name already there", () => {
-  const OWNER_NET = "proj/dev/MacvlanNetwork/lan";
-  const spec: NetworkSpec = {
-    name: "lan",
-    driver: "macvlan",
-    options: { parent: "eth1" },
-    ipam: [{ subnet: "198.51.100.0/24", auxAddresses: {} }],
-    enableIPv6: false,
-    internal: false,
-    labels: {},
-    owner: OWNER_NET,
-  };
+  const OWNER_NET = LAN_SPEC.owner;
+  const spec = LAN_SPEC;
   const links = [{ name: "lo" }, { name: "eth1" }];
 
   function host(docker: DockerApi) {
@@ -302,23 +294,11 @@ describe("resume: a link of the asked name already there", () => {
 
 describe("resume: the link provider against an in-process host", function () {
   this.timeout(20_000);
-  let ssh: FakeSshHost;
-  let linux: FakeLinuxHost;
-
-  beforeEach(async () => {
-    ssh = await FakeSshHost.start();
-    linux = new FakeLinuxHost();
-    ssh.handler = linux.handler;
-  });
-
-  afterEach(async () => {
-    closeAllSessions();
-    await ssh.close();
-  });
+  const host = useInProcessLinuxHost();
 
   async function inputs(extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const raw = {
-      connection: ssh.connection(),
+      connection: host.ssh.connection(),
       name: "shim0",
       parent: "eth1",
       address: "198.51.100.250/32",
@@ -330,9 +310,9 @@ describe("resume: the link provider against an in-process host", function () {
   }
 
   it("completes a marked link left down without address and routes, keeping the link", async () => {
-    linux.links.set(
+    host.linux.links.set(
       "shim0",
-      linux.newLink({
+      host.linux.newLink({
         kind: "macvlan",
         parent: "eth1",
         mtu: 1500,
@@ -343,19 +323,19 @@ describe("resume: the link provider against an in-process host", function () {
         alias: MARK,
       }),
     );
-    const ifindex = linux.links.get("shim0")!.ifindex;
+    const ifindex = host.linux.links.get("shim0")!.ifindex;
     const created = await hostShimProvider.create(await inputs({ owner: OWNER }));
-    const shim = linux.links.get("shim0")!;
+    const shim = host.linux.links.get("shim0")!;
     assert.deepEqual([shim.ifindex, shim.up, shim.addresses, shim.routes], [ifindex, true, ["198.51.100.250/32"], ["198.51.100.128/26"]]);
     assert.equal(created.outs?.identity?.ifindex, ifindex);
     assert.equal(created.outs?.owner, OWNER);
   });
 
   it("refuses its own marked link on another parent, naming the parent", async () => {
-    linux.links.set("eth2", { mtu: 1500, data: {}, up: true, addresses: [], routes: [] });
-    linux.links.set(
+    host.linux.links.set("eth2", { mtu: 1500, data: {}, up: true, addresses: [], routes: [] });
+    host.linux.links.set(
       "shim0",
-      linux.newLink({
+      host.linux.newLink({
         kind: "macvlan",
         parent: "eth2",
         mtu: 1500,
@@ -370,18 +350,18 @@ describe("resume: the link provider against an in-process host", function () {
       hostShimProvider.create(await inputs({ owner: OWNER })),
       refusal("resumeMismatch", /parent: asked "eth1", host has "eth2"/),
     );
-    assert.deepEqual(linux.links.get("shim0")!.addresses, [], "a refused resume changed the link");
+    assert.deepEqual(host.linux.links.get("shim0")!.addresses, [], "a refused resume changed the link");
   });
 
   it("adopts its own VLAN link after a lost state (same ifindex), and refuses one with another VLAN id, naming it", async () => {
     const vlanOwner = "proj/dev/VlanSubinterface/v50";
-    const raw = { connection: ssh.connection(), parent: "eth1", vlanId: 50, persist: false, owner: vlanOwner };
+    const raw = { connection: host.ssh.connection(), parent: "eth1", vlanId: 50, persist: false, owner: vlanOwner };
     const checked = (await vlanSubinterfaceProvider.check({}, raw)).inputs;
     const first = await vlanSubinterfaceProvider.create(checked);
-    const made = linux.links.get("eth1.50")!;
+    const made = host.linux.links.get("eth1.50")!;
     assert.equal(made.alias, linkMark(vlanOwner));
     const again = await vlanSubinterfaceProvider.create(checked);
-    assert.equal(linux.links.get("eth1.50")!.ifindex, made.ifindex);
+    assert.equal(host.linux.links.get("eth1.50")!.ifindex, made.ifindex);
     assert.deepEqual(again.outs, first.outs);
     made.data = { id: 60 };
     await assert.rejects(vlanSubinterfaceProvider.create(checked), refusal("resumeMismatch", /vlanId: asked 50, host has 60/));
@@ -391,7 +371,7 @@ describe("resume: the link provider against an in-process host", function () {
     const old = await hostShimProvider.create(await inputs());
     assert.ok(old.outs);
     const { owner: _none, ...oldState } = old.outs;
-    assert.equal(linux.links.get("shim0")!.alias, undefined);
+    assert.equal(host.linux.links.get("shim0")!.alias, undefined);
     const read = await hostShimProvider.read(old.id, oldState);
     assert.equal(read.id, "shim0");
     // The program now passes an owner: no diff from it alone.
@@ -399,10 +379,10 @@ describe("resume: the link provider against an in-process host", function () {
     const diff = await hostShimProvider.diff(old.id, read.props!, news);
     assert.deepEqual([diff.changes, diff.replaces], [true, []]);
     const updated = await hostShimProvider.update(old.id, read.props!, news);
-    assert.deepEqual(linux.links.get("shim0")!.addresses, ["198.51.100.251/32"]);
+    assert.deepEqual(host.linux.links.get("shim0")!.addresses, ["198.51.100.251/32"]);
     assert.equal(updated.outs?.owner, undefined, "the state claims a mark the link does not carry");
-    assert.equal(linux.links.get("shim0")!.alias, undefined);
+    assert.equal(host.linux.links.get("shim0")!.alias, undefined);
     await hostShimProvider.delete(old.id, updated.outs!);
-    assert.equal(linux.links.has("shim0"), false);
+    assert.equal(host.linux.links.has("shim0"), false);
   });
 });

@@ -6,9 +6,7 @@ import { strict as assert } from "node:assert";
 import { RefusalError, StepsFailedError } from "../../../../provider/errors";
 import { hostShimProvider } from "../../../../provider/resources/link/hostShim";
 import { vlanSubinterfaceProvider } from "../../../../provider/resources/link/vlanSubinterface";
-import { closeAllSessions } from "../../../../provider/ssh/pool";
-import { FakeLinuxHost } from "../../../support/fakeLinuxHost";
-import { FakeSshHost } from "../../../support/fakeSshHost";
+import { useInProcessLinuxHost } from "../../../support/fakeLinuxHost";
 
 type Provider = typeof hostShimProvider | typeof vlanSubinterfaceProvider;
 
@@ -35,23 +33,11 @@ function refusal(kind: string, names: string[]) {
 
 describe("link provider against an in-process host", function () {
   this.timeout(20_000);
-  let ssh: FakeSshHost;
-  let linux: FakeLinuxHost;
-
-  beforeEach(async () => {
-    ssh = await FakeSshHost.start();
-    linux = new FakeLinuxHost();
-    ssh.handler = linux.handler;
-  });
-
-  afterEach(async () => {
-    closeAllSessions();
-    await ssh.close();
-  });
+  const host = useInProcessLinuxHost();
 
   const shimInputs = (extra: Record<string, unknown> = {}) =>
     checked(hostShimProvider, {
-      connection: ssh.connection(),
+      connection: host.ssh.connection(),
       name: "shim0",
       parent: "eth1",
       address: "198.51.100.250/32",
@@ -63,7 +49,7 @@ describe("link provider against an in-process host", function () {
     const inputs = await shimInputs();
     const created = await made(hostShimProvider.create(inputs));
     assert.equal(created.id, "shim0");
-    const shim = linux.links.get("shim0");
+    const shim = host.linux.links.get("shim0");
     assert.deepEqual(
       { kind: shim?.kind, parent: shim?.parent, up: shim?.up, addresses: shim?.addresses, routes: shim?.routes },
       {
@@ -80,21 +66,21 @@ describe("link provider against an in-process host", function () {
     assert.equal(created.outs.persistence, undefined);
     // Made under the dead-man switch, whose rollback deletes the shim, and confirmed.
     assert.deepEqual(
-      [...linux.deadman.values()].map((d) => [d.confirmed, d.rollback.includes("; ip link delete dev shim0 >>")]),
+      [...host.linux.deadman.values()].map((d) => [d.confirmed, d.rollback.includes("; ip link delete dev shim0 >>")]),
       [[true, true]],
     );
     const read = await hostShimProvider.read(created.id, created.outs);
     assert.equal(read.id, "shim0");
     assert.equal((await hostShimProvider.diff(created.id, read.props!, inputs)).changes, false);
     await hostShimProvider.delete(created.id, created.outs);
-    assert.equal(linux.links.has("shim0"), false);
+    assert.equal(host.linux.links.has("shim0"), false);
     assert.deepEqual(await hostShimProvider.read(created.id, created.outs), {});
   });
 
   it("reads a route removed by hand as drift and puts it back in place", async () => {
     const inputs = await shimInputs();
     const created = await made(hostShimProvider.create(inputs));
-    linux.links.get("shim0")!.routes.splice(0, 1);
+    host.linux.links.get("shim0")!.routes.splice(0, 1);
     const read = await hostShimProvider.read(created.id, created.outs);
     assert.deepEqual(read.props?.routes, ["fd18:0:0:1::/64"]);
     const diff = await hostShimProvider.diff(created.id, read.props!, inputs);
@@ -113,13 +99,13 @@ describe("link provider against an in-process host", function () {
         ),
       ),
     );
-    const dumpsBefore = ssh.execs.filter((e) => e.argv.join(" ") === "ip -j -d address show").length;
+    const dumpsBefore = host.ssh.execs.filter((e) => e.argv.join(" ") === "ip -j -d address show").length;
     const reads = await Promise.all(shims.map((s) => hostShimProvider.read(s.id, s.outs)));
     assert.deepEqual(
       reads.map((r) => r.props?.routes),
       [0, 1, 2, 3, 4].map((i) => [`198.51.100.${128 + 8 * i}/29`]),
     );
-    const dumps = ssh.execs.filter((e) => e.argv.join(" ") === "ip -j -d address show").length - dumpsBefore;
+    const dumps = host.ssh.execs.filter((e) => e.argv.join(" ") === "ip -j -d address show").length - dumpsBefore;
     assert.equal(dumps, 1, `${dumps} listings for 5 reads`);
   });
 
@@ -127,11 +113,11 @@ describe("link provider against an in-process host", function () {
     const created = await made(hostShimProvider.create(await shimInputs()));
     const news = await shimInputs({ address: "198.51.100.251/32", routes: ["198.51.100.192/26"] });
     const updated = await hostShimProvider.update(created.id, created.outs, news);
-    assert.deepEqual(linux.links.get("shim0")?.addresses, ["198.51.100.251/32"]);
-    assert.deepEqual(linux.links.get("shim0")?.routes, ["198.51.100.192/26"]);
+    assert.deepEqual(host.linux.links.get("shim0")?.addresses, ["198.51.100.251/32"]);
+    assert.deepEqual(host.linux.links.get("shim0")?.routes, ["198.51.100.192/26"]);
     assert.equal(updated.outs?.address, "198.51.100.251/32");
     // The update's rollback takes its steps back newest first: the old address back on, then the routes.
-    const update = [...linux.deadman.values()][1];
+    const update = [...host.linux.deadman.values()][1];
     assert.equal(update.confirmed, true);
     assert.match(
       update.rollback,
@@ -141,37 +127,37 @@ describe("link provider against an in-process host", function () {
   });
 
   it("rolls a half-made shim back and reports the failed step", async () => {
-    linux.failing.set("ip -6 route add fd18:0:0:1::/64 dev shim0", "RTNETLINK answers: No route to host");
+    host.linux.failing.set("ip -6 route add fd18:0:0:1::/64 dev shim0", "RTNETLINK answers: No route to host");
     await assert.rejects(hostShimProvider.create(await shimInputs()), (err: unknown) => {
       assert.ok(err instanceof StepsFailedError);
       assert.equal(err.stepsDone, 4);
       return true;
     });
-    assert.equal(linux.links.has("shim0"), false);
+    assert.equal(host.linux.links.has("shim0"), false);
   });
 
   it("refuses a taken name, a missing parent, and deleting a link that is no longer a macvlan", async () => {
     const created = await made(hostShimProvider.create(await shimInputs()));
     await assert.rejects(hostShimProvider.create(await shimInputs()), refusal("nameTaken", ["shim0"]));
     await assert.rejects(hostShimProvider.create(await shimInputs({ name: "shim1", parent: "eth9" })), refusal("parentMissing", ["eth9"]));
-    linux.links.get("shim0")!.kind = "vlan";
+    host.linux.links.get("shim0")!.kind = "vlan";
     await assert.rejects(hostShimProvider.delete(created.id, created.outs), refusal("notOurs", ["shim0"]));
-    assert.equal(linux.links.has("shim0"), true);
+    assert.equal(host.linux.links.has("shim0"), true);
   });
 
   it("records what identifies the shim and refuses to delete or update another link that took its name", async () => {
     const inputs = await shimInputs();
     const created = await made(hostShimProvider.create(inputs));
-    const made0 = linux.links.get("shim0")!;
+    const made0 = host.linux.links.get("shim0")!;
     assert.deepEqual(created.outs.identity, { kind: "macvlan", parent: "eth1", macAddress: made0.mac, ifindex: made0.ifindex });
     // Someone deletes the shim and makes their own macvlan link of that name on another parent.
-    linux.links.set("eth2", linux.newLink({ mtu: 1500, data: {}, up: true, addresses: [], routes: [] }));
-    linux.links.delete("shim0");
-    linux.links.set(
+    host.linux.links.set("eth2", host.linux.newLink({ mtu: 1500, data: {}, up: true, addresses: [], routes: [] }));
+    host.linux.links.delete("shim0");
+    host.linux.links.set(
       "shim0",
-      linux.newLink({ kind: "macvlan", parent: "eth2", mtu: 1500, data: { mode: "bridge" }, up: true, addresses: [], routes: [] }),
+      host.linux.newLink({ kind: "macvlan", parent: "eth2", mtu: 1500, data: { mode: "bridge" }, up: true, addresses: [], routes: [] }),
     );
-    const theirs = linux.links.get("shim0")!;
+    const theirs = host.linux.links.get("shim0")!;
     const differs = (err: unknown) => {
       assert.ok(refusal("notOurs", ["shim0"])(err));
       const message = (err as Error).message;
@@ -186,50 +172,50 @@ describe("link provider against an in-process host", function () {
     const read = await hostShimProvider.read(created.id, created.outs);
     assert.deepEqual(read.props?.identity, created.outs.identity);
     await assert.rejects(hostShimProvider.delete(created.id, read.props as never), differs);
-    assert.equal(linux.links.get("shim0"), theirs);
+    assert.equal(host.linux.links.get("shim0"), theirs);
     assert.deepEqual(theirs.routes, []);
   });
 
   it("refuses a same-named link made again on the same parent until a refresh records it, and deletes a shim already gone", async () => {
     const inputs = await shimInputs();
     const created = await made(hostShimProvider.create(inputs));
-    const before = linux.links.get("shim0")!;
-    linux.links.set("shim0", linux.newLink({ ...before, ifindex: undefined, mac: undefined }));
+    const before = host.linux.links.get("shim0")!;
+    host.linux.links.set("shim0", host.linux.newLink({ ...before, ifindex: undefined, mac: undefined }));
     await assert.rejects(hostShimProvider.delete(created.id, created.outs), /MAC .* when made, now .*; ifindex/);
-    assert.ok(linux.links.has("shim0"));
+    assert.ok(host.linux.links.has("shim0"));
     const read = await hostShimProvider.read(created.id, created.outs);
-    assert.equal(read.props?.identity?.ifindex, linux.links.get("shim0")!.ifindex);
+    assert.equal(read.props?.identity?.ifindex, host.linux.links.get("shim0")!.ifindex);
     await hostShimProvider.delete(created.id, read.props as never);
-    assert.equal(linux.links.has("shim0"), false);
+    assert.equal(host.linux.links.has("shim0"), false);
     await hostShimProvider.delete(created.id, read.props as never);
   });
 
   it("refuses to delete a VLAN link whose name another VLAN link now has", async () => {
     const created = await made(
       vlanSubinterfaceProvider.create(
-        await checked(vlanSubinterfaceProvider, { connection: ssh.connection(), parent: "eth1", vlanId: 50, persist: false }),
+        await checked(vlanSubinterfaceProvider, { connection: host.ssh.connection(), parent: "eth1", vlanId: 50, persist: false }),
       ),
     );
-    const ours = linux.links.get("eth1.50")!;
-    linux.links.set("eth1.50", linux.newLink({ ...ours, ifindex: undefined, mac: undefined, data: { id: 51 } }));
+    const ours = host.linux.links.get("eth1.50")!;
+    host.linux.links.set("eth1.50", host.linux.newLink({ ...ours, ifindex: undefined, mac: undefined, data: { id: 51 } }));
     await assert.rejects(vlanSubinterfaceProvider.delete(created.id, created.outs), refusal("notOurs", ["eth1.50"]));
-    assert.ok(linux.links.has("eth1.50"));
+    assert.ok(host.linux.links.has("eth1.50"));
   });
 
   it("refuses a shim when the host cannot say the session's peer, and leaves the host as it was", async () => {
-    linux.sessionPeer = undefined;
-    const before = JSON.stringify([...linux.links]);
+    host.linux.sessionPeer = undefined;
+    const before = JSON.stringify([...host.linux.links]);
     await assert.rejects(hostShimProvider.create(await shimInputs()), (err: unknown) => {
       assert.ok(refusal("sessionUnknown", ["shim0"])(err));
       assert.match((err as Error).message, /sshd reported no client address/);
       return true;
     });
-    assert.equal(JSON.stringify([...linux.links]), before);
+    assert.equal(JSON.stringify([...host.linux.links]), before);
   });
 
   it("refuses a shim whose routes or address would capture the SSH session, naming the route and the way out, and leaves the host as it was", async () => {
-    linux.sessionPeer = "198.51.100.140";
-    const before = JSON.stringify([...linux.links]);
+    host.linux.sessionPeer = "198.51.100.140";
+    const before = JSON.stringify([...host.linux.links]);
     const cuts = (value: string) => (err: unknown) => {
       assert.ok(refusal("cutsSession", ["shim0"])(err));
       const message = (err as Error).message;
@@ -242,33 +228,38 @@ describe("link provider against an in-process host", function () {
       hostShimProvider.create(await shimInputs({ routes: [], address: "198.51.100.250/24" })),
       cuts("address 198.51.100.250/24"),
     );
-    assert.equal(JSON.stringify([...linux.links]), before);
+    assert.equal(JSON.stringify([...host.linux.links]), before);
     // A shim that leaves the peer alone is made; an update that would take the peer is refused in place.
     const created = await made(hostShimProvider.create(await shimInputs({ routes: ["198.51.100.160/27"] })));
     await assert.rejects(
       hostShimProvider.update(created.id, created.outs, await shimInputs({ routes: ["198.51.100.160/27", "198.51.100.140/32"] })),
       cuts("route 198.51.100.140/32"),
     );
-    assert.deepEqual(linux.links.get("shim0")?.routes, ["198.51.100.160/27"]);
+    assert.deepEqual(host.linux.links.get("shim0")?.routes, ["198.51.100.160/27"]);
   });
 
   it("refuses persist: true on a host without systemd, before making anything", async () => {
     await assert.rejects(hostShimProvider.create(await shimInputs({ persist: true })), refusal("persistUnsupported", ["eth1"]));
-    assert.equal(linux.links.has("shim0"), false);
+    assert.equal(host.linux.links.has("shim0"), false);
   });
 
   it("refuses to update a link that is gone", async () => {
     const inputs = await shimInputs();
     const created = await made(hostShimProvider.create(inputs));
-    linux.links.delete("shim0");
+    host.linux.links.delete("shim0");
     await assert.rejects(hostShimProvider.update(created.id, created.outs, inputs), refusal("gone", ["shim0"]));
   });
 
   it("creates a VLAN link named after parent and id, reads it back with an empty diff, changes its MTU in place", async () => {
-    const inputs = await checked(vlanSubinterfaceProvider, { connection: ssh.connection(), parent: "eth1", vlanId: 50, persist: false });
+    const inputs = await checked(vlanSubinterfaceProvider, {
+      connection: host.ssh.connection(),
+      parent: "eth1",
+      vlanId: 50,
+      persist: false,
+    });
     assert.equal(inputs.name, "eth1.50");
     const created = await made(vlanSubinterfaceProvider.create(inputs));
-    assert.deepEqual(linux.links.get("eth1.50")?.data, { id: 50 });
+    assert.deepEqual(host.linux.links.get("eth1.50")?.data, { id: 50 });
     assert.equal(created.outs.vlanId, 50);
     assert.equal(created.outs.mtu, undefined, "an MTU left to the kernel is not state");
     const read = await vlanSubinterfaceProvider.read(created.id, created.outs);
@@ -276,16 +267,16 @@ describe("link provider against an in-process host", function () {
 
     const news = await checked(vlanSubinterfaceProvider, { ...inputs, mtu: 1400 });
     const updated = await vlanSubinterfaceProvider.update(created.id, created.outs, news);
-    assert.equal(linux.links.get("eth1.50")?.mtu, 1400);
+    assert.equal(host.linux.links.get("eth1.50")?.mtu, 1400);
     assert.equal(updated.outs?.mtu, 1400);
     await vlanSubinterfaceProvider.delete(created.id, updated.outs!);
-    assert.equal(linux.links.has("eth1.50"), false);
-    assert.equal(linux.deadman.size, 0, "a VLAN link change armed the dead-man switch");
+    assert.equal(host.linux.links.has("eth1.50"), false);
+    assert.equal(host.linux.deadman.size, 0, "a VLAN link change armed the dead-man switch");
   });
 
   it("refuses a VLAN MTU above the parent's, naming the parent", async () => {
     const inputs = await checked(vlanSubinterfaceProvider, {
-      connection: ssh.connection(),
+      connection: host.ssh.connection(),
       parent: "eth1",
       vlanId: 60,
       mtu: 9000,
@@ -296,6 +287,6 @@ describe("link provider against an in-process host", function () {
       (err: unknown) =>
         refusal("mtuTooLarge", ["eth1"])(err) && /mtu 9000 is larger than parent "eth1"'s mtu 1500/.test((err as Error).message),
     );
-    assert.equal(linux.links.has("eth1.60"), false);
+    assert.equal(host.linux.links.has("eth1.60"), false);
   });
 });
