@@ -2,7 +2,9 @@
 // of the provider against the usual way (one OpenSSH `ssh host docker network ...` process per
 // operation, all at once and one after another) and against the floor (dockerd's own socket,
 // a warm SSH round trip), for N = 10, 50, 200 networks on one host and M = 1, 5, 20 hosts with
-// 10 each; then two plain lines computed from this run. Asserts nothing.
+// 10 each (with their floor, every host's dockerd socket at once, and where the machine's CPU
+// went: every lab host runs on this machine's cores); then two plain lines computed from this
+// run. Asserts nothing.
 //
 // Under the real engine (main's tools/engine build, built here first when missing): `pulumi up`,
 // `refresh` and `destroy` of a stack of BENCH_ENGINE_N (50) networks, BENCH_ENGINE=0 to skip.
@@ -78,6 +80,38 @@ function connectionOf(t: Target): Record<string, unknown> {
     hostKey: t.host.ssh.hostPublicKey,
   };
 }
+
+// CPU the lab hosts have used so far, from /proc (USER_HZ is 100 on Linux): their dockerd and
+// containerd, and every SSH session they served, which socat's per-connection child (`sshd -i`
+// and all it ran: shells, `ip`, `docker system dial-stdio`) hands to the listener when it is reaped.
+interface LabCpu {
+  daemons: number;
+  sessions: number;
+}
+
+async function procCpuMs(pidFile: string, withChildren: boolean): Promise<number> {
+  const pid = (await fs.readFile(pidFile, "utf8").catch(() => "")).trim();
+  const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  // Fields after the command name (which may hold spaces): utime is the 14th field, cstime the 17th.
+  const f = stat
+    .slice(stat.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
+  const own = (f[11] ?? 0) + (f[12] ?? 0);
+  return (withChildren ? own + (f[13] ?? 0) + (f[14] ?? 0) : own) * 10;
+}
+
+async function labCpu(targets: Target[]): Promise<LabCpu> {
+  let daemons = 0;
+  let sessions = 0;
+  for (const t of targets) {
+    daemons += (await procCpuMs(path.join(t.dir, "dockerd.pid"), false)) + (await procCpuMs(path.join(t.dir, "containerd.pid"), false));
+    sessions += await procCpuMs(path.join(t.dir, "socat.pid"), true);
+  }
+  return { daemons, sessions };
+}
+
+const minus = (a: LabCpu, b: LabCpu): LabCpu => ({ daemons: a.daemons - b.daemons, sessions: a.sessions - b.sessions });
 
 async function handshakes(t: Target): Promise<number> {
   const text = await fs.readFile(path.join(t.dir, "sshd.log"), "utf8").catch(() => "");
@@ -326,18 +360,37 @@ async function main(): Promise<void> {
         .map((t) => ({ ...t, parents: t.parents.slice(0, PER_HOST_M), subnets: t.subnets.slice(0, PER_HOST_M) }));
       const before = await Promise.all(hosts.map(handshakes));
       const runs: DriveResult[] = [];
-      for (let r = 0; r < RUNS; r++) runs.push(await driveProvider(hosts, PER_HOST_M, `bm${r}x`));
+      const lab: LabCpu[] = [];
+      for (let r = 0; r < RUNS; r++) {
+        const cpuBefore = await labCpu(hosts);
+        runs.push(await driveProvider(hosts, PER_HOST_M, `bm${r}x`));
+        lab.push(minus(await labCpu(hosts), cpuBefore));
+      }
       const after = await Promise.all(hosts.map(handshakes));
+      // The floor for M hosts: the same work straight against each host's dockerd socket, every
+      // host at once (no SSH, no provider), so what the machine itself allows shows beside ours.
+      const floors: number[] = [];
+      for (let r = 0; r < RUNS; r++) {
+        const start = performance.now();
+        await Promise.all(hosts.map((t) => floor(t, PER_HOST_M, `fm${r}x`)));
+        floors.push(performance.now() - start);
+      }
       multi.push({
+        floorMs: median(floors),
         m,
         ms: median(runs.map((o) => o.createMs + o.readMs + o.deleteMs)),
         cpuMs: median(runs.map((o) => o.cpuMs)),
+        machineBusyMs: median(runs.map((o) => o.machineBusyMs)),
+        lab: { daemons: median(lab.map((l) => l.daemons)), sessions: median(lab.map((l) => l.sessions)) },
         handshakesPerHost: Math.max(...after.map((a, i) => a - before[i])) / RUNS,
       });
     }
 
     const engine = ENGINE
-      ? await underEngine(one).catch((err: Error) => ({ failed: err.message.split("\n")[0] }))
+      ? await underEngine(one).catch((err: Error) => {
+          log(`engine: ${err.message}`);
+          return { failed: err.message.split("\n")[0] };
+        })
       : { failed: "skipped (BENCH_ENGINE=0)" };
 
     print(sizes, multi, rtt, engine);
@@ -398,7 +451,13 @@ async function underEngine(t: Target): Promise<EngineResult> {
 interface Multi {
   m: number;
   ms: number;
+  /** The same work on every host's dockerd socket at once, no SSH (create, inspect, list, delete). */
+  floorMs: number;
   cpuMs: number;
+  /** CPU time the whole machine (all cores: the driver, every lab host's sshd, docker, dockerd) spent during the run. */
+  machineBusyMs: number;
+  /** CPU the lab hosts spent over the whole run (their daemons; their SSH sessions and all they ran). */
+  lab: LabCpu;
   handshakesPerHost: number;
 }
 
@@ -451,12 +510,32 @@ function print(sizes: SizeResult[], multi: Multi[], rtt: { ssh2Warm: number; ope
     "M hosts, 10 networks each",
     "ours create+read+delete",
     "against M = 1",
+    "floor: dockerd sockets, no SSH, all hosts at once",
+    "floor against M = 1",
     "CPU of the driving process",
+    "CPU of the whole machine during it",
+    "cores busy on average",
+    "CPU of the lab hosts' dockerd + containerd",
+    "CPU of their SSH sessions",
     "SSH handshakes per host per run",
   ]);
-  row(["---", "---:", "---:", "---:", "---:"]);
-  const base = multi.find((m) => m.m === 1)?.ms ?? multi[0]?.ms;
-  for (const m of multi) row([m.m, seconds(m.ms), `${(m.ms / base).toFixed(2)}x`, seconds(m.cpuMs), m.handshakesPerHost.toFixed(1)]);
+  row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]);
+  const one = multi.find((m) => m.m === 1) ?? multi[0];
+  const base = one?.ms;
+  for (const m of multi)
+    row([
+      m.m,
+      seconds(m.ms),
+      `${(m.ms / base).toFixed(2)}x`,
+      seconds(m.floorMs),
+      `${(m.floorMs / one.floorMs).toFixed(2)}x`,
+      seconds(m.cpuMs),
+      seconds(m.machineBusyMs),
+      (m.machineBusyMs / m.ms).toFixed(2),
+      seconds(m.lab.daemons),
+      seconds(m.lab.sessions),
+      m.handshakesPerHost.toFixed(1),
+    ]);
   console.log(
     "(every lab host shares this machine's cores: M hosts' sshd, docker and dockerd work is done by the same CPUs that run the provider)",
   );

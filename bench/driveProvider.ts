@@ -5,6 +5,7 @@
 //
 // Input (argv[2], JSON): { hosts: [{ connection, parents: string[], subnets: string[] }], prefix }
 
+import { readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { macvlanNetworkProvider as provider } from "../provider/resources/network/macvlan";
 import { closeAllSessions, sessionStats } from "../provider/ssh/pool";
@@ -25,11 +26,20 @@ export interface DriveResult {
   maxRssMiB: number;
   /** CPU time (user + system) of this process over the three phases. */
   cpuMs: number;
+  /** CPU time the whole machine (every core, every process) spent over the three phases. */
+  machineBusyMs: number;
   driftAfterRead: number;
 }
 
 function roundTrips(): number {
   return sessionStats().reduce((sum, s) => sum + s.commands + s.dockerRequests, 0);
+}
+
+// Busy CPU time of the whole machine so far, every core (/proc/stat; USER_HZ is 100 on Linux).
+async function machineBusyMs(): Promise<number> {
+  const line = (await readFile("/proc/stat", "utf8")).split("\n")[0];
+  const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq + steal) * 10;
 }
 
 async function main(): Promise<void> {
@@ -48,6 +58,7 @@ async function main(): Promise<void> {
   );
 
   const cpuBefore = process.cpuUsage();
+  const busyBefore = await machineBusyMs();
   let t = performance.now();
   let trips = roundTrips();
   const created = await Promise.all(inputs.map((i) => provider.create(i)));
@@ -66,6 +77,7 @@ async function main(): Promise<void> {
   await Promise.all(created.map((c) => provider.delete!(c.id, c.outs!)));
   const deleteMs = performance.now() - t;
   const deleteTrips = roundTrips() - trips;
+  const machineBusy = (await machineBusyMs()) - busyBefore;
 
   const result: DriveResult = {
     createMs,
@@ -75,6 +87,7 @@ async function main(): Promise<void> {
     handshakes: sessionStats().reduce((sum, s) => sum + s.handshakes, 0),
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
     cpuMs: ((c) => (c.user + c.system) / 1000)(process.cpuUsage(cpuBefore)),
+    machineBusyMs: machineBusy,
     driftAfterRead: diffs.filter((d) => d.changes).length + read.filter((r) => r.id === undefined).length,
   };
   closeAllSessions();

@@ -189,6 +189,12 @@ export function networkListRequest(): ApiRequest {
   return { method: "GET", path: "/networks" };
 }
 
+/** The networks whose ids are given (the daemon's `id` filter matches all or part of an id: callers keep exact matches). */
+export function networksByIdRequest(ids: readonly string[]): ApiRequest {
+  const filters = encodeURIComponent(JSON.stringify({ id: ids }));
+  return { method: "GET", path: `/networks?filters=${filters}` };
+}
+
 export function networkInspectRequest(id: string): ApiRequest {
   return { method: "GET", path: `/networks/${encodeURIComponent(id)}` };
 }
@@ -197,17 +203,44 @@ export function networkRemoveRequest(id: string): ApiRequest {
   return { method: "DELETE", path: `/networks/${encodeURIComponent(id)}` };
 }
 
-/** Every container, running or stopped, that refers to the network (as `docker ps --all --filter network=`). */
-export function containersOnNetworkRequest(network: string): ApiRequest {
-  const filters = encodeURIComponent(JSON.stringify({ network: [network] }));
+/**
+ * Every container, running or stopped, that refers to any of the networks (as `docker ps --all
+ * --filter network=A --filter network=B`: the daemon matches a network's id or name).
+ */
+export function containersOnNetworkRequest(...networks: string[]): ApiRequest {
+  const filters = encodeURIComponent(JSON.stringify({ network: networks }));
   return { method: "GET", path: `/containers/json?all=1&filters=${filters}` };
 }
 
-const ContainerList = z.array(z.object({ Id: z.string(), Names: z.array(z.string()).nullish() }));
+const ContainerList = z.array(
+  z.object({
+    Id: z.string(),
+    Names: z.array(z.string()).nullish(),
+    NetworkSettings: z
+      .object({ Networks: z.record(z.string(), z.object({ NetworkID: z.string().nullish() }).nullish()).nullish() })
+      .nullish(),
+  }),
+);
 
-/** Container names as the CLI shows them (the API prefixes each with "/"). */
-export function parseContainerList(value: unknown): { id: string; name: string }[] {
-  return ContainerList.parse(value).map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, "") }));
+export interface ContainerUse {
+  id: string;
+  /** As the CLI shows it (the API prefixes each name with "/"). */
+  name: string;
+  /** The networks it refers to: each by the name the container knows it by, and by id when the daemon gives one. */
+  networks: { name: string; id?: string }[];
+}
+
+export function parseContainerList(value: unknown): ContainerUse[] {
+  return ContainerList.parse(value).map((c) => ({
+    id: c.Id,
+    name: (c.Names?.[0] ?? c.Id).replace(/^\//, ""),
+    networks: Object.entries(c.NetworkSettings?.Networks ?? {}).map(([name, n]) => ({ name, id: n?.NetworkID ?? undefined })),
+  }));
+}
+
+/** Whether the container refers to the network, matched as the daemon's own filter does: by name, or by id. */
+export function usesNetwork(container: ContainerUse, network: { id: string; name: string }): boolean {
+  return container.networks.some((n) => n.name === network.name || (n.id !== undefined && n.id !== "" && n.id === network.id));
 }
 
 const CreatedJson = z.object({ Id: z.string() });

@@ -32,6 +32,14 @@ export function buildIsWireless(name: string): Argv {
   return ["test", "-d", `/sys/class/net/${name}/wireless`];
 }
 
+/**
+ * Exits 0 when any of the links is Wi-Fi, 1 when none is: one `test` for a whole host instead
+ * of one per link (`-o` chains the same check; link names never hold a "/").
+ */
+export function buildAnyWireless(names: readonly string[]): Argv {
+  return ["test", ...names.flatMap((name, i) => [...(i > 0 ? ["-o"] : []), "-d", `/sys/class/net/${name}/wireless`])];
+}
+
 export function buildLinkShow(name?: string): Argv {
   return name ? ["ip", "-j", "-d", "link", "show", "dev", name] : ["ip", "-j", "-d", "link", "show"];
 }

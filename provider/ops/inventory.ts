@@ -12,6 +12,7 @@ import {
 } from "../host/docker";
 import {
   buildAddressDump,
+  buildAnyWireless,
   buildIsWireless,
   buildLinkShow,
   buildRouteDump,
@@ -40,6 +41,23 @@ export async function showLink(run: RunCommand, name: string): Promise<LinkInfo 
 /** Whether the link is Wi-Fi, where an access point drops frames from MAC addresses it never associated. */
 export async function isWireless(run: RunCommand, name: string): Promise<boolean> {
   return (await run(buildIsWireless(name), { allowFailure: true })).exitCode === 0;
+}
+
+/** Above this many candidates the one `test` would be a long command line: each parent is asked alone instead. */
+export const ANY_WIRELESS_MAX = 256;
+
+/**
+ * Whether any of the links may be Wi-Fi, in one command. False means none is, so no per-link
+ * check is needed; true means one is, or the question was not settled (more candidates than
+ * ANY_WIRELESS_MAX, or `test` exiting 2: it could not parse), and each link in question is
+ * checked on its own. Only links without a kind (hardware NICs) are asked about: the kernel
+ * gives the `wireless` folder to a Wi-Fi device itself, never to a veth, bridge, VLAN or macvlan.
+ */
+export async function anyWireless(run: RunCommand, links: readonly LinkInfo[]): Promise<boolean> {
+  const candidates = links.filter((l) => l.kind === undefined).map((l) => l.name);
+  if (candidates.length === 0) return false;
+  if (candidates.length > ANY_WIRELESS_MAX) return true;
+  return (await run(buildAnyWireless(candidates), { allowFailure: true })).exitCode !== 1;
 }
 
 /** Every link with its addresses and routes: three listings, side by side. */
@@ -117,10 +135,10 @@ export interface HostInventory {
   target: string;
 }
 
-/** Every Docker network and every link on the host, fetched side by side. */
-export async function hostInventory(run: RunCommand, host: DockerHost): Promise<HostInventory> {
-  const [links, networks] = await Promise.all([listLinks(run), listAllNetworks(host)]);
-  return { links, networks, target: host.target };
+/** Every Docker network and every link on the host (`links` when the caller started that listing), fetched side by side. */
+export async function hostInventory(run: RunCommand, host: DockerHost, links = listLinks(run)): Promise<HostInventory> {
+  const [linkList, networks] = await Promise.all([links, listAllNetworks(host)]);
+  return { links: linkList, networks, target: host.target };
 }
 
 /**

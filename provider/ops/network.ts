@@ -5,14 +5,12 @@
 import { DockerApiError, RefusalError, TransportError } from "../errors";
 import {
   apiVersionAtLeast,
-  containersOnNetworkRequest,
   ENABLE_IPV4_API,
   type InspectedNetwork,
   ipamOfFamily,
   type NetworkSpec,
   networkCreateRequest,
   networkRemoveRequest,
-  parseContainerList,
   parseCreatedId,
   parseMajorVersion,
   parseServerApiVersion,
@@ -22,7 +20,7 @@ import {
 import { subnetsOverlap } from "../ipnet";
 import type { HostRunner } from "../ssh/pool";
 import { PENDING_ID, viewOf } from "./hostView";
-import { callDocker, type HostInventory, inspectNetwork, isWireless } from "./inventory";
+import { callDocker, type HostInventory, inspectNetwork } from "./inventory";
 
 export interface CreateOptions {
   /**
@@ -102,7 +100,7 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
         }
       }
       const parent = spec.options.parent;
-      if (spec.driver === "macvlan" && parent !== undefined && (await isWireless(run, parent))) {
+      if (spec.driver === "macvlan" && parent !== undefined && (await view.isWireless(run, inventory, parent))) {
         throw new RefusalError(host.target, { kind: "wifiParent", parent, driver: "macvlan" });
       }
       const existing = inventory.networks.find((n) => n.name === spec.name);
@@ -115,7 +113,7 @@ export function createNetwork(host: HostRunner, spec: NetworkSpec, options: Crea
       try {
         const created = await view.networkChanges.take(() => callDocker(host, networkCreateRequest(spec), [201]));
         const id = parseCreatedId(created.json);
-        network = await inspectNetwork(host, id);
+        network = await view.created(host, id);
         if (!network) throw new RefusalError(host.target, { kind: "vanished", object: "Docker network", name: id, during: "create" });
         const ipv4 = isIpv6Only(spec) ? ipamOfFamily(network.ipam, 4) : undefined;
         if (ipv4) {
@@ -221,7 +219,7 @@ export function deleteNetwork(host: HostRunner, id: string, name: string): Promi
   const view = viewOf(host);
   return host.shared(() =>
     view.write(async () => {
-      const users = parseContainerList((await callDocker(host, containersOnNetworkRequest(id), [200])).json);
+      const users = await view.users(host, { id, name });
       if (users.length > 0) {
         throw new RefusalError(host.target, { kind: "inUse", object: "network", name, containers: users.map((c) => c.name) });
       }

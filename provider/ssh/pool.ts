@@ -26,9 +26,10 @@ import { holdRemoteLock } from "./remoteLock";
  * Channels one connection may have open at once: command channels plus Docker API streams,
  * plus the host lock's channel during an exclusive sequence (one per host at a time). OpenSSH's
  * default MaxSessions is 10; this stays under it with room for a second client. Two
- * streams are enough: network changes go to Docker one at a time and reads share one listing,
- * so the second stream only carries the inspects and container checks beside a change, and
- * each stream costs a `docker` process start on the host.
+ * streams are enough: network changes (with the listings that read them back and the container
+ * checks that guard them) go to Docker one at a time and reads share one listing, so the second
+ * stream only carries a read or a version check beside a change, and each stream costs a
+ * `docker` process start on the host.
  */
 const MAX_COMMAND_CHANNELS = 4;
 const MAX_DOCKER_STREAMS = 2;

@@ -35,7 +35,10 @@ export function hopConnection(target: ConnectionConfig, hop: ProxyHop, before: P
 
 function directTcp(c: ConnectionConfig, target: string): Promise<Transport> {
   return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host: c.host, port: c.port });
+    // No Nagle delay: every request is a few small SSH packets waiting for their answer, and
+    // holding one back until the last is acknowledged (40 ms of delayed ACK) cost each warm round
+    // trip ~50 ms on the lab instead of ~8. OpenSSH sets TCP_NODELAY on its sessions too.
+    const socket = tcpConnect({ host: c.host, port: c.port, noDelay: true });
     socket.once("error", (err: Error) => reject(TransportError.cannotConnect(target, err.message)));
     socket.once("connect", () => resolve({ stream: socket, socket, close: () => undefined }));
   });

@@ -181,7 +181,7 @@ describe("faults on a lab host", function () {
   const networkSteps: { step: string; action: "api-cut-before" | "api-cut-after"; pattern: string }[] = [
     { step: "before the create request", action: "api-cut-before", pattern: "^POST /v[0-9.]+/networks/create " },
     { step: "after the create request", action: "api-cut-after", pattern: "^POST /v[0-9.]+/networks/create " },
-    { step: "after the inspect of the new network", action: "api-cut-after", pattern: "^GET /v[0-9.]+/networks/[0-9a-f]{64} " },
+    { step: "after the listing that reads the new network back", action: "api-cut-after", pattern: "^GET /v[0-9.]+/networks\\?filters=" },
   ];
   // ---- credentials and host keys -------------------------------------------------------------
 

@@ -381,9 +381,11 @@ start_ssh() { # dir prefix nhosts
   done
 }
 
+# nodelay: sshd itself sets TCP_NODELAY on its connection; socat in front of it must too, or each
+# answer waits behind Nagle for the client's delayed ACK, which no real sshd would add.
 spawn_listener() { # hostdir ns port
   spawn "$1/socat.pid" "$1/socat.log" socat \
-    "TCP-LISTEN:$3,bind=127.0.0.1,reuseaddr,fork" "EXEC:$1/sshd-inetd $2,nofork"
+    "TCP-LISTEN:$3,bind=127.0.0.1,reuseaddr,fork,nodelay" "EXEC:$1/sshd-inetd $2,nofork"
 }
 
 ssh_cmd() { # hostdir argv...
@@ -451,7 +453,7 @@ lab_pids() { # prefix
     for f in /sys/fs/cgroup/*/"$prefix"-h*; do
       [[ -d "$f" ]] && find "$f" -name cgroup.procs -exec cat {} + 2>/dev/null
     done
-    pgrep -f "^socat TCP-LISTEN:[0-9]+,bind=127\.0\.0\.1,reuseaddr,fork EXEC:.* $prefix-h[0-9]+,nofork\$" || true
+    pgrep -f "^socat TCP-LISTEN:[0-9]+,bind=127\.0\.0\.1,reuseaddr,fork,nodelay EXEC:.* $prefix-h[0-9]+,nofork\$" || true
   } | grep -Ev "^($$|$BASHPID)\$" | sort -un || true
 }
 
@@ -489,7 +491,7 @@ teardown() { # prefix dir(may be "")
   log "down $prefix${dir:+ ($dir)}"
   # 1. no new ssh sessions
   for hd in "$dir"/h*; do [[ -n "$dir" && -d "$hd" ]] && pids+=($(pidof_file "$hd/socat.pid")); done
-  pids+=($(pgrep -f "^socat TCP-LISTEN:[0-9]+,bind=127\.0\.0\.1,reuseaddr,fork EXEC:.* $prefix-h[0-9]+,nofork\$"))
+  pids+=($(pgrep -f "^socat TCP-LISTEN:[0-9]+,bind=127\.0\.0\.1,reuseaddr,fork,nodelay EXEC:.* $prefix-h[0-9]+,nofork\$"))
   stop_pids KILL 2 "${pids[@]}"
   # 2. containers away while the daemons still run (fast: rm -f kills)
   if [[ -n "$dir" ]]; then

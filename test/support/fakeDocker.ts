@@ -127,9 +127,11 @@ export class FakeDocker implements DockerApi {
     if (method === "GET" && route === "/version")
       return reply(200, { Version: this.serverVersion, ApiVersion: this.apiVersion, MinAPIVersion: "1.12" });
     if (method === "GET" && route === "/networks") {
+      // The daemon's id filter matches all or part of an id.
+      const ids = (JSON.parse(query.get("filters") ?? "{}") as { id?: string[] }).id;
       return reply(
         200,
-        [...this.networks.values()].map((n) => ({ ...n, Containers: {} })),
+        [...this.networks.values()].filter((n) => !ids || ids.some((id) => n.Id.includes(id))).map((n) => ({ ...n, Containers: {} })),
       );
     }
     if (method === "POST" && route === "/networks/create") {
@@ -178,9 +180,14 @@ export class FakeDocker implements DockerApi {
       const filters = JSON.parse(query.get("filters") ?? "{}") as { network?: string[] };
       const wanted = filters.network ?? [];
       const users = this.containers.filter((c) => wanted.length === 0 || c.networks.some((id) => wanted.includes(id)));
+      // As the daemon lists them: each network under the name the container knows it by, with its id.
       return reply(
         200,
-        users.map((c) => ({ Id: c.Id, Names: c.Names })),
+        users.map((c) => ({
+          Id: c.Id,
+          Names: c.Names,
+          NetworkSettings: { Networks: Object.fromEntries(c.networks.map((id) => [this.networks.get(id)?.Name ?? id, { NetworkID: id }])) },
+        })),
       );
     }
     return reply(404, { message: `page not found: ${method} ${route}` });

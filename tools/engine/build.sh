@@ -66,7 +66,8 @@ else
 fi
 
 # --- Node.js language host ---------------------------------------------------------------
-host_stamp=$(stamp_of "$here/languageHost.ts" "$0" "$repo/package-lock.json" "$here/go.mod")
+# The wrapper names $out by its absolute path: a tree moved or copied elsewhere rebuilds it.
+host_stamp=$( (cat "$here/languageHost.ts" "$0" "$repo/package-lock.json" "$here/go.mod" && echo "$out") | sha256sum | cut -c1-16)
 if [[ -x $bin/pulumi-language-nodejs && "$(cat "$out/language.stamp" 2>/dev/null)" == "$host_stamp" ]]; then
   log "pulumi-language-nodejs: reused"
 else

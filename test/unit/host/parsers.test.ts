@@ -7,8 +7,9 @@ import {
   parseContainerList,
   parseCreatedId,
   parseNetworkInspect,
+  usesNetwork,
 } from "../../../provider/host/docker";
-import { isNoSuchDevice, parseAddresses, parseLinks, parseRoutes } from "../../../provider/host/iproute";
+import { buildAnyWireless, isNoSuchDevice, parseAddresses, parseLinks, parseRoutes } from "../../../provider/host/iproute";
 
 const INSPECT = JSON.stringify([
   {
@@ -109,19 +110,50 @@ describe("docker parsers and builders", () => {
     assert.throws(() => parseCreatedId({ message: "conflict" }));
     assert.deepEqual(
       parseContainerList([
-        { Id: "aa", Names: ["/web"] },
+        { Id: "aa", Names: ["/web"], NetworkSettings: { Networks: { lan: { NetworkID: "n1" }, old: { NetworkID: "" } } } },
         { Id: "bb", Names: null },
       ]),
       [
-        { id: "aa", name: "web" },
-        { id: "bb", name: "bb" },
+        {
+          id: "aa",
+          name: "web",
+          networks: [
+            { name: "lan", id: "n1" },
+            { name: "old", id: "" },
+          ],
+        },
+        { id: "bb", name: "bb", networks: [] },
       ],
     );
-    assert.equal(containersOnNetworkRequest("lan x").path, `/containers/json?all=1&filters=${encodeURIComponent('{"network":["lan x"]}')}`);
+    assert.equal(
+      containersOnNetworkRequest("lan x", "n2").path,
+      `/containers/json?all=1&filters=${encodeURIComponent('{"network":["lan x","n2"]}')}`,
+    );
+    // Matched as the daemon's filter does: by the name the container knows, or by id (never by an empty id).
+    const [web] = parseContainerList([{ Id: "aa", NetworkSettings: { Networks: { lan: { NetworkID: "n1" }, old: { NetworkID: "" } } } }]);
+    assert.ok(usesNetwork(web, { id: "n1", name: "renamed" }));
+    assert.ok(usesNetwork(web, { id: "n9", name: "lan" }));
+    assert.ok(!usesNetwork(web, { id: "", name: "other" }));
+    assert.ok(!usesNetwork(web, { id: "n3", name: "other" }));
   });
 });
 
 describe("iproute2 parsers", () => {
+  it("asks about several links' Wi-Fi in one test, each as its own argv element", () => {
+    assert.deepEqual(buildAnyWireless(["eth0"]), ["test", "-d", "/sys/class/net/eth0/wireless"]);
+    assert.deepEqual(buildAnyWireless(["eth0", "-o", "wl 1"]), [
+      "test",
+      "-d",
+      "/sys/class/net/eth0/wireless",
+      "-o",
+      "-d",
+      "/sys/class/net/-o/wireless",
+      "-o",
+      "-d",
+      "/sys/class/net/wl 1/wireless",
+    ]);
+  });
+
   it("reads a macvlan link with its parent and mode", () => {
     const [link] = parseLinks(
       JSON.stringify([

@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { RefusalError } from "../../../provider/errors";
 import type { NetworkSpec } from "../../../provider/host/docker";
-import { type HostInventory, parentConflicts } from "../../../provider/ops/inventory";
+import { buildAnyWireless } from "../../../provider/host/iproute";
+import { ANY_WIRELESS_MAX, type HostInventory, parentConflicts } from "../../../provider/ops/inventory";
 import { createNetwork, deleteNetwork, networkRefusals, readNetwork } from "../../../provider/ops/network";
 import { eventually } from "../../support/eventually";
 import { FakeDocker } from "../../support/fakeDocker";
@@ -55,8 +56,11 @@ describe("ops: network lifecycle", () => {
     const network = await createNetwork(h, spec, { adopt: false, differences: () => [] });
     assert.equal(network.name, "lan");
     assert.deepEqual(network.options, { parent: "eth1", macvlan_mode: "bridge" });
-    assert.deepEqual(h.calls, ["ip -j -d link show", "test -d /sys/class/net/eth1/wireless"]);
-    assert.deepEqual(h.dockerd.requests, ["GET /networks", "POST /networks/create", `GET /networks/${network.id}`]);
+    // One `test` asks about every NIC at once; none is Wi-Fi, so eth1 is not asked about alone.
+    const nics = ["lo", ...Array.from({ length: 9 }, (_, i) => `eth${i + 1}`)];
+    assert.deepEqual(h.calls, ["ip -j -d link show", buildAnyWireless(nics).join(" ")]);
+    // The inventory, the create, and the listing that reads the new network back.
+    assert.deepEqual(h.dockerd.requests, ["GET /networks", "POST /networks/create", "GET /networks"]);
   });
 
   it("refuses an IPv6-only network on a Docker older than 28, naming the version; creates it on 28", async () => {
@@ -122,23 +126,68 @@ describe("ops: network lifecycle", () => {
     assert.equal(docker.count("POST /networks/create"), 0, "nothing was created");
   });
 
-  it("creates that run together share one inventory, updated by each create", async () => {
+  it("on a host with a Wi-Fi link, asks about each parent alone: a wired parent is not refused", async () => {
+    const docker = new FakeDocker();
+    const links = [{ name: "lo" }, { name: "eth1" }, { name: "wlan0" }];
+    const h = fakeRunner((argv) => {
+      if (argv.join(" ") === "ip -j -d link show") return { stdout: linksJson(links) };
+      if (argv[0] === "test") return { exitCode: argv.includes("/sys/class/net/wlan0/wireless") ? 0 : 1 };
+      return undefined;
+    }, docker);
+    await createNetwork(h, spec, { adopt: false, differences: () => [] });
+    assert.deepEqual(
+      h.calls.filter((c) => c.startsWith("test ")),
+      [buildAnyWireless(["lo", "eth1", "wlan0"]).join(" "), "test -d /sys/class/net/eth1/wireless"],
+    );
+    assert.equal(docker.count("POST /networks/create"), 1);
+  });
+
+  it("asks only about NICs (links without a kind), and about each parent alone past ANY_WIRELESS_MAX of them", async () => {
+    const docker = new FakeDocker();
+    const veths = Array.from({ length: 3 }, (_, i) => ({ name: `veth${i}`, kind: "veth" }));
+    const few = fakeRunner(
+      (argv) => (argv.join(" ") === "ip -j -d link show" ? { stdout: linksJson([{ name: "eth1" }, ...veths]) } : undefined),
+      docker,
+    );
+    await createNetwork(few, spec, { adopt: false, differences: () => [] });
+    assert.deepEqual(
+      few.calls.filter((c) => c.startsWith("test ")),
+      ["test -d /sys/class/net/eth1/wireless"],
+      "one test, about eth1 only (the veths are left out), and no second one",
+    );
+    const nics = [{ name: "eth1" }, ...Array.from({ length: ANY_WIRELESS_MAX }, (_, i) => ({ name: `en${i}` }))];
+    const many = fakeRunner(
+      (argv) => (argv.join(" ") === "ip -j -d link show" ? { stdout: linksJson(nics) } : undefined),
+      new FakeDocker(),
+    );
+    await createNetwork(many, spec, { adopt: false, differences: () => [] });
+    assert.deepEqual(
+      many.calls.filter((c) => c.startsWith("test ")),
+      ["test -d /sys/class/net/eth1/wireless"],
+    );
+  });
+
+  it("creates that run together share one inventory, updated by each create, and one listing that reads them back", async () => {
     const h = host();
     const created = await Promise.all([1, 2, 3, 4, 5].map((i) => createNetwork(h, onParent(i), { adopt: false, differences: () => [] })));
     assert.deepEqual(
-      created.map((n) => n.name),
-      ["lan1", "lan2", "lan3", "lan4", "lan5"],
+      created.map((n) => [n.name, n.id]),
+      [1, 2, 3, 4, 5].map((i) => [`lan${i}`, [...h.dockerd.networks.values()].find((n) => n.Name === `lan${i}`)?.Id]),
     );
-    assert.equal(h.dockerd.count("GET /networks"), 1, "each create fetched the inventory");
-    // One link listing for the batch; each macvlan create also asks whether its parent is Wi-Fi.
     assert.deepEqual(
-      h.calls.filter((c) => !c.startsWith("test -d ")),
-      ["ip -j -d link show"],
+      h.dockerd.requests,
+      ["GET /networks", ...Array(5).fill("POST /networks/create"), "GET /networks"],
+      "one inventory, five creates one after another, then one listing for all five (no inspect each)",
+    );
+    // One link listing and one Wi-Fi question for the whole batch, none per create.
+    assert.deepEqual(
+      h.calls.map((c) => c.split(" ")[0]),
+      ["ip", "test"],
     );
     // The batch is over: a network made by hand since is seen by the next create.
     h.dockerd.addNetwork({ name: "by-hand", parent: "eth6", subnets: ["203.0.113.0/24"] });
     await assert.rejects(createNetwork(h, onParent(6), macvlan(onParent(6))), isRefusal("parentTaken", ["by-hand"]));
-    assert.equal(h.dockerd.count("GET /networks"), 2);
+    assert.equal(h.dockerd.count("GET /networks"), 3);
   });
 
   it("refuses a clash between creates that run together (name, parent, subnet), before Docker sees either", async () => {
@@ -323,6 +372,20 @@ describe("ops: network lifecycle", () => {
     assert.deepEqual(h.dockerd.requests, ["GET /containers/json", `DELETE /networks/${ID}`]);
     assert.equal(h.dockerd.networks.size, 0);
     await deleteNetwork(h, ID, "lan");
+  });
+
+  it("removals asked together share one listing of the containers that use them; each is refused only for its own", async () => {
+    const ids = ["1", "2", "3"].map((d) => d.repeat(64));
+    const h = host(ids.map((id, i) => ({ id, name: `lan${i}` })));
+    h.dockerd.containers.push({ Id: "c", Names: ["/web"], networks: [ids[1]] });
+    const results = await Promise.allSettled(ids.map((id, i) => deleteNetwork(h, id, `lan${i}`)));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["fulfilled", "rejected", "fulfilled"],
+    );
+    assert.ok(results[1].status === "rejected" && isRefusal("inUse", ["web"])(results[1].reason));
+    assert.deepEqual(h.dockerd.requests, ["GET /containers/json", `DELETE /networks/${ids[0]}`, `DELETE /networks/${ids[2]}`]);
+    assert.deepEqual([...h.dockerd.networks.keys()], [ids[1]]);
   });
 
   it("refuses to delete a network containers use, running or stopped, naming each", async () => {
