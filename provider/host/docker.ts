@@ -205,7 +205,8 @@ export function networkRemoveRequest(id: string): ApiRequest {
 
 /**
  * Every container, running or stopped, that refers to any of the networks (as `docker ps --all
- * --filter network=A --filter network=B`: the daemon matches a network's id or name).
+ * --filter network=A --filter network=B`). Given ids, the daemon matches the start of each
+ * container's NetworkID (it would also match a value equal to the name it knows a network by).
  */
 export function containersOnNetworkRequest(...networks: string[]): ApiRequest {
   const filters = encodeURIComponent(JSON.stringify({ network: networks }));
@@ -226,7 +227,7 @@ export interface ContainerUse {
   id: string;
   /** As the CLI shows it (the API prefixes each name with "/"). */
   name: string;
-  /** The networks it refers to: each by the name the container knows it by, and by id when the daemon gives one. */
+  /** The networks it refers to: each by the name the container knows it by, and its id when the daemon gives one. */
   networks: { name: string; id?: string }[];
 }
 
@@ -238,9 +239,12 @@ export function parseContainerList(value: unknown): ContainerUse[] {
   }));
 }
 
-/** Whether the container refers to the network, matched as the daemon's own filter does: by name, or by id. */
-export function usesNetwork(container: ContainerUse, network: { id: string; name: string }): boolean {
-  return container.networks.some((n) => n.name === network.name || (n.id !== undefined && n.id !== "" && n.id === network.id));
+/**
+ * Whether the container refers to the network of this id: the daemon's own filter given that id
+ * (a NetworkID starting with it; for a whole id, the same id).
+ */
+export function usesNetwork(container: ContainerUse, id: string): boolean {
+  return id !== "" && container.networks.some((n) => n.id?.startsWith(id));
 }
 
 const CreatedJson = z.object({ Id: z.string() });

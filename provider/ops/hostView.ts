@@ -111,7 +111,7 @@ export class HostView {
    * The containers (running or stopped) that use the network, from one listing shared by the
    * removals asked together and sent after this call, in networkChanges' turn (see there).
    */
-  async users(host: HostRunner, network: { id: string; name: string }): Promise<ContainerUse[]> {
+  async users(host: HostRunner, id: string): Promise<ContainerUse[]> {
     let pending = this.usersAsked;
     if (!pending) {
       const next: { ids: Set<string>; listed: Promise<ContainerUse[]> } = { ids: new Set(), listed: Promise.resolve([]) };
@@ -124,8 +124,8 @@ export class HostView {
       next.listed.catch(() => undefined);
       pending = next;
     }
-    pending.ids.add(network.id);
-    return (await pending.listed).filter((c) => usesNetwork(c, network));
+    pending.ids.add(id);
+    return (await pending.listed).filter((c) => usesNetwork(c, id));
   }
 
   /** Every link with its addresses and routes, from a fetch sent after this call (shared with concurrent reads). */
@@ -161,8 +161,8 @@ export class HostView {
     if (!this.batch) {
       const links = listLinks(run);
       // Asked as soon as the links are known, beside the Docker listing (see isWireless).
-      const wireless = links.then((list) => anyWireless(run, list));
-      wireless.catch(() => undefined);
+      // A question that failed leaves each parent to be asked about on its own.
+      const wireless = links.then((list) => anyWireless(run, list)).catch(() => true);
       const batch: Batch = {
         anyWireless: wireless,
         fetched: hostInventory(run, host, links).then((inventory) => {

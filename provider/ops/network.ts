@@ -219,7 +219,7 @@ export function deleteNetwork(host: HostRunner, id: string, name: string): Promi
   const view = viewOf(host);
   return host.shared(() =>
     view.write(async () => {
-      const users = await view.users(host, { id, name });
+      const users = await view.users(host, id);
       if (users.length > 0) {
         throw new RefusalError(host.target, { kind: "inUse", object: "network", name, containers: users.map((c) => c.name) });
       }

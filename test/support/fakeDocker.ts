@@ -180,7 +180,8 @@ export class FakeDocker implements DockerApi {
       const filters = JSON.parse(query.get("filters") ?? "{}") as { network?: string[] };
       const wanted = filters.network ?? [];
       const users = this.containers.filter((c) => wanted.length === 0 || c.networks.some((id) => wanted.includes(id)));
-      // As the daemon lists them: each network under the name the container knows it by, with its id.
+      // As the daemon lists them: each network under the name the container knows it by, with its id
+      // (the fake's filter takes whole ids only).
       return reply(
         200,
         users.map((c) => ({

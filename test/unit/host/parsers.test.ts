@@ -129,12 +129,15 @@ describe("docker parsers and builders", () => {
       containersOnNetworkRequest("lan x", "n2").path,
       `/containers/json?all=1&filters=${encodeURIComponent('{"network":["lan x","n2"]}')}`,
     );
-    // Matched as the daemon's filter does: by the name the container knows, or by id (never by an empty id).
-    const [web] = parseContainerList([{ Id: "aa", NetworkSettings: { Networks: { lan: { NetworkID: "n1" }, old: { NetworkID: "" } } } }]);
-    assert.ok(usesNetwork(web, { id: "n1", name: "renamed" }));
-    assert.ok(usesNetwork(web, { id: "n9", name: "lan" }));
-    assert.ok(!usesNetwork(web, { id: "", name: "other" }));
-    assert.ok(!usesNetwork(web, { id: "n3", name: "other" }));
+    // Matched as the daemon's filter given an id does: a NetworkID starting with it (never an empty id).
+    const [web] = parseContainerList([
+      { Id: "aa", NetworkSettings: { Networks: { lan: { NetworkID: "n1abc" }, old: { NetworkID: "" } } } },
+    ]);
+    assert.ok(usesNetwork(web, "n1abc"));
+    assert.ok(usesNetwork(web, "n1"));
+    assert.ok(!usesNetwork(web, "lan"), "a network's name is not its id");
+    assert.ok(!usesNetwork(web, ""));
+    assert.ok(!usesNetwork(web, "n3"));
   });
 });
 
