@@ -73,9 +73,9 @@ export class HostView {
    */
   readonly networkChanges = new Slots(1);
   /** Networks just created, waiting for the one listing that reads them all back. */
-  private readBack?: { ids: Set<string>; listed: Promise<InspectedNetwork[]> };
+  private readonly readBacks = new LaneBatch<InspectedNetwork[]>(this.networkChanges);
   /** Networks about to be removed, waiting for the one listing of the containers that use them. */
-  private usersAsked?: { ids: Set<string>; listed: Promise<ContainerUse[]> };
+  private readonly userChecks = new LaneBatch<ContainerUse[]>(this.networkChanges);
 
   /** Every network on the host, from a fetch sent after this call (shared with concurrent reads). */
   networks(host: HostRunner): Promise<InspectedNetwork[]> {
@@ -89,22 +89,11 @@ export class HostView {
    * costs N creates and one listing, not N inspects (on Docker 20.10 an inspect beside the
    * creates slowed each of them down, and its own cost grows with the networks on the host).
    */
-  created(host: HostRunner, id: string): Promise<InspectedNetwork | undefined> {
-    let pending = this.readBack;
-    if (!pending) {
-      const next: { ids: Set<string>; listed: Promise<InspectedNetwork[]> } = { ids: new Set(), listed: Promise.resolve([]) };
-      this.readBack = next;
-      next.listed = this.networkChanges.take(async () => {
-        await joinersTurn();
-        // From here on, new creates wait for the next listing: this one is on its way.
-        if (this.readBack === next) this.readBack = undefined;
-        return parseNetworkJson((await callDocker(host, networksByIdRequest([...next.ids]), [200])).json);
-      });
-      next.listed.catch(() => undefined);
-      pending = next;
-    }
-    pending.ids.add(id);
-    return pending.listed.then((networks) => networks.find((n) => n.id === id));
+  async created(host: HostRunner, id: string): Promise<InspectedNetwork | undefined> {
+    const listed = await this.readBacks.ask(id, async (ids) =>
+      parseNetworkJson((await callDocker(host, networksByIdRequest(ids), [200])).json),
+    );
+    return listed.find((n) => n.id === id);
   }
 
   /**
@@ -112,20 +101,10 @@ export class HostView {
    * removals asked together and sent after this call, in networkChanges' turn (see there).
    */
   async users(host: HostRunner, id: string): Promise<ContainerUse[]> {
-    let pending = this.usersAsked;
-    if (!pending) {
-      const next: { ids: Set<string>; listed: Promise<ContainerUse[]> } = { ids: new Set(), listed: Promise.resolve([]) };
-      this.usersAsked = next;
-      next.listed = this.networkChanges.take(async () => {
-        await joinersTurn();
-        if (this.usersAsked === next) this.usersAsked = undefined;
-        return parseContainerList((await callDocker(host, containersOnNetworkRequest(...next.ids), [200])).json);
-      });
-      next.listed.catch(() => undefined);
-      pending = next;
-    }
-    pending.ids.add(id);
-    return (await pending.listed).filter((c) => usesNetwork(c, id));
+    const listed = await this.userChecks.ask(id, async (ids) =>
+      parseContainerList((await callDocker(host, containersOnNetworkRequest(...ids), [200])).json),
+    );
+    return listed.filter((c) => usesNetwork(c, id));
   }
 
   /** Every link with its addresses and routes, from a fetch sent after this call (shared with concurrent reads). */
@@ -233,6 +212,33 @@ export class HostView {
   /** A change the view cannot follow (a link sequence, a link Docker made): fetch anew next time. */
   invalidate(): void {
     this.batch = undefined;
+  }
+}
+
+/**
+ * Ids asked about together, answered by one request sent in the lane's turn: an id asked before
+ * that request is sent joins it; one asked later waits for the next. The first asker's `send`
+ * makes the request (every asker of a view reaches the same host).
+ */
+class LaneBatch<T> {
+  private pending?: { ids: Set<string>; answer: Promise<T> };
+
+  constructor(private readonly lane: Slots) {}
+
+  ask(id: string, send: (ids: string[]) => Promise<T>): Promise<T> {
+    if (!this.pending) {
+      const ids = new Set<string>();
+      const answer = this.lane.take(async () => {
+        await joinersTurn();
+        // From here on, new ids wait for the next request: this one is on its way.
+        if (this.pending?.ids === ids) this.pending = undefined;
+        return send([...ids]);
+      });
+      answer.catch(() => undefined);
+      this.pending = { ids, answer };
+    }
+    this.pending.ids.add(id);
+    return this.pending.answer;
   }
 }
 

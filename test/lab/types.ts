@@ -39,6 +39,8 @@ export interface LabHost {
   docker: Exec;
   /** Fault injection on this host (the netns lab; README.md beside this file, "Faults"). */
   faults?: LabFaults;
+  /** The last lines of the host's serial console (VM lab only), for a test to show when the host does not come back. */
+  consoleTail?: (lines: number) => string;
 }
 
 /**

@@ -349,6 +349,7 @@ export async function startVmLab(opts?: { hosts?: number }): Promise<Lab> {
     exec: vm.exec,
     docker: (args: string[], o?: ExecOptions) => vm.exec(["docker", ...args], o),
     faults: vmFaults(vm.exec),
+    consoleTail: (lines: number) => tailFile(vm.serialLog, lines),
   }));
   const h1 = vms[0];
   return {

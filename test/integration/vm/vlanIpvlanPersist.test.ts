@@ -337,7 +337,10 @@ describe("VLANs, ipvlan and persistence on a full-kernel VM host", function () {
       },
       270_000,
       3000,
-    );
+    ).catch((err: Error) => {
+      // What the console said is the only record of why a reboot did not finish: it goes with the lab.
+      throw new Error(`${err.message}\n--- last lines of the VM's serial console ---\n${host.consoleTail?.(60) ?? "(none)"}`);
+    });
     await becomes("docker after the reboot", async () => ok(await host.docker(["info"], { allowFail: true })), 120_000, 2000);
 
     const [l70] = JSON.parse((await host.exec(["ip", "-j", "-d", "link", "show", "dev", "eth1.70"])).stdout);
