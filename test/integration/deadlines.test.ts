@@ -90,7 +90,10 @@ describe("deadlines and the host lock on a lab host", function () {
 
   it("fails a Docker API request at the deadline when dockerd stops answering, and the next one works once it does", async () => {
     const session = hostSession(parseConnection(connectionFor(host, { commandTimeoutMs: 2000 }), "test"));
-    assert.equal((await session.docker.request("GET", "/networks")).status, 200);
+    // A stream open and the API version known before dockerd stops: on a VM under TCG, starting
+    // `docker system dial-stdio` and asking the version can take longer than this test's 2 s
+    // deadline, which is about the stopped daemon, not about that start.
+    await eventually(async () => assert.equal((await session.docker.request("GET", "/networks")).status, 200), 60_000, 100);
     const dockerd = (await host.exec(["sh", "-c", "pgrep -x dockerd --nslist net --ns $$"])).stdout.trim();
     assert.match(dockerd, /^\d+$/, "no single dockerd on the host");
     await host.exec(["kill", "-STOP", dockerd]);

@@ -190,7 +190,9 @@ describe("dead-man switch on a lab host", function () {
   });
 
   it("a shim route that captures the SSH session: the host undoes it by itself, the provider gets a DeadmanError, and SSH works again", async () => {
-    const windowMs = 6_000;
+    // Arming and the four steps up to the route must fit in the window, or the route is never
+    // added: five commands, 0.4-1.3 s each on a VM under TCG (LAB.md), more on a loaded machine.
+    const windowMs = 15_000;
     const connection = parseConnection(await sessionOverTheNetwork(), "HostShim");
     const session = hostSession(connection);
     const sessionPath = await session.exclusive((run) => findSessionPath(run));
