@@ -388,6 +388,11 @@ spawn_listener() { # hostdir ns port
     "TCP-LISTEN:$3,bind=127.0.0.1,reuseaddr,fork,nodelay" "EXEC:$1/sshd-inetd $2,nofork"
 }
 
+# The pids of the socat listeners spawn_listener started for a lab's hosts (matched by its argv).
+listener_pids() { # prefix
+  pgrep -f "^socat TCP-LISTEN:[0-9]+,bind=127\.0\.0\.1,reuseaddr,fork,nodelay EXEC:.* $1-h[0-9]+,nofork\$" || true
+}
+
 ssh_cmd() { # hostdir argv...
   local hd=$1
   shift
@@ -453,7 +458,7 @@ lab_pids() { # prefix
     for f in /sys/fs/cgroup/*/"$prefix"-h*; do
       [[ -d "$f" ]] && find "$f" -name cgroup.procs -exec cat {} + 2>/dev/null
     done
-    pgrep -f "^socat TCP-LISTEN:[0-9]+,bind=127\.0\.0\.1,reuseaddr,fork,nodelay EXEC:.* $prefix-h[0-9]+,nofork\$" || true
+    listener_pids "$prefix"
   } | grep -Ev "^($$|$BASHPID)\$" | sort -un || true
 }
 
@@ -491,7 +496,7 @@ teardown() { # prefix dir(may be "")
   log "down $prefix${dir:+ ($dir)}"
   # 1. no new ssh sessions
   for hd in "$dir"/h*; do [[ -n "$dir" && -d "$hd" ]] && pids+=($(pidof_file "$hd/socat.pid")); done
-  pids+=($(pgrep -f "^socat TCP-LISTEN:[0-9]+,bind=127\.0\.0\.1,reuseaddr,fork,nodelay EXEC:.* $prefix-h[0-9]+,nofork\$"))
+  pids+=($(listener_pids "$prefix"))
   stop_pids KILL 2 "${pids[@]}"
   # 2. containers away while the daemons still run (fast: rm -f kills)
   if [[ -n "$dir" ]]; then
