@@ -30,13 +30,22 @@ export interface DeadmanOptions {
    * spare; and it is how long an operator who was cut off waits to get the host back.
    */
   windowMs: number;
-  /** One confirmation attempt: a login and the check, under one deadline. */
+  /**
+   * The first confirmation attempt's deadline: a login and the check together. Each attempt
+   * after one that failed gets twice the last one's, up to ATTEMPT_GROWTH_CAP times this: on a
+   * host slower than this (a loaded one, a VM under emulation) a login that was making progress
+   * would otherwise be cut off every time, while a short first attempt is soon retried when it
+   * went out on a path that was still captured.
+   */
   attemptMs: number;
   /** How long after the window the provider keeps asking how it ended, before giving up. */
   settleMs: number;
   /** The pause before asking again after an attempt that failed fast (a refused connection). */
   retryPauseMs: number;
 }
+
+/** How many times attemptMs a later confirmation attempt may take at most. */
+const ATTEMPT_GROWTH_CAP = 4;
 
 export const DEADMAN_DEFAULTS: DeadmanOptions = { windowMs: 30_000, attemptMs: 4_000, settleMs: 15_000, retryPauseMs: 500 };
 
@@ -142,12 +151,13 @@ async function settle(
   options: DeadmanOptions,
 ): Promise<{ state?: DeadmanState; why: string }> {
   let why = "";
+  let attemptMs = options.attemptMs;
   for (;;) {
     const left = deadline - Date.now();
     if (left <= 0) return { why };
     const began = Date.now();
     try {
-      const result = await fresh(check, Math.min(options.attemptMs, left));
+      const result = await fresh(check, Math.min(attemptMs, left));
       const state = parseDeadmanCheck(result);
       if (!state) throw new RemoteCommandError(target, check, result);
       if (state.state === "confirmed" || state.state === "undone" || state.state === "lost") return { state, why };
@@ -155,6 +165,7 @@ async function settle(
     } catch (err) {
       if (err instanceof RemoteCommandError) throw err;
       why = errorText(err);
+      attemptMs = Math.min(2 * attemptMs, ATTEMPT_GROWTH_CAP * options.attemptMs);
     }
     const pause = options.retryPauseMs - (Date.now() - began);
     if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));

@@ -48,6 +48,17 @@ export interface DialStream extends Duplex {
  */
 const CLOSE_GRACE_MS = 1000;
 
+/**
+ * How long before the host's end of a stream the last request on it must reach its deadline: a
+ * quarter of a deadline, at most a second. Both ends are timers (the host's `timeout`, the
+ * client's setTimeout) that a busy host, a VM under emulation or a loaded event loop can run
+ * late; without room between them, a request sent at the limit could see the stream hang up at
+ * about its deadline (seen on a TCG VM).
+ */
+function streamEndMarginMs(requestTimeoutMs: number): number {
+  return Math.min(1000, Math.floor(requestTimeoutMs / 4));
+}
+
 const API_VERSIONED = /^\/v\d+\.\d+\//;
 
 /** The API version asked for, clipped into what the daemon supports (Docker 20.10 speaks 1.41). */
@@ -92,13 +103,14 @@ class ChannelAgent extends http.Agent {
   }
 
   /**
-   * A stream is kept for the next request only while a whole request deadline still fits before
-   * the host ends it, and is dropped once that is no longer so, even while idle: a request never
-   * starts on a stream the host is about to end.
+   * A stream is kept for the next request only while a whole request deadline, and
+   * streamEndMarginMs after it, still fit before the host ends it, and is dropped once that
+   * is no longer so, even while idle: a request's own deadline always comes before the host's
+   * end of its stream, so a hung request fails as a timeout, never as a hang-up.
    */
   override keepSocketAlive(socket: Duplex): boolean {
     if ((socket as DialStream).reusable?.() === false) return false;
-    const left = (socket as DialStream).hostEndsAt - Date.now() - this.requestTimeoutMs;
+    const left = (socket as DialStream).hostEndsAt - Date.now() - this.requestTimeoutMs - streamEndMarginMs(this.requestTimeoutMs);
     // Node's own rule (it returns whether to keep the socket; the types say void).
     const kept = (super.keepSocketAlive as (s: Duplex) => boolean | undefined)(socket);
     if (left <= 0 || kept === false) return false;

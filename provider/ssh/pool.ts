@@ -328,8 +328,9 @@ class Session implements HostRunner {
     // A stream serves many requests, each under its own deadline (dockerApi.ts), and the host
     // ends it by itself after DIAL_STREAM_LIFE request deadlines: one the client gave up on (a
     // hung daemon, a cut connection) does not run on for good. The agent never starts a request
-    // on a stream with less than a whole request deadline left.
-    const onHost = hostDeadlineMs(DIAL_STREAM_LIFE * this.connection.commandTimeoutMs);
+    // on a stream with less than a whole request deadline (and a margin) left. No client
+    // deadline waits on the stream's own exit, so the host's timeout is the life itself.
+    const onHost = DIAL_STREAM_LIFE * this.connection.commandTimeoutMs;
     const sentAt = Date.now();
     const request = {
       target: this.target,

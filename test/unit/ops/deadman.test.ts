@@ -100,6 +100,35 @@ describe("ops: the dead-man switch", () => {
     assert.deepEqual(logins.modes, ["confirm", "confirm", "confirm"]);
   });
 
+  it("gives each login after a failed one twice the time, up to four attempts' worth: a host slower than one attempt still confirms", async function () {
+    this.timeout(10_000);
+    const host = fakeRunner((argv) => (isArm(argv) ? { stdout: "4242\n" } : undefined));
+    // A login and the check take 300 ms here, longer than the first attempt's 200 ms.
+    const deadlines: number[] = [];
+    const slow = async (argv: Argv, deadlineMs: number): Promise<CommandResult> => {
+      deadlines.push(deadlineMs);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(300, deadlineMs)));
+      if (deadlineMs < 300) throw TransportError.noSession(TARGET, deadlineMs);
+      return { exitCode: argv[6] === "confirm" ? 0 : 2, stdout: "", stderr: "" };
+    };
+    const armed = await applyStepsWithDeadman(host.run, slow, HOST, STEPS, { ...FAST, windowMs: 2_000, settleMs: 5_000 });
+    assert.ok(armed);
+    assert.deepEqual(deadlines, [200, 400]);
+
+    // Never more than four times the first attempt's deadline.
+    const never = fakeRunner((argv) => (isArm(argv) ? { stdout: "4242\n" } : undefined));
+    deadlines.length = 0;
+    const silent = async (_argv: Argv, deadlineMs: number): Promise<CommandResult> => {
+      deadlines.push(deadlineMs);
+      throw TransportError.noSession(TARGET, deadlineMs);
+    };
+    await assert.rejects(
+      applyStepsWithDeadman(never.run, silent, HOST, STEPS, { ...FAST, retryPauseMs: 100, settleMs: 500 }),
+      DeadmanError,
+    );
+    assert.deepEqual(deadlines.slice(0, 4), [200, 400, 800, 800]);
+  });
+
   it("never confirms steps still running when the window ends: it stops them and waits for the host's undo", async function () {
     this.timeout(10_000);
     let release: (() => void) | undefined;

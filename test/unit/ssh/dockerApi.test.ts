@@ -54,12 +54,13 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
     assert.ok(Date.now() - started < 1500, `failed after ${Date.now() - started} ms`);
   });
 
-  it("runs dial-stdio under a host deadline of 2 × commandTimeoutMs, and starts no request on a stream with less than one deadline left", async () => {
+  it("runs dial-stdio under a host deadline of 2 × commandTimeoutMs, and starts no request on a stream with less than one deadline and a margin left", async () => {
     const s = session({ commandTimeoutMs: 1000 });
     assert.equal((await s.docker.request("GET", "/networks")).status, 200);
     const dial = host.execs.find((e) => e.argv.join(" ") === "docker system dial-stdio");
-    assert.match(dial?.command ?? "", /^env LC_ALL=C timeout -k 1 1\.6 docker system dial-stdio$/);
-    // The host ends it 1.6 s after it opened: reused for 0.6 s at most, then a new stream.
+    assert.match(dial?.command ?? "", /^env LC_ALL=C timeout -k 1 2 docker system dial-stdio$/);
+    // The host ends it 2 s after it opened: reused for 0.75 s at most (a 1 s deadline and a
+    // 0.25 s margin), then a new stream.
     await eventually(
       async () => {
         assert.equal((await s.docker.request("GET", "/networks")).status, 200);
@@ -112,7 +113,7 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
     const missing = await s.docker.request("GET", "/networks/nope");
     assert.equal(missing.status, 404);
     assert.deepEqual(missing.json, { message: "network nope not found" });
-    assert.equal(host.execs[0].command, "env LC_ALL=C timeout -k 1 599 sudo -n -- docker system dial-stdio");
+    assert.equal(host.execs[0].command, "env LC_ALL=C timeout -k 1 600 sudo -n -- docker system dial-stdio");
   });
 
   it("prefixes paths with the negotiated version, and sends one that names its own version as it is", async () => {
@@ -153,13 +154,15 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
 /**
  * A stream that behaves like an ssh2 channel where it matters here: destroy() only asks the host
  * to close it, and 'close' comes when the host answers, which a silent one never does. It
- * answers every HTTP request with an empty list, unless silent.
+ * answers every HTTP request with an empty list, unless silent; the host ends it at hostEndsAt.
  */
 class ChannelLikeStream extends Duplex {
-  hostEndsAt = Date.now() + 60_000;
   whenClosed = new Promise<void>(() => undefined);
 
-  constructor(private readonly silent: boolean) {
+  constructor(
+    private readonly silent: boolean,
+    public hostEndsAt = Date.now() + 60_000,
+  ) {
     super({ emitClose: false, allowHalfOpen: true });
   }
 
@@ -203,6 +206,31 @@ describe("ssh: Docker API streams whose close the host never confirms", function
       [200, 200],
     );
     assert.equal(opened.length, 2);
+    client.destroy();
+  });
+});
+
+describe("ssh: which Docker API streams are kept for the next request", () => {
+  it("starts no request on a stream the host ends within one deadline and a margin: the deadline always comes first", async () => {
+    const opened: ChannelLikeStream[] = [];
+    const client = new DockerApiClient({
+      target: "ssh://root@198.51.100.11:22",
+      // The first stream's host end leaves room for one more whole deadline, but not for the
+      // margin after it (0.75 s for a 3 s deadline); the second has a long life.
+      openStream: async () => {
+        const stream = new ChannelLikeStream(false, Date.now() + (opened.length === 0 ? 3_500 : 60_000));
+        opened.push(stream);
+        return stream as unknown as DialStream;
+      },
+      maxStreams: 1,
+      timeoutMs: 3000,
+      whileActive: (body) => body(),
+    });
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    assert.equal(opened.length, 2, "the second request went out on the stream the host was about to end");
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    assert.equal(opened.length, 2, "a stream with a long life left was not kept");
     client.destroy();
   });
 });
