@@ -32,10 +32,11 @@ export interface DeadmanOptions {
   windowMs: number;
   /**
    * The first confirmation attempt's deadline: a login and the check together. Each attempt
-   * after one that failed gets twice the last one's, up to ATTEMPT_GROWTH_CAP times this: on a
-   * host slower than this (a loaded one, a VM under emulation) a login that was making progress
-   * would otherwise be cut off every time, while a short first attempt is soon retried when it
-   * went out on a path that was still captured.
+   * after one that failed slowly (having used half its time or more) gets twice the last one's,
+   * up to ATTEMPT_GROWTH_CAP times this: on a host slower than this (a loaded one, a VM under
+   * emulation) a login that was making progress would otherwise be cut off every time. One that
+   * failed fast (a refused connection) says nothing about the host's speed and changes nothing,
+   * so an attempt that goes out on a path still captured is soon given up and retried.
    */
   attemptMs: number;
   /** How long after the window the provider keeps asking how it ended, before giving up. */
@@ -156,8 +157,9 @@ async function settle(
     const left = deadline - Date.now();
     if (left <= 0) return { why };
     const began = Date.now();
+    const given = Math.min(attemptMs, left);
     try {
-      const result = await fresh(check, Math.min(attemptMs, left));
+      const result = await fresh(check, given);
       const state = parseDeadmanCheck(result);
       if (!state) throw new RemoteCommandError(target, check, result);
       if (state.state === "confirmed" || state.state === "undone" || state.state === "lost") return { state, why };
@@ -165,7 +167,7 @@ async function settle(
     } catch (err) {
       if (err instanceof RemoteCommandError) throw err;
       why = errorText(err);
-      attemptMs = Math.min(2 * attemptMs, ATTEMPT_GROWTH_CAP * options.attemptMs);
+      if (Date.now() - began >= given / 2) attemptMs = Math.min(2 * attemptMs, ATTEMPT_GROWTH_CAP * options.attemptMs);
     }
     const pause = options.retryPauseMs - (Date.now() - began);
     if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));

@@ -104,20 +104,51 @@ class ChannelAgent extends http.Agent {
 
   /**
    * A stream is kept for the next request only while a whole request deadline, and
-   * streamEndMarginMs after it, still fit before the host ends it, and is dropped once that
-   * is no longer so, even while idle: a request's own deadline always comes before the host's
-   * end of its stream, so a hung request fails as a timeout, never as a hang-up.
+   * streamEndMarginMs after it, still fit before the host ends it, and is dropped once that is
+   * no longer so, even while idle. The host never ends a stream before hostEndsAt (its timer
+   * starts after the client's), so a request's own deadline comes first unless this process
+   * runs more than the margin late.
    */
   override keepSocketAlive(socket: Duplex): boolean {
     if ((socket as DialStream).reusable?.() === false) return false;
-    const left = (socket as DialStream).hostEndsAt - Date.now() - this.requestTimeoutMs - streamEndMarginMs(this.requestTimeoutMs);
+    const left = this.lifeLeft(socket);
     // Node's own rule (it returns whether to keep the socket; the types say void).
     const kept = (super.keepSocketAlive as (s: Duplex) => boolean | undefined)(socket);
     if (left <= 0 || kept === false) return false;
-    const timer = setTimeout(() => socket.destroy(), left);
+    const timer = setTimeout(() => this.retire(socket), left);
     timer.unref();
     this.retirements.set(socket, timer);
     return true;
+  }
+
+  /**
+   * Before a free stream is handed out, those past their reuse time are retired here too: the
+   * retirement timer can run late on a busy event loop, and the agent would hand the stream out
+   * meanwhile. (Node's own addRequest; @types/node does not declare it.)
+   */
+  addRequest(request: http.ClientRequest, options: unknown): void {
+    for (const free of Object.values(this.freeSockets)) {
+      for (const socket of [...(free ?? [])]) {
+        if (this.lifeLeft(socket) <= 0) this.retire(socket);
+      }
+    }
+    const base = http.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: unknown): void };
+    base.addRequest.call(this, request, options);
+  }
+
+  /** How much longer a request may start on the stream, in ms. */
+  private lifeLeft(socket: Duplex): number {
+    return (socket as DialStream).hostEndsAt - Date.now() - this.requestTimeoutMs - streamEndMarginMs(this.requestTimeoutMs);
+  }
+
+  /**
+   * Ends a free stream and takes it out of the agent's free list at once ('agentRemove', Node's
+   * documented way): its 'close' waits for the host, and until then the agent could hand it out.
+   */
+  private retire(socket: Duplex): void {
+    clearTimeout(this.retirements.get(socket));
+    socket.destroy();
+    socket.emit("agentRemove");
   }
 
   override reuseSocket(socket: Duplex, request: http.ClientRequest): void {

@@ -100,8 +100,8 @@ describe("ops: the dead-man switch", () => {
     assert.deepEqual(logins.modes, ["confirm", "confirm", "confirm"]);
   });
 
-  it("gives each login after a failed one twice the time, up to four attempts' worth: a host slower than one attempt still confirms", async function () {
-    this.timeout(10_000);
+  it("gives each login after one that ran out of time twice the time, up to four times the first: a host slower than one attempt still confirms", async function () {
+    this.timeout(20_000);
     const host = fakeRunner((argv) => (isArm(argv) ? { stdout: "4242\n" } : undefined));
     // A login and the check take 300 ms here, longer than the first attempt's 200 ms.
     const deadlines: number[] = [];
@@ -120,13 +120,25 @@ describe("ops: the dead-man switch", () => {
     deadlines.length = 0;
     const silent = async (_argv: Argv, deadlineMs: number): Promise<CommandResult> => {
       deadlines.push(deadlineMs);
+      await new Promise((resolve) => setTimeout(resolve, deadlineMs));
       throw TransportError.noSession(TARGET, deadlineMs);
     };
-    await assert.rejects(
-      applyStepsWithDeadman(never.run, silent, HOST, STEPS, { ...FAST, retryPauseMs: 100, settleMs: 500 }),
-      DeadmanError,
-    );
+    await assert.rejects(applyStepsWithDeadman(never.run, silent, HOST, STEPS, { ...FAST, settleMs: 2_500 }), DeadmanError);
     assert.deepEqual(deadlines.slice(0, 4), [200, 400, 800, 800]);
+
+    // A login refused at once says nothing about the host's speed: the next one keeps 200 ms.
+    const refusing = fakeRunner((argv) => (isArm(argv) ? { stdout: "4242\n" } : undefined));
+    deadlines.length = 0;
+    const refused = async (_argv: Argv, deadlineMs: number): Promise<CommandResult> => {
+      deadlines.push(deadlineMs);
+      throw TransportError.cannotConnect(TARGET, "connect ECONNREFUSED");
+    };
+    await assert.rejects(applyStepsWithDeadman(refusing.run, refused, HOST, STEPS, { ...FAST, settleMs: 200 }), DeadmanError);
+    assert.ok(deadlines.length >= 3, `${deadlines.length} attempts`);
+    assert.ok(
+      deadlines.every((d) => d <= 200),
+      String(deadlines),
+    );
   });
 
   it("never confirms steps still running when the window ends: it stops them and waits for the host's undo", async function () {

@@ -59,8 +59,8 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
     assert.equal((await s.docker.request("GET", "/networks")).status, 200);
     const dial = host.execs.find((e) => e.argv.join(" ") === "docker system dial-stdio");
     assert.match(dial?.command ?? "", /^env LC_ALL=C timeout -k 1 2 docker system dial-stdio$/);
-    // The host ends it 2 s after it opened: reused for 0.75 s at most (a 1 s deadline and a
-    // 0.25 s margin), then a new stream.
+    // The host ends it 2 s after it opened, and no request starts on it within a 1 s deadline
+    // and a 0.25 s margin of that: a new stream soon after (the margin itself is proven below).
     await eventually(
       async () => {
         assert.equal((await s.docker.request("GET", "/networks")).status, 200);
@@ -210,27 +210,59 @@ describe("ssh: Docker API streams whose close the host never confirms", function
   });
 });
 
-describe("ssh: which Docker API streams are kept for the next request", () => {
-  it("starts no request on a stream the host ends within one deadline and a margin: the deadline always comes first", async () => {
+describe("ssh: which Docker API streams are kept for the next request", function () {
+  this.timeout(10_000);
+
+  /** A client whose first stream the host ends `firstLifeMs` after it opened; later ones live long. */
+  function clientWithFirstLife(firstLifeMs: number, maxStreams: number) {
     const opened: ChannelLikeStream[] = [];
     const client = new DockerApiClient({
       target: "ssh://root@198.51.100.11:22",
-      // The first stream's host end leaves room for one more whole deadline, but not for the
-      // margin after it (0.75 s for a 3 s deadline); the second has a long life.
       openStream: async () => {
-        const stream = new ChannelLikeStream(false, Date.now() + (opened.length === 0 ? 3_500 : 60_000));
+        const stream = new ChannelLikeStream(false, Date.now() + (opened.length === 0 ? firstLifeMs : 60_000));
         opened.push(stream);
         return stream as unknown as DialStream;
       },
-      maxStreams: 1,
+      maxStreams,
       timeoutMs: 3000,
       whileActive: (body) => body(),
     });
+    return { client, opened };
+  }
+
+  it("starts no request on a stream the host ends within one deadline and a margin: the deadline comes first", async () => {
+    // Room for one more whole 3 s deadline, but not for the 0.75 s margin after it.
+    const { client, opened } = clientWithFirstLife(3_500, 1);
     assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
     assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
     assert.equal(opened.length, 2, "the second request went out on the stream the host was about to end");
     assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
     assert.equal(opened.length, 2, "a stream with a long life left was not kept");
+    client.destroy();
+  });
+
+  it("retires an idle stream at its reuse time and takes it out of the free list before the host confirms the close", async () => {
+    // Reusable for about 50 ms after it opened; the fake host never confirms a close.
+    const { client, opened } = clientWithFirstLife(3_800, 1);
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    await eventually(async () => assert.ok(opened[0].writableEnded, "the idle stream was not ended"), 2_000, 10);
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    assert.equal(opened.length, 2, "the next request went out on the retired stream");
+    client.destroy();
+  });
+
+  it("does not hand out a free stream past its reuse time when its retirement timer runs late", async () => {
+    const { client, opened } = clientWithFirstLife(4_000, 2);
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    // The stream is back in the free list, reusable for about 250 ms more; then this process is
+    // busy past that, so its retirement timer has not run when the next request is made.
+    await new Promise((resolve) => setImmediate(resolve));
+    const busyUntil = Date.now() + 400;
+    while (Date.now() < busyUntil) {
+      // a busy event loop
+    }
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    assert.equal(opened.length, 2, "the request went out on the stream past its reuse time");
     client.destroy();
   });
 });
