@@ -409,6 +409,20 @@ export class TransportError extends Error {
     );
   }
 
+  /**
+   * A command of a link change was not started because the host lock the change holds is gone
+   * (its holder ended, or this process stalled past the holder's silence bound): running it
+   * unlocked could interleave with another process's change.
+   */
+  static lockLost(target: string, argv: Argv, why: string): TransportError {
+    return new TransportError(
+      target,
+      "channel",
+      `\`${printable(shellCommand(argv))}\` was not run: the host lock this change held is lost (${printable(why)}), and another process may be changing the host`,
+      false,
+    );
+  }
+
   static noExitStatus(target: string, argv: Argv, signal: string | undefined, stderr: string): TransportError {
     const why = `${signal ? ` (signal ${printable(signal, 20)})` : ""}${stderr.trim() ? `: ${printable(stderr.trim())}` : ""}`;
     return new TransportError(target, "channel", `\`${printable(shellCommand(argv))}\` ended without an exit status${why}`);

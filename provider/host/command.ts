@@ -40,8 +40,8 @@ export interface RemoteCommandOptions {
   /**
    * Wrap the command in coreutils `timeout`, so the host itself ends it after this long (TERM,
    * then KILL a second later) instead of letting it run on after the client gave up. Omitted
-   * for the host lock's holder, which ends with its channel; a `docker system dial-stdio`
-   * stream gets a longer one than a command (ssh/pool.ts).
+   * for the host lock's holder, which ends when its input ends or its heartbeats stop; a
+   * `docker system dial-stdio` stream gets a longer one than a command (ssh/pool.ts).
    */
   hostDeadlineMs?: number;
 }

@@ -20,7 +20,8 @@ import { execChannel, openExec } from "./channel";
 import { type ConnectionConfig, describeTarget } from "./connection";
 import { dial } from "./dial";
 import { type DialStream, type DockerApi, DockerApiClient, Slots } from "./dockerApi";
-import { holdRemoteLock } from "./remoteLock";
+import { keepalivePolicy } from "./keepalive";
+import { type HeldLock, holdRemoteLock } from "./remoteLock";
 
 /**
  * Channels one connection may have open at once: command channels plus Docker API streams,
@@ -33,6 +34,8 @@ import { holdRemoteLock } from "./remoteLock";
  */
 const MAX_COMMAND_CHANNELS = 4;
 const MAX_DOCKER_STREAMS = 2;
+/** The least time the host lock's holder waits for a heartbeat, for a slow host's sake. */
+const LOCK_SILENCE_MIN_MS = 10_000;
 /** How many request deadlines (commandTimeoutMs) a dial-stdio stream lives on the host. */
 const DIAL_STREAM_LIFE = 2;
 
@@ -132,8 +135,8 @@ class Session implements HostRunner {
   private current?: Client;
   private socket?: Socket;
   private inFlight = 0;
-  /** The connection holding the host-side lock, while an exclusive sequence runs. */
-  private lockHolder?: Client;
+  /** The connection holding the host-side lock, and the lock, while an exclusive sequence runs. */
+  private lockHolder?: { client: Client; lock: HeldLock };
   private readonly commandChannels = new Slots(MAX_COMMAND_CHANNELS);
   /** Channels in use per connection (commands, the lock holder, Docker requests). */
   private readonly busy = new Map<Client, number>();
@@ -254,34 +257,42 @@ class Session implements HostRunner {
    * The body runs while this connection holds the host-side lock; the wait for it counts
    * against commandTimeoutMs. Released when the body ends, however it ends. The body's
    * commands run on the connection that holds the lock and never on another: when it is lost,
-   * the lock went with it, and the rest of the sequence fails instead of running unlocked.
+   * the lock went with it. So did it when its holder ended without being released (its
+   * heartbeats stopped reaching the host); either way the rest of the sequence fails instead
+   * of running unlocked.
    */
   private async withHostLock<T>(body: () => Promise<T>): Promise<T> {
+    // Heartbeats as often as the connection's keepalive probes; the host frees the lock after
+    // twice connectTimeoutMs (10 s at least) without one, well after this side would have
+    // dropped a silent connection, and a process that was stopped that long finds its lock
+    // lost (remoteLock.ts) instead of going on unlocked.
     const lockRequest = {
       target: this.target,
       timeoutMs: this.connection.commandTimeoutMs,
       openTimeoutMs: this.connection.connectTimeoutMs,
+      heartbeatMs: keepalivePolicy(this.connection.connectTimeoutMs).intervalMs,
+      silenceMs: Math.max(LOCK_SILENCE_MIN_MS, 2 * this.connection.connectTimeoutMs),
     };
     let client = await this.connect();
-    let release: () => Promise<void>;
+    let lock: HeldLock;
     try {
-      release = await this.using(client, () => holdRemoteLock(client, lockRequest));
+      lock = await this.using(client, () => holdRemoteLock(client, lockRequest));
     } catch (err) {
       // As for commands: a channel that never opened ran nothing, so one reconnect is safe.
       if (!(err instanceof TransportError) || err.commandMayHaveRun) throw err;
       this.retire(client);
       const next = await this.connect();
       client = next;
-      release = await this.using(next, () => holdRemoteLock(next, lockRequest));
+      lock = await this.using(next, () => holdRemoteLock(next, lockRequest));
     }
-    const holder = client;
-    return this.using(holder, async () => {
+    const holder = { client, lock };
+    return this.using(client, async () => {
       this.lockHolder = holder;
       try {
         return await body();
       } finally {
         this.lockHolder = undefined;
-        await release();
+        await lock.release();
       }
     });
   }
@@ -302,7 +313,9 @@ class Session implements HostRunner {
       };
       let result: CommandResult;
       const held = this.lockHolder;
-      const client = held ?? (await this.connect());
+      const lostWhy = held?.lock.lost();
+      if (lostWhy) throw TransportError.lockLost(this.target, argv, lostWhy);
+      const client = held?.client ?? (await this.connect());
       try {
         result = await this.using(client, () => execChannel(client, request));
       } catch (err) {

@@ -1,10 +1,11 @@
 // Holding the host-side lock (host/hostLock.ts) over an open SSH session: one exec channel
-// that waits for flock, says when it holds the lock, and releases it when its input ends.
+// that waits for flock, says when it holds the lock, is sent a heartbeat while it is held, and
+// releases it when its input ends or the heartbeats stop.
 
 import type { Client, ClientChannel } from "ssh2";
 import { RefusalError, RemoteCommandError, TransportError } from "../errors";
 import { hostDeadlineMs, toRemoteCommand } from "../host/command";
-import { buildLockHolder, HOST_LOCK_BUSY_EXIT, HOST_LOCK_HELD, HOST_LOCK_PATH } from "../host/hostLock";
+import { buildLockHolder, HOST_LOCK_BUSY_EXIT, HOST_LOCK_HEARTBEAT, HOST_LOCK_HELD, HOST_LOCK_PATH } from "../host/hostLock";
 import { openExec } from "./channel";
 
 export interface LockRequest {
@@ -12,17 +13,30 @@ export interface LockRequest {
   /** The wait for the lock, channel open included; the host's flock gives up a little earlier. */
   timeoutMs: number;
   openTimeoutMs: number;
+  /** How often a heartbeat is written to the holder while the lock is held. */
+  heartbeatMs: number;
+  /** How long the holder goes without a heartbeat before it ends and the lock is free. */
+  silenceMs: number;
 }
 
-/** Releases the lock; resolves once the holder has ended (or after a bound, with it closed). */
-export type ReleaseLock = () => Promise<void>;
+/** A lock held on the host. */
+export interface HeldLock {
+  /**
+   * Why the lock is no longer held, once it is not: its holder ended before the release, or
+   * this process did not run (stopped, asleep) for about as long as the holder waits for a
+   * heartbeat. Undefined while it is held.
+   */
+  lost(): string | undefined;
+  /** Releases the lock; resolves once the holder has ended (or after a bound, with it closed). */
+  release(): Promise<void>;
+}
 
 /**
  * Takes the host's lock. Fails with RefusalError "hostLocked" when another process held it for
  * the whole wait, with RemoteCommandError when the holder could not run (no flock, no
  * /run/lock), and with a TransportError timeout when the host did not answer in time.
  */
-export async function holdRemoteLock(client: Client, request: LockRequest): Promise<ReleaseLock> {
+export async function holdRemoteLock(client: Client, request: LockRequest): Promise<HeldLock> {
   const { target, timeoutMs } = request;
   const argvShown = ["flock", HOST_LOCK_PATH];
   const started = Date.now();
@@ -60,7 +74,7 @@ export async function holdRemoteLock(client: Client, request: LockRequest): Prom
     {
       target,
       argv: argvShown,
-      command: toRemoteCommand(buildLockHolder(hostDeadlineMs(timeoutMs)), { sudo: false }),
+      command: toRemoteCommand(buildLockHolder(hostDeadlineMs(timeoutMs), request.silenceMs), { sudo: false }),
       openTimeoutMs: Math.min(request.openTimeoutMs, timeoutMs),
     },
     watch,
@@ -79,7 +93,44 @@ export async function holdRemoteLock(client: Client, request: LockRequest): Prom
   } finally {
     clearTimeout(timer);
   }
-  return () => release(channel, closed, request.openTimeoutMs);
+  let lostWhy: string | undefined;
+  let releasing = false;
+  let lastBeat = Date.now();
+  const lose = (why: string) => {
+    lostWhy ??= why;
+    clearInterval(heartbeat);
+    channel.close();
+  };
+  // A heartbeat this late means this process did not run for nearly as long as the holder
+  // waits: the holder may have ended, and another process may hold the lock now.
+  const stalled = () => {
+    const gap = Date.now() - lastBeat;
+    if (gap >= request.silenceMs - request.heartbeatMs) lose(`this process sent no heartbeat for ${gap} ms`);
+  };
+  // Unref'd: a process with nothing else to do is not kept alive by the lock (its exit closes
+  // the connection, which ends the holder too).
+  const heartbeat = setInterval(() => {
+    stalled();
+    if (lostWhy) return;
+    lastBeat = Date.now();
+    if (channel.writable) channel.write(HOST_LOCK_HEARTBEAT);
+  }, request.heartbeatMs);
+  heartbeat.unref();
+  channel.once("close", () => {
+    clearInterval(heartbeat);
+    if (!releasing) lostWhy ??= "its holder on the host ended";
+  });
+  return {
+    lost: () => {
+      if (!lostWhy && !releasing) stalled();
+      return lostWhy;
+    },
+    release: () => {
+      releasing = true;
+      clearInterval(heartbeat);
+      return release(channel, closed, request.openTimeoutMs);
+    },
+  };
 }
 
 async function release(channel: ClientChannel, closed: Promise<void>, boundMs: number): Promise<void> {

@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DockerApiError, TransportError } from "../../provider/errors";
-import { HOST_LOCK_PATH } from "../../provider/host/hostLock";
+import { toRemoteCommand } from "../../provider/host/command";
+import { buildLockHolder, HOST_LOCK_BUSY_EXIT, HOST_LOCK_HEARTBEAT, HOST_LOCK_PATH } from "../../provider/host/hostLock";
 import { hostShimProvider } from "../../provider/resources/link/hostShim";
 import { parseConnection } from "../../provider/ssh/connection";
 import { hostSession, sessionStats } from "../../provider/ssh/pool";
@@ -128,11 +129,16 @@ describe("deadlines and the host lock on a lab host", function () {
     await eventually(async () => assert.equal((await session.docker.request("GET", "/networks")).status, 200), 60_000, 100);
   });
 
-  /** Holds the host lock from outside the library (OpenSSH, its own process) until released. */
-  async function holdLockOutOfBand(): Promise<{ child: ChildProcess; release: () => Promise<void> }> {
+  /**
+   * Holds the host lock from outside the library (OpenSSH, its own process) until released: by
+   * default a plain flock until its input ends, or the remote command given, which must print
+   * "locked" once it holds the lock.
+   */
+  async function holdLockOutOfBand(
+    remote = `mkdir -p ${HOST_LOCK_PATH} && exec flock ${HOST_LOCK_PATH} sh -c 'echo locked; exec cat >/dev/null'`,
+  ): Promise<{ child: ChildProcess; release: () => Promise<void> }> {
     const keyFile = path.join(tmp, "id");
     fs.writeFileSync(keyFile, host.ssh.privateKey, { mode: 0o600 });
-    const remote = `mkdir -p ${HOST_LOCK_PATH} && exec flock ${HOST_LOCK_PATH} sh -c 'echo held; exec cat >/dev/null'`;
     const child = spawn(
       "ssh",
       [
@@ -148,7 +154,7 @@ describe("deadlines and the host lock on a lab host", function () {
     child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
     let err = "";
     child.stderr?.on("data", (chunk: Buffer) => (err += chunk.toString("utf8")));
-    await eventually(async () => assert.equal(out, "held\n", `ssh: ${err}`), 10_000, 50);
+    await eventually(async () => assert.equal(out, "locked\n", `ssh: ${err}`), 10_000, 50);
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     return {
       child,
@@ -158,6 +164,58 @@ describe("deadlines and the host lock on a lab host", function () {
       },
     };
   }
+
+  /**
+   * Whether the host lock is free now: no holder's flock runs on the host (the lab host's
+   * /run/lock is its own, so flock -n from outside would ask another lock).
+   */
+  async function lockIsFree(): Promise<boolean> {
+    return (await processesOnHost(`flock -E ${HOST_LOCK_BUSY_EXIT}`)).length === 0;
+  }
+
+  it("keeps the host lock while its holder's heartbeats come, and frees it by itself once a holder goes silent without closing", async () => {
+    // The provider's own holder: connectTimeoutMs 4 s gives a heartbeat every second and a
+    // silence bound of 10 s (the least); held for longer than that, it must stay held.
+    const session = hostSession(parseConnection(connectionFor(host, { connectTimeoutMs: 4000 }), "test"));
+    await session.exclusive(async () => {
+      const until = Date.now() + 13_000;
+      while (Date.now() < until) {
+        assert.equal(await lockIsFree(), false, "the lock was freed while its holder's heartbeats came");
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    });
+    await eventually(async () => assert.ok(await lockIsFree(), "the lock is still held after the change"), 10_000, 50);
+
+    // The same holder with a 2 s silence bound, over OpenSSH: held past the bound while its
+    // client writes heartbeats; once the client stops (SIGSTOP: no heartbeat, no close, the TCP
+    // connection open, as a laptop gone to sleep leaves it), freed after the bound.
+    const lock = await holdLockOutOfBand(toRemoteCommand(buildLockHolder(10_000, 2_000), { sudo: false }));
+    const beat = setInterval(() => lock.child.stdin?.write(HOST_LOCK_HEARTBEAT), 500);
+    let stoppedAt: number;
+    try {
+      const until = Date.now() + 4_000;
+      while (Date.now() < until) {
+        assert.equal(await lockIsFree(), false, "the lock was freed while its holder's heartbeats came");
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      stoppedAt = Date.now();
+      lock.child.kill("SIGSTOP");
+    } finally {
+      clearInterval(beat);
+    }
+    await eventually(async () => assert.ok(await lockIsFree(), "a silent holder still holds the lock"), 20_000, 100);
+    const freedAfter = Date.now() - stoppedAt;
+    recordFigure({
+      group: "faults",
+      name: "host lock holder whose client went silent (SIGSTOP), silence bound 2 s: lock free after",
+      value: `${freedAfter} ms`,
+      target: "≤ 10000 ms (bound + 8 s)",
+      ok: freedAfter <= 10_000,
+    });
+    assert.ok(freedAfter >= 1000, `freed after ${freedAfter} ms, before the silence bound`);
+    assert.ok(freedAfter <= 10_000, `freed after ${freedAfter} ms`);
+    lock.child.kill("SIGCONT");
+  });
 
   function shimInputs(name: string, extra: Record<string, unknown> = {}) {
     return { connection: connectionFor(host, extra), name, parent: host.lanParent, address: "198.51.100.248/32", routes: [] };

@@ -82,6 +82,11 @@ export class FakeSshHost {
   handler: Handler = () => ({ code: 0 });
   /** "lock" and "unlock" of the host-side lock, in the order the host saw them. */
   readonly lockEvents: string[] = [];
+  /** Heartbeat bytes the lock holders were sent. */
+  lockHeartbeats = 0;
+  private lockHolder?: unknown;
+  /** Ends the current lock holder on the host's side, as one whose heartbeats stopped does. */
+  endLockHolder: () => void = () => undefined;
   /** Connections (by number) on which every session channel is refused at open. */
   readonly refuseChannelsOn = new Set<number>();
   /**
@@ -175,15 +180,26 @@ export class FakeSshHost {
         const channel = acceptExec();
         const argv = argvOf(info.command);
         if (isLockHolder(argv)) {
-          // One holder per host at a time in these tests: it holds the lock at once, until its input ends.
+          // One holder per host at a time in these tests: it holds the lock at once, until its
+          // input ends or endLockHolder() ends it, as a real holder ends when heartbeats stop.
           this.lockEvents.push("lock");
           channel.write("locked\n");
-          channel.on("data", () => undefined);
-          channel.on("end", () => {
-            this.lockEvents.push("unlock");
+          channel.on("data", (chunk: Buffer) => {
+            this.lockHeartbeats += chunk
+              .toString("utf8")
+              .split("")
+              .filter((c) => c === ".").length;
+          });
+          const unlock = (event: string) => {
+            if (this.lockHolder !== channel) return;
+            this.lockHolder = undefined;
+            this.lockEvents.push(event);
             channel.exit(0);
             channel.end();
-          });
+          };
+          this.lockHolder = channel;
+          this.endLockHolder = () => unlock("unlock by itself");
+          channel.on("end", () => unlock("unlock"));
           return;
         }
         if (argv.join(" ") === "docker system dial-stdio") {

@@ -1,10 +1,11 @@
 import { strict as assert } from "node:assert";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { HOST_TIMEOUT_EXIT_CODES, hostDeadlineMs, quoteWord, toRemoteCommand } from "../../../provider/host/command";
-import { buildLockHolder, HOST_LOCK_BUSY_EXIT, HOST_LOCK_PATH } from "../../../provider/host/hostLock";
+import { buildLockHolder, HOST_LOCK_BUSY_EXIT, HOST_LOCK_HEARTBEAT, HOST_LOCK_PATH } from "../../../provider/host/hostLock";
+import { eventually } from "../../support/eventually";
 
 describe("command quoting", () => {
   it("leaves safe words alone and single-quotes the rest", () => {
@@ -60,13 +61,13 @@ describe("host lock holder", () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it("locks a directory under /run/lock, without sudo and without a host deadline", () => {
-    const command = toRemoteCommand(buildLockHolder(2400), { sudo: false });
+    const command = toRemoteCommand(buildLockHolder(2400, 10_000), { sudo: false });
     assert.ok(command.includes(HOST_LOCK_PATH));
-    assert.ok(!command.includes("sudo") && !command.includes("timeout "), command);
+    assert.ok(!command.includes("sudo") && !command.startsWith("env LC_ALL=C timeout"), command);
   });
 
   it("makes the directory, says when it holds the lock, and holds it until its input ends", () => {
-    const result = spawnSync("sh", ["-c", toRemoteCommand(buildLockHolder(1000, lock), { sudo: false })], { input: "" });
+    const result = spawnSync("sh", ["-c", toRemoteCommand(buildLockHolder(1000, 10_000, lock), { sudo: false })], { input: "" });
     assert.equal(result.status, 0, result.stderr.toString());
     assert.equal(result.stdout.toString(), "locked\n");
     assert.ok(fs.statSync(lock).isDirectory());
@@ -75,8 +76,34 @@ describe("host lock holder", () => {
   it("gives up with its own exit status when another holder keeps the lock past the wait", () => {
     fs.mkdirSync(lock, { recursive: true });
     // The outer flock holds the lock for as long as the holder inside it waits for it.
-    const result = spawnSync("flock", [lock, "sh", "-c", toRemoteCommand(buildLockHolder(1000, lock), { sudo: false })], { input: "" });
+    const result = spawnSync("flock", [lock, "sh", "-c", toRemoteCommand(buildLockHolder(1000, 10_000, lock), { sudo: false })], {
+      input: "",
+    });
     assert.equal(result.status, HOST_LOCK_BUSY_EXIT, result.stderr.toString());
     assert.equal(result.stdout.toString(), "");
+  });
+
+  it("holds the lock while heartbeats come, and frees it once they stop with its input still open", async function () {
+    this.timeout(20_000);
+    const holder = spawn("sh", ["-c", toRemoteCommand(buildLockHolder(1000, 2000, lock), { sudo: false })], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const exited = new Promise<number | null>((resolve) => holder.once("exit", (code) => resolve(code)));
+    const isFree = () => spawnSync("flock", ["-n", lock, "true"]).status === 0;
+    try {
+      await eventually(async () => assert.equal(isFree(), false, "the holder has not taken the lock"), 5_000, 20);
+      // Twice the 2 s silence, with a heartbeat every 200 ms: held all along.
+      const until = Date.now() + 4_000;
+      while (Date.now() < until) {
+        holder.stdin.write(HOST_LOCK_HEARTBEAT);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(isFree(), false, "the lock was freed while heartbeats came");
+      }
+      // The heartbeats stop; the input stays open, as a vanished client's connection does.
+      await eventually(async () => assert.ok(isFree(), "the lock is still held with no heartbeat"), 10_000, 50);
+      assert.equal(await exited, 0);
+    } finally {
+      holder.kill();
+    }
   });
 });

@@ -5,7 +5,9 @@ import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { RemoteCommandError, TransportError } from "../../../provider/errors";
 import { ConnectionSchema } from "../../../provider/ssh/connection";
+import { dial } from "../../../provider/ssh/dial";
 import { closeAllSessions, hostSession } from "../../../provider/ssh/pool";
+import { holdRemoteLock } from "../../../provider/ssh/remoteLock";
 import { eventually } from "../../support/eventually";
 import { FakeSshHost } from "../../support/fakeSshHost";
 import { ed25519KeyPair } from "../../support/keys";
@@ -220,6 +222,54 @@ describe("SSH transport (in-process server)", function () {
     assert.equal(host.lockEvents.filter((e) => e === "lock").length, 2);
     assert.equal(host.lockEvents.at(-1), "unlock");
     assert.equal(host.execs[0].connection, 2);
+  });
+
+  it("sends the lock holder a heartbeat every quarter of connectTimeoutMs while a sequence holds the lock", async () => {
+    const s = session(host, { connectTimeoutMs: 4000 });
+    await s.exclusive(async () => {
+      await eventually(async () => assert.ok(host.lockHeartbeats >= 2, `${host.lockHeartbeats} heartbeats`), 5_000, 50);
+    });
+  });
+
+  it("counts the lock as lost when this process stalled for about as long as the holder waits for a heartbeat", async () => {
+    const { client } = await dial(ConnectionSchema.parse(host.connection()), () => undefined);
+    try {
+      const target = "ssh://root@127.0.0.1";
+      const lock = await holdRemoteLock(client, { target, timeoutMs: 5_000, openTimeoutMs: 5_000, heartbeatMs: 100, silenceMs: 600 });
+      assert.equal(lock.lost(), undefined);
+      // A process stopped or asleep: no timer runs, no heartbeat leaves.
+      const busyUntil = Date.now() + 700;
+      while (Date.now() < busyUntil) {
+        // stalled
+      }
+      assert.match(lock.lost() ?? "", /^this process sent no heartbeat for \d+ ms$/);
+      await lock.release();
+      await eventually(async () => assert.equal(host.lockEvents.at(-1), "unlock"), 5_000, 10);
+    } finally {
+      client.end();
+    }
+  });
+
+  it("does not run a sequence's next command once its lock holder ended by itself, and says the lock is lost", async () => {
+    const s = session(host);
+    await assert.rejects(
+      s.exclusive(async (run) => {
+        await run(["before"]);
+        host.endLockHolder();
+        await eventually(async () => assert.ok(host.lockEvents.includes("unlock by itself")), 5_000, 10);
+        // The holder's close reaches this side a moment later; until then a command still runs.
+        await eventually(async () => assert.rejects(run(["probe"]), /lost/), 5_000, 10);
+        await run(["after"]);
+      }),
+      transportError("channel", (err) => {
+        assert.match(err.message, /`after` was not run: the host lock this change held is lost \(its holder on the host ended\)/);
+        assert.equal(err.commandMayHaveRun, false);
+      }),
+    );
+    assert.ok(!host.execs.some((e) => e.argv[0] === "after"), "a command ran after its lock was lost");
+    // The next sequence takes the lock anew.
+    await s.exclusive((run) => run(["again"]));
+    assert.equal(host.lockEvents.filter((e) => e === "lock").length, 2);
   });
 
   it("reports a channel that closes without an exit status as a channel failure, never as a result", async () => {
