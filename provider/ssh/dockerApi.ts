@@ -96,10 +96,28 @@ class ChannelAgent extends http.Agent {
 
   override createConnection(_options: unknown, callback?: (err: Error | null, stream: Duplex) => void): undefined {
     this.open().then(
-      (stream) => callback?.(null, asSocketLike(stream)),
+      (stream) => {
+        const socket = asSocketLike(stream);
+        socket.once("close", () => this.forgetFree(socket));
+        callback?.(null, socket);
+      },
       (err: Error) => callback?.(err, undefined as unknown as Duplex),
     );
     return undefined;
+  }
+
+  /**
+   * Takes a closed stream out of the free list. Node's agent does so only for a socket that is no
+   * longer writable, and an ssh2 channel whose connection died (the host rebooted, keepalives
+   * gave up on it) is closed but still writable: left there, it would be handed to the next
+   * request, which would wait out its whole deadline (commandTimeoutMs, 5 minutes by default).
+   */
+  private forgetFree(socket: Duplex): void {
+    clearTimeout(this.retirements.get(socket));
+    for (const free of Object.values(this.freeSockets)) {
+      const at = free?.indexOf(socket as (typeof free)[number]) ?? -1;
+      if (free && at >= 0) free.splice(at, 1);
+    }
   }
 
   /**

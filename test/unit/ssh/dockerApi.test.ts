@@ -45,6 +45,22 @@ describe("ssh: Docker Engine API over dial-stdio", function () {
     assert.equal(sessionStats()[0].dockerStreams, 2);
   });
 
+  it("answers the next request on a new connection after the connection under an idle stream is gone", async () => {
+    const s = session({ commandTimeoutMs: 3000 });
+    assert.equal((await s.docker.request("GET", "/networks")).status, 200);
+    host.dropConnections();
+    await eventually(async () => assert.equal(host.liveConnections, 0), 5_000, 10);
+    // A command gets through on a new connection once this side has seen the old one close.
+    await eventually(async () => assert.equal((await s.run(["true"])).exitCode, 0), 5_000, 10);
+    const started = Date.now();
+    const outcome = await s.docker.request("GET", "/networks").then(
+      (r) => `status ${r.status}`,
+      (err: unknown) => String(err),
+    );
+    assert.equal(outcome, "status 200", `after ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+  });
+
   it("fails a request at the deadline when the whole host has gone silent", async () => {
     const s = session({ commandTimeoutMs: 1000 });
     assert.equal((await s.docker.request("GET", "/networks")).status, 200);
