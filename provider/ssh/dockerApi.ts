@@ -111,12 +111,17 @@ class ChannelAgent extends http.Agent {
    * longer writable, and an ssh2 channel whose connection died (the host rebooted, keepalives
    * gave up on it) is closed but still writable: left there, it would be handed to the next
    * request, which would wait out its whole deadline (commandTimeoutMs, 5 minutes by default).
+   * Its retirement timer goes too: retiring a stream the agent already counted as closed would
+   * count it out a second time.
    */
   private forgetFree(socket: Duplex): void {
     clearTimeout(this.retirements.get(socket));
-    for (const free of Object.values(this.freeSockets)) {
-      const at = free?.indexOf(socket as (typeof free)[number]) ?? -1;
-      if (free && at >= 0) free.splice(at, 1);
+    const lists = this.freeSockets as Record<string, Duplex[] | undefined>;
+    for (const [name, free] of Object.entries(lists)) {
+      const at = free?.indexOf(socket) ?? -1;
+      if (!free || at < 0) continue;
+      free.splice(at, 1);
+      if (free.length === 0) delete lists[name];
     }
   }
 

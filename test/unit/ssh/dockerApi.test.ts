@@ -267,6 +267,20 @@ describe("ssh: which Docker API streams are kept for the next request", function
     client.destroy();
   });
 
+  it("takes a stream that closes while still writable (its connection died) out of the free list at once", async () => {
+    const { client, opened } = clientWithFirstLife(60_000, 1);
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    await new Promise((resolve) => setImmediate(resolve));
+    // What ssh2 does to a channel of a connection that died: closed, the writable side left open.
+    assert.ok(opened[0].writable);
+    opened[0].emit("close");
+    const started = Date.now();
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    assert.equal(opened.length, 2, "the request went out on the closed stream");
+    assert.ok(Date.now() - started < 1000, `answered after ${Date.now() - started} ms`);
+    client.destroy();
+  });
+
   it("does not hand out a free stream past its reuse time when its retirement timer runs late", async () => {
     const { client, opened } = clientWithFirstLife(4_000, 2);
     assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
