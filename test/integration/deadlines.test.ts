@@ -15,7 +15,7 @@ import { hostShimProvider } from "../../provider/resources/link/hostShim";
 import { parseConnection } from "../../provider/ssh/connection";
 import { hostSession, sessionStats } from "../../provider/ssh/pool";
 import type { Lab, LabHost } from "../lab/types";
-import { eventually } from "../support/eventually";
+import { eventually, throughout } from "../support/eventually";
 import { recordFigure } from "../support/figures";
 import { connectionFor, lab, refused, snapshotHost, uniqueName } from "./fixture";
 
@@ -177,13 +177,8 @@ describe("deadlines and the host lock on a lab host", function () {
     // The provider's own holder: connectTimeoutMs 4 s gives a heartbeat every second and a
     // silence bound of 10 s (the least); held for longer than that, it must stay held.
     const session = hostSession(parseConnection(connectionFor(host, { connectTimeoutMs: 4000 }), "test"));
-    await session.exclusive(async () => {
-      const until = Date.now() + 13_000;
-      while (Date.now() < until) {
-        assert.equal(await lockIsFree(), false, "the lock was freed while its holder's heartbeats came");
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    });
+    const held = async () => assert.equal(await lockIsFree(), false, "the lock was freed while its holder's heartbeats came");
+    await session.exclusive(() => throughout(held, 13_000, 250));
     await eventually(async () => assert.ok(await lockIsFree(), "the lock is still held after the change"), 10_000, 50);
 
     // The same holder with a 2 s silence bound, over OpenSSH: held past the bound while its
@@ -193,11 +188,7 @@ describe("deadlines and the host lock on a lab host", function () {
     const beat = setInterval(() => lock.child.stdin?.write(HOST_LOCK_HEARTBEAT), 500);
     let stoppedAt: number;
     try {
-      const until = Date.now() + 4_000;
-      while (Date.now() < until) {
-        assert.equal(await lockIsFree(), false, "the lock was freed while its holder's heartbeats came");
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
+      await throughout(held, 4_000, 250);
       stoppedAt = Date.now();
       lock.child.kill("SIGSTOP");
     } finally {

@@ -11,3 +11,25 @@ export async function eventually(probe: () => Promise<unknown>, ms: number, poll
     }
   }
 }
+
+/**
+ * Resolves once `check` has held on every round for `ms`; rejects with its failure as soon as
+ * one round fails (for "stays so", where eventually waits for "becomes so").
+ */
+export async function throughout(check: () => Promise<unknown> | unknown, ms: number, pollMs = 200): Promise<void> {
+  const until = Date.now() + ms;
+  let broken: { err: unknown } | undefined;
+  await eventually(
+    async () => {
+      try {
+        await check();
+      } catch (err) {
+        broken ??= { err };
+      }
+      if (!broken && Date.now() < until) throw new Error("still watching");
+    },
+    ms + 60_000,
+    pollMs,
+  );
+  if (broken) throw broken.err;
+}

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { HOST_TIMEOUT_EXIT_CODES, hostDeadlineMs, quoteWord, toRemoteCommand } from "../../../provider/host/command";
 import { buildLockHolder, HOST_LOCK_BUSY_EXIT, HOST_LOCK_HEARTBEAT, HOST_LOCK_PATH } from "../../../provider/host/hostLock";
-import { eventually } from "../../support/eventually";
+import { eventually, throughout } from "../../support/eventually";
 
 describe("command quoting", () => {
   it("leaves safe words alone and single-quotes the rest", () => {
@@ -93,11 +93,11 @@ describe("host lock holder", () => {
     try {
       await eventually(async () => assert.equal(isFree(), false, "the holder has not taken the lock"), 5_000, 20);
       // Twice the 2 s silence, with a heartbeat every 200 ms: held all along.
-      const until = Date.now() + 4_000;
-      while (Date.now() < until) {
-        holder.stdin.write(HOST_LOCK_HEARTBEAT);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        assert.equal(isFree(), false, "the lock was freed while heartbeats came");
+      const beat = setInterval(() => holder.stdin.write(HOST_LOCK_HEARTBEAT), 200);
+      try {
+        await throughout(() => assert.equal(isFree(), false, "the lock was freed while heartbeats came"), 4_000);
+      } finally {
+        clearInterval(beat);
       }
       // The heartbeats stop; the input stays open, as a vanished client's connection does.
       await eventually(async () => assert.ok(isFree(), "the lock is still held with no heartbeat"), 10_000, 50);
