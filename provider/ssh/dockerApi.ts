@@ -145,14 +145,18 @@ class ChannelAgent extends http.Agent {
   }
 
   /**
-   * Before a free stream is handed out, those past their reuse time are retired here too: the
-   * retirement timer can run late on a busy event loop, and the agent would hand the stream out
-   * meanwhile. (Node's own addRequest; @types/node does not declare it.)
+   * Before a free stream is handed out, those no request may start on are retired here: past
+   * their reuse time (the retirement timer can run late on a busy event loop, and the agent would
+   * hand the stream out meanwhile); already ended (ssh2's destroy() is end() and a close request,
+   * so a stream dropped with its connection stays in the free list, not `destroyed`, until the
+   * host confirms, and a request handed it would fail with "write after end"); or on a
+   * connection that takes no new work. (Node's own addRequest; @types/node does not declare it.)
    */
   addRequest(request: http.ClientRequest, options: unknown): void {
     for (const free of Object.values(this.freeSockets)) {
-      for (const socket of [...(free ?? [])]) {
-        if (this.lifeLeft(socket) <= 0) this.retire(socket);
+      for (const socket of [...(free ?? [])] as Duplex[]) {
+        const ended = socket.writableEnded || (socket as DialStream).reusable?.() === false;
+        if (ended || this.lifeLeft(socket) <= 0) this.retire(socket);
       }
     }
     const base = http.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: unknown): void };

@@ -281,6 +281,19 @@ describe("ssh: which Docker API streams are kept for the next request", function
     client.destroy();
   });
 
+  it("does not hand out a free stream that was ended while the host has not confirmed its close", async () => {
+    const { client, opened } = clientWithFirstLife(60_000, 1);
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    await new Promise((resolve) => setImmediate(resolve));
+    // What dropping the idle streams of a connection being replaced does: ssh2's destroy() ends
+    // the channel and asks the host to close it; this fake host never answers.
+    client.dropIdle();
+    assert.ok(opened[0].writableEnded);
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    assert.equal(opened.length, 2, "the request went out on the ended stream");
+    client.destroy();
+  });
+
   it("does not hand out a free stream past its reuse time when its retirement timer runs late", async () => {
     const { client, opened } = clientWithFirstLife(4_000, 2);
     assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
