@@ -430,19 +430,41 @@ export class TransportError extends Error {
 }
 
 /** A multi-step change failed; what was done is undone (or the undo failures are listed). */
+/**
+ * What the host's dead-man switch (ops/deadman.ts) did with a change whose undo failed on the
+ * provider's side: the provider did not confirm the change, so the switch was left to undo it,
+ * and either did (`undone`, with what its undo commands printed) or the host did not say so
+ * before the provider stopped asking (`unconfirmed`, with the last failure seen).
+ */
+export type HostUndo =
+  | { outcome: "undone"; windowSeconds: number; output: string }
+  | { outcome: "unconfirmed"; windowSeconds: number; why: string };
+
 export class StepsFailedError extends Error {
   constructor(
     override readonly cause: unknown,
     readonly stepsDone: number,
     readonly undoFailures: { argv: Argv; stderr: string }[],
+    readonly hostUndo?: HostUndo,
   ) {
-    const outcome =
-      undoFailures.length === 0
-        ? `the ${stepsDone} step(s) already done were undone`
-        : `undoing failed too, check the host by hand: ${undoFailures.map((f) => `\`${printable(shellCommand(f.argv))}\`: ${printable(f.stderr.trim())}`).join("; ")}`;
-    super(`${cause instanceof Error ? cause.message : String(cause)}\n(${outcome})`);
+    const failures = undoFailures.map((f) => `\`${printable(shellCommand(f.argv))}\`: ${printable(f.stderr.trim())}`).join("; ");
+    super(`${cause instanceof Error ? cause.message : String(cause)}\n(${stepsOutcome(stepsDone, failures, hostUndo)})`);
     this.name = "StepsFailedError";
   }
+}
+
+function stepsOutcome(stepsDone: number, failures: string, hostUndo: HostUndo | undefined): string {
+  if (!failures) return `the ${stepsDone} step(s) already done were undone`;
+  if (!hostUndo) return `undoing failed too, check the host by hand: ${failures}`;
+  const left = `undoing failed here too (${failures}), so the change was not confirmed and was left to the host's dead-man switch`;
+  if (hostUndo.outcome === "undone") {
+    const output = hostUndo.output.trim() ? `; its undo commands printed: ${printable(hostUndo.output.trim(), 500)}` : "";
+    return `${left}, which undid it when its ${hostUndo.windowSeconds} s window ended${output}`;
+  }
+  return (
+    `${left}, which runs its undo commands when its ${hostUndo.windowSeconds} s window ends; the host did not say it had ` +
+    `(${printable(hostUndo.why, 300)}), check the host by hand`
+  );
 }
 
 /**

@@ -3,10 +3,12 @@
 // parent that cannot reach the peer) is undone by the host itself. Before the steps run, a
 // rollback is armed on the host (host/deadman.ts); after them the provider confirms over a NEW
 // SSH login, which proves new sessions still get through, and only that confirmation stops the
-// rollback. No confirmation within the window, and the host runs the steps' undo commands.
+// rollback. No confirmation within the window, and the host runs the steps' undo commands. Nor is
+// a failed change confirmed whose own undo failed too (typically on the connection a failed step
+// lost): confirming would keep it half made, so the host's undo takes it back.
 
 import { randomBytes } from "node:crypto";
-import { DeadmanError, RemoteCommandError } from "../errors";
+import { DeadmanError, RemoteCommandError, StepsFailedError } from "../errors";
 import type { Argv } from "../host/command";
 import {
   buildDeadmanArm,
@@ -68,7 +70,8 @@ export interface Armed {
  * first) unless a fresh login confirms the host within the window. Returns what was armed, or
  * undefined when no step has an undo (nothing the switch could take back). Throws DeadmanError
  * when the host undid the change or never answered again; a step's own failure is rethrown as
- * applySteps reports it once the switch is disarmed.
+ * applySteps reports it once the switch is disarmed, or, when applySteps' undo failed too, with
+ * what the host's switch did instead (StepsFailedError.hostUndo).
  */
 export async function applyStepsWithDeadman(
   run: RunCommand,
@@ -121,6 +124,26 @@ export async function applyStepsWithDeadman(
     const seen = await settle(fresh, target, buildDeadmanCheck(token, pid, "status"), deadline, options);
     const why = `its commands did not finish within the window${seen.why ? `; then: ${seen.why}` : ""}`;
     throw seen.state?.state === "undone" ? fail("undone", why, seen.state.output) : fail("unconfirmed", why);
+  }
+
+  if (!first.ok && first.err instanceof StepsFailedError && first.err.undoFailures.length > 0) {
+    // Part of the change is still on the host and the provider could not take it back. The
+    // switch holds every step's undo, and one whose step never ran or was undone already finds
+    // nothing to do (each deletes this change's own link, address, route or file, or puts back
+    // what was there before), so it is left to run them all; the provider only waits to see it.
+    const { cause, stepsDone, undoFailures } = first.err;
+    // The switch fires when the window ends; asking before that would only cost logins.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, windowEnds - Date.now())));
+    const ended = await settle(fresh, target, buildDeadmanCheck(token, pid, "status"), deadline, options);
+    const hostUndo =
+      ended.state?.state === "undone"
+        ? { outcome: "undone" as const, windowSeconds, output: ended.state.output }
+        : {
+            outcome: "unconfirmed" as const,
+            windowSeconds,
+            why: ended.state?.state === "lost" ? `the switch's token ${token} is gone from the host (rebooted?)` : ended.why || "no answer",
+          };
+    throw new StepsFailedError(cause, stepsDone, undoFailures, hostUndo);
   }
 
   const seen = await settle(fresh, target, buildDeadmanCheck(token, pid, "confirm"), deadline, options);

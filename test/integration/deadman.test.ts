@@ -1,7 +1,9 @@
 // The dead-man switch (ops/deadman.ts) on a lab host: a normal shim create leaves no token and no
 // rollback behind; a shim route that really captures the SSH session (a change the refusal in
 // sessionPath.ts would stop, so the steps are run directly) is undone by the host itself, the
-// provider gets a DeadmanError, and the host answers over SSH again.
+// provider gets a DeadmanError, and the host answers over SSH again; and a change whose
+// connection dies half-way, so that the provider cannot undo it, is undone by the host's switch
+// instead of being confirmed half made.
 //
 // On the netns lab the session reaches sshd through a pipe (127.0.0.1 in the root namespace), so
 // no route in the host can capture it. This test gives the host a second way in that does cross
@@ -16,7 +18,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DeadmanError } from "../../provider/errors";
+import { DeadmanError, StepsFailedError } from "../../provider/errors";
 import {
   buildDeadmanArm,
   buildDeadmanCheck,
@@ -293,5 +295,67 @@ describe("dead-man switch on a lab host", function () {
       await host.exec(["kill", monitor], { allowFail: true });
       await host.exec(["rm", "-f", record], { allowFail: true });
     }
+  });
+  it("a change whose connection dies half-way is not confirmed half made: the provider's undo fails, the host's switch undoes it", async () => {
+    // Arming and two commands must fit in the window (0.4-1.3 s each on a VM under TCG).
+    const windowMs = 15_000;
+    const connection = parseConnection(connectionFor(host, { commandTimeoutMs: 30_000 }), "HostShim");
+    const session = hostSession(connection);
+    const dead = uniqueName("dmv");
+    links.push(dead);
+    await host.exec(["ip", "link", "add", dead, "type", "veth", "peer", "name", `${dead}p`]);
+    const name = uniqueName("dmh");
+    links.push(name);
+    const before = await snapshotHost(host);
+    const tokensBefore = await tokens(host);
+    const [add, ...rest] = createLinkSteps(
+      shimMapping.persistentLink({
+        connection,
+        name,
+        parent: dead,
+        mode: "bridge",
+        address: "198.51.100.246/32",
+        routes: [],
+        persist: false,
+      }),
+    );
+    // Once the shim is made, the connection carrying the change (and the host lock) dies: this
+    // step ends the sshd process that serves it, its own nearest sshd ancestor. Fresh logins
+    // still get through, so only not confirming lets the host take the shim back.
+    const cut = {
+      argv: [
+        "sh",
+        "-c",
+        'p=$$; while [ "$p" -gt 1 ]; do case "$(cat /proc/$p/comm)" in sshd*) kill -KILL "$p"; exit 0;; esac; p=$(cut -d" " -f4 /proc/$p/stat); done; exit 1',
+      ],
+    };
+    const began = Date.now();
+    const failed = await session
+      .exclusive((run) =>
+        applyStepsWithDeadman(
+          run,
+          freshRunner(connection),
+          { target: session.target, user: connection.user, sudo: connection.sudo },
+          [add, cut, ...rest],
+          { windowMs, attemptMs: 3_000, settleMs: 15_000, retryPauseMs: 300 },
+        ),
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    const seconds = (Date.now() - began) / 1000;
+    assert.ok(failed instanceof StepsFailedError, String(failed));
+    assert.equal(failed.undoFailures.length, 1, failed.message);
+    assert.equal(failed.hostUndo?.outcome, "undone", failed.message);
+    assert.match(
+      failed.message,
+      new RegExp(`undoing failed here too \\(\`ip link delete dev ${name}\`.*undid it when its 15 s window ended`),
+    );
+    assert.ok(seconds >= windowMs / 1000 && seconds <= windowMs / 1000 + 15, `the provider answered after ${seconds} s`);
+    // The host is as it was: the shim is gone, and nothing of the switch is left.
+    assert.equal(await snapshotHost(host), before);
+    assert.equal(await rollbacksRunning(host), "");
+    assert.equal(await tokens(host), tokensBefore);
   });
 });

@@ -193,22 +193,57 @@ describe("ops: the dead-man switch", () => {
     // Disarmed after applySteps' own undo, so the host does not undo twice.
     assert.deepEqual(logins.modes, ["confirm"]);
     assert.deepEqual(failing.calls.slice(-2, -1), ["ip link delete dev shim0"]);
+  });
 
-    // A step that timed out on a connection the host then lost: the cleanup after the
-    // confirmation fails on that connection too, and the step's own error is still what is seen.
+  /** A step that timed out on a connection the host then lost, so applySteps' undo fails too. */
+  function lostMidway() {
     let lost = false;
-    const cut = fakeRunner((argv) => {
+    return fakeRunner((argv) => {
       if (isArm(argv)) return { stdout: "4242\n" };
       if (argv[1] === "address") lost = true;
       if (lost) throw TransportError.commandTimedOut(TARGET, argv, 3000);
       return undefined;
     });
+  }
+
+  it("does not confirm a failed change whose own undo failed: the host's switch undoes it, and the error says so", async function () {
+    this.timeout(10_000);
+    const cut = lostMidway();
+    const asked: number[] = [];
+    const logins = freshLogins(async (mode) => {
+      asked.push(Date.now());
+      // The host's switch has fired and run the undo commands.
+      return mode === "status" ? { exitCode: 3, stdout: 'Cannot find device "shim0"\n' } : { exitCode: 0 };
+    });
+    const started = Date.now();
     await assert.rejects(applyStepsWithDeadman(cut.run, logins.fresh, HOST, STEPS, FAST), (err: unknown) => {
       assert.ok(err instanceof StepsFailedError, String(err));
+      assert.deepEqual(err.hostUndo, { outcome: "undone", windowSeconds: 1, output: 'Cannot find device "shim0"\n' });
       assert.match(err.message, /did not finish within 3000 ms/);
+      assert.match(err.message, /undoing failed here too \(`ip link delete dev shim0`: /);
+      assert.match(
+        err.message,
+        /left to the host's dead-man switch, which undid it when its 1 s window ended; its undo commands printed: Cannot find device "shim0"/,
+      );
+      assertSafeMessage(err.message);
       return true;
     });
-    assert.match(cut.calls.at(-1) ?? "", /^rm -f -- .*\.kept$/);
+    // Never confirmed (that would have kept shim0 without its address), and first asked once
+    // the window was over.
+    assert.deepEqual(logins.modes, ["status"]);
+    assert.ok(asked[0] - started >= FAST.windowMs, `asked ${asked[0] - started} ms after the start, within the window`);
+
+    const armed = freshLogins(async () => ({ exitCode: 5 }));
+    await assert.rejects(applyStepsWithDeadman(lostMidway().run, armed.fresh, HOST, STEPS, { ...FAST, settleMs: 200 }), (err: unknown) => {
+      assert.ok(err instanceof StepsFailedError, String(err));
+      assert.equal(err.hostUndo?.outcome, "unconfirmed");
+      assert.match(
+        err.message,
+        /which runs its undo commands when its 1 s window ends; the host did not say it had \(the host answered; its switch had not fired yet\), check the host by hand/,
+      );
+      return true;
+    });
+    assert.ok(!armed.modes.includes("confirm"));
   });
 
   it("says what the host printed and why, escaped, bounded, with no key material, and the first few undo commands", () => {
