@@ -429,17 +429,20 @@ export class TransportError extends Error {
   }
 }
 
-/** A multi-step change failed; what was done is undone (or the undo failures are listed). */
 /**
  * What the host's dead-man switch (ops/deadman.ts) did with a change whose undo failed on the
  * provider's side: the provider did not confirm the change, so the switch was left to undo it,
- * and either did (`undone`, with what its undo commands printed) or the host did not say so
- * before the provider stopped asking (`unconfirmed`, with the last failure seen).
+ * and either ran its undo commands (`undone`, with what they printed on stderr) or the host did
+ * not say so before the provider stopped asking (`unconfirmed`, with the last failure seen).
  */
 export type HostUndo =
   | { outcome: "undone"; windowSeconds: number; output: string }
   | { outcome: "unconfirmed"; windowSeconds: number; why: string };
 
+/**
+ * A multi-step change failed; what was done is undone, or the undo failures are listed (with,
+ * under the dead-man switch, what the host's switch did instead: `hostUndo`).
+ */
 export class StepsFailedError extends Error {
   constructor(
     override readonly cause: unknown,
@@ -458,18 +461,18 @@ function stepsOutcome(stepsDone: number, failures: string, hostUndo: HostUndo | 
   if (!hostUndo) return `undoing failed too, check the host by hand: ${failures}`;
   const left = `undoing failed here too (${failures}), so the change was not confirmed and was left to the host's dead-man switch`;
   if (hostUndo.outcome === "undone") {
-    const output = hostUndo.output.trim() ? `; its undo commands printed: ${printable(hostUndo.output.trim(), 500)}` : "";
-    return `${left}, which undid it when its ${hostUndo.windowSeconds} s window ended${output}`;
+    const output = hostUndo.output.trim() ? `; they printed: ${printable(hostUndo.output.trim(), 500)}` : "";
+    return `${left}, which ran its undo commands when its ${hostUndo.windowSeconds} s window ended${output}`;
   }
   return (
-    `${left}, which runs its undo commands when its ${hostUndo.windowSeconds} s window ends; the host did not say it had ` +
-    `(${printable(hostUndo.why, 300)}), check the host by hand`
+    `${left}, which was to run its undo commands when its ${hostUndo.windowSeconds} s window ended; the host did not ` +
+    `say it had (${printable(hostUndo.why, 300)}), check the host by hand`
   );
 }
 
 /**
  * A link change armed with the dead-man switch (ops/deadman.ts) was not confirmed in time: the
- * host undid it by itself (`undone`, with what the undo commands printed), or the host still did
+ * host undid it by itself (`undone`, with what the undo commands printed on stderr), or the host still did
  * not answer after the window (`unconfirmed`; its switch undoes the change once the window ends).
  */
 export class DeadmanError extends Error {

@@ -29,8 +29,10 @@ export function deadmanToken(user: string, id: string): string {
 
 /**
  * The rollback shell's script: ignore the hangup a closing session may send, wait, take the
- * token (or stop: the provider confirmed), run the undo commands newest first with their output
- * kept in the token, then mark it done. Undo commands run even when an earlier one fails.
+ * token (or stop: the provider confirmed), run the undo commands newest first with what they
+ * print on stderr kept in the token, then mark it done. Undo commands run even when an earlier
+ * one fails. Their stdout is dropped: a file written back with `tee` prints the whole file,
+ * which would crowd the errors out of the report.
  */
 export function buildRollbackScript(token: string, windowSeconds: number, undos: readonly Argv[]): string {
   if (!Number.isInteger(windowSeconds) || windowSeconds < 1)
@@ -38,7 +40,7 @@ export function buildRollbackScript(token: string, windowSeconds: number, undos:
   const t = shellCommand([token]);
   const undoing = shellCommand([`${token}.undoing`]);
   const done = shellCommand([`${token}.undone`]);
-  const undo = undos.map((argv) => `${shellCommand(argv)} >>${undoing} 2>&1`).join("; ");
+  const undo = undos.map((argv) => `${shellCommand(argv)} 2>>${undoing} >/dev/null`).join("; ");
   return `trap '' HUP; sleep ${windowSeconds}; mv -- ${t} ${undoing} 2>/dev/null || exit 0; ${undo ? `${undo}; ` : ""}mv -- ${undoing} ${done}`;
 }
 

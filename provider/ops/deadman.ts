@@ -129,20 +129,29 @@ export async function applyStepsWithDeadman(
   if (!first.ok && first.err instanceof StepsFailedError && first.err.undoFailures.length > 0) {
     // Part of the change is still on the host and the provider could not take it back. The
     // switch holds every step's undo, and one whose step never ran or was undone already finds
-    // nothing to do (each deletes this change's own link, address, route or file, or puts back
+    // nothing to do (each deletes this resource's own link, address, route or file, or puts back
     // what was there before), so it is left to run them all; the provider only waits to see it.
     const { cause, stepsDone, undoFailures } = first.err;
     // The switch fires when the window ends; asking before that would only cost logins.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, windowEnds - Date.now())));
-    const ended = await settle(fresh, target, buildDeadmanCheck(token, pid, "status"), deadline, options);
+    // An unexpected answer to the check is reported with the step's failure, not instead of it.
+    const ended = await settle(fresh, target, buildDeadmanCheck(token, pid, "status"), deadline, options).catch((err: unknown) => ({
+      state: undefined,
+      why:
+        err instanceof RemoteCommandError
+          ? `the host's answer to the check was not understood: it exited with ${err.result.exitCode}: ${err.result.stderr.trim() || "(no output)"}`
+          : errorText(err),
+    }));
+    const unconfirmed = (why: string) => ({ outcome: "unconfirmed" as const, windowSeconds, why });
+    const state = ended.state;
     const hostUndo =
-      ended.state?.state === "undone"
-        ? { outcome: "undone" as const, windowSeconds, output: ended.state.output }
-        : {
-            outcome: "unconfirmed" as const,
-            windowSeconds,
-            why: ended.state?.state === "lost" ? `the switch's token ${token} is gone from the host (rebooted?)` : ended.why || "no answer",
-          };
+      state?.state === "undone"
+        ? { outcome: "undone" as const, windowSeconds, output: state.output }
+        : state?.state === "lost"
+          ? unconfirmed(`the switch's token ${token} is gone from the host (rebooted?)`)
+          : state?.state === "confirmed"
+            ? unconfirmed("the host says the change was confirmed, which this provider did not do")
+            : unconfirmed(ended.why || "no answer");
     throw new StepsFailedError(cause, stepsDone, undoFailures, hostUndo);
   }
 

@@ -1,7 +1,9 @@
 // Multi-command changes to a host as one unit: each step knows how to undo itself, and a failure
 // undoes what was done, newest first, so the host is left as it was. A step whose outcome is
 // unknown (it timed out, or the connection was lost once it had started) may have taken effect
-// late, so its own undo runs too; that undo failing only means the step never took effect.
+// late, so its own undo runs too; that undo exiting non-zero only means the step never took
+// effect, but one the transport could not run at all leaves the step's outcome unknown, and is
+// counted as an undo that failed.
 
 import { StepsFailedError, TransportError } from "../errors";
 import type { Argv } from "../host/command";
@@ -27,8 +29,11 @@ export async function applySteps(run: RunCommand, steps: readonly HostStep[]): P
   } catch (err) {
     const undoFailures: { argv: Argv; stderr: string }[] = [];
     const failed = steps[done.length];
-    if (err instanceof TransportError && err.commandMayHaveRun && failed.undo) {
-      await run(failed.undo, { allowFailure: true }).catch(() => undefined);
+    const failedUndo = failed.undo;
+    if (err instanceof TransportError && err.commandMayHaveRun && failedUndo) {
+      await run(failedUndo, { allowFailure: true, stdin: failed.undoStdin }).catch((e: Error) => {
+        undoFailures.push({ argv: failedUndo, stderr: e.message });
+      });
     }
     for (const step of [...done].reverse()) {
       if (!step.undo) continue;

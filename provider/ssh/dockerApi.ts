@@ -149,7 +149,7 @@ class ChannelAgent extends http.Agent {
    * their reuse time (the retirement timer can run late on a busy event loop, and the agent would
    * hand the stream out meanwhile); already ended (ssh2's destroy() is end() and a close request,
    * so a stream dropped with its connection stays in the free list, not `destroyed`, until the
-   * host confirms, and a request handed it would fail with "write after end"); or on a
+   * host confirms, and a request handed it would fail with "socket hang up"); or on a
    * connection that takes no new work. (Node's own addRequest; @types/node does not declare it.)
    */
   addRequest(request: http.ClientRequest, options: unknown): void {

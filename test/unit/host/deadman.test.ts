@@ -25,7 +25,7 @@ describe("the dead-man switch's commands", () => {
     for (const bad of ["", "../x", "a/b", "-x", "$(x)"]) assert.throws(() => deadmanToken(bad, "00ff00ff"), /unexpected user name/);
   });
 
-  it("builds the rollback: wait, take the token or stop, undo newest first keeping the output, mark it done", () => {
+  it("builds the rollback: wait, take the token or stop, undo newest first keeping what they print on stderr, mark it done", () => {
     const script = buildRollbackScript(token, 30, [
       ["ip", "link", "delete", "dev", "shim0"],
       ["rm", "-f", "--", "/etc/systemd/network/60-underlay-shim0.network"],
@@ -34,7 +34,7 @@ describe("the dead-man switch's commands", () => {
     assert.equal(
       script,
       `trap '' HUP; sleep 30; mv -- ${t} ${t}.undoing 2>/dev/null || exit 0; ` +
-        `ip link delete dev shim0 >>${t}.undoing 2>&1; rm -f -- /etc/systemd/network/60-underlay-shim0.network >>${t}.undoing 2>&1; ` +
+        `ip link delete dev shim0 2>>${t}.undoing >/dev/null; rm -f -- /etc/systemd/network/60-underlay-shim0.network 2>>${t}.undoing >/dev/null; ` +
         `mv -- ${t}.undoing ${t}.undone`,
     );
     assert.throws(() => buildRollbackScript(token, 0, []), /whole seconds/);
@@ -51,7 +51,7 @@ describe("the dead-man switch's commands", () => {
       /\n\( set -C; : >"\$1" \) \|\| exit 1\nsetsid sh -c "\$2" pulumi-underlay-deadman <\/dev\/null >\/dev\/null 2>&1 &\necho "\$!"$/,
     );
     assert.deepEqual(argv.slice(3), ["sh", token, buildRollbackScript(token, 20, undos)]);
-    assert.match(argv[5], /ip link delete dev 'sh'\\''im' >>/);
+    assert.match(argv[5], /ip link delete dev 'sh'\\''im' 2>>/);
     assert.equal(parseDeadmanArm("12345\n"), 12345);
     assert.throws(() => parseDeadmanArm(""), /no pid/);
     assert.throws(() => parseDeadmanArm("1\n"), /no pid/);

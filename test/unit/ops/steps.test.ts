@@ -96,6 +96,36 @@ describe("ops: steps with undo", () => {
     assert.deepEqual(calls, ["one", "slow", "undo-slow", "undo-one"]);
   });
 
+  it("gives a timed-out step's own undo its input, and counts that undo as failed when the transport could not run it", async () => {
+    const host = fakeRunner();
+    const timedOut = async (argv: readonly string[], options?: Parameters<typeof host.run>[1]) => {
+      if (argv[0] === "tee" && options?.stdin === "new") throw TransportError.commandTimedOut(TARGET, argv, 3000);
+      return host.run([...argv], options);
+    };
+    await assert.rejects(
+      applySteps(timedOut, [{ argv: ["tee", "--", "/etc/f"], stdin: "new", undo: ["tee", "--", "/etc/f"], undoStdin: "old" }]),
+      StepsFailedError,
+    );
+    // The file is written back as it was, not emptied.
+    assert.deepEqual(host.calls, ["tee -- /etc/f"]);
+    assert.deepEqual(host.stdins, ["old"]);
+
+    const gone = async (argv: readonly string[]) => {
+      if (argv[0] === "add") throw TransportError.commandTimedOut(TARGET, argv, 3000);
+      throw TransportError.lockLost(TARGET, argv, "its holder on the host ended");
+    };
+    await assert.rejects(applySteps(gone, [{ argv: ["add"], undo: ["del"] }]), (err: unknown) => {
+      assert.ok(err instanceof StepsFailedError);
+      assert.equal(err.stepsDone, 0);
+      assert.deepEqual(
+        err.undoFailures.map((f) => f.argv),
+        [["del"]],
+      );
+      assert.match(err.message, /undoing failed too, check the host by hand: `del`: .*the host lock this change held is lost/);
+      return true;
+    });
+  });
+
   it("also undoes a step the connection was lost under, but not one that never started", async () => {
     const lost = fakeRunnerThrowing(TransportError.noExitStatus(TARGET, ["add"], undefined, ""));
     await assert.rejects(applySteps(lost.run, [{ argv: ["add"], undo: ["del"] }]), StepsFailedError);

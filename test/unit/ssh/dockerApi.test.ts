@@ -291,6 +291,10 @@ describe("ssh: which Docker API streams are kept for the next request", function
     assert.ok(opened[0].writableEnded);
     assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
     assert.equal(opened.length, 2, "the request went out on the ended stream");
+    // A free stream whose connection takes no new work (it is being replaced) is not used either.
+    (opened[1] as unknown as DialStream).reusable = () => false;
+    assert.equal((await client.request("GET", "/v1.41/networks")).status, 200);
+    assert.equal(opened.length, 3, "the request went out on a stream of a connection being replaced");
     client.destroy();
   });
 

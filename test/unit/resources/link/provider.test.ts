@@ -66,7 +66,7 @@ describe("link provider against an in-process host", function () {
     assert.equal(created.outs.persistence, undefined);
     // Made under the dead-man switch, whose rollback deletes the shim, and confirmed.
     assert.deepEqual(
-      [...host.linux.deadman.values()].map((d) => [d.confirmed, d.rollback.includes("; ip link delete dev shim0 >>")]),
+      [...host.linux.deadman.values()].map((d) => [d.confirmed, d.rollback.includes("; ip link delete dev shim0 2>>")]),
       [[true, true]],
     );
     const read = await hostShimProvider.read(created.id, created.outs);
