@@ -431,8 +431,8 @@ export class TransportError extends Error {
 
 /**
  * What the host's dead-man switch (ops/deadman.ts) did with a change whose undo failed on the
- * provider's side: the provider did not confirm the change, so the switch was left to undo it,
- * and either ran its undo commands (`undone`, with what they printed on stderr) or the host did
+ * provider's side: the provider did not confirm the change but asked the switch to undo it, and
+ * either it ran its undo commands (`undone`, with what they printed on stderr) or the host did
  * not say so before the provider stopped asking (`unconfirmed`, with the last failure seen).
  */
 export type HostUndo =
@@ -459,14 +459,14 @@ export class StepsFailedError extends Error {
 function stepsOutcome(stepsDone: number, failures: string, hostUndo: HostUndo | undefined): string {
   if (!failures) return `the ${stepsDone} step(s) already done were undone`;
   if (!hostUndo) return `undoing failed too, check the host by hand: ${failures}`;
-  const left = `undoing failed here too (${failures}), so the change was not confirmed and was left to the host's dead-man switch`;
+  const asked = `undoing failed here too (${failures}), so the change was not confirmed and the host's dead-man switch was asked to undo it`;
   if (hostUndo.outcome === "undone") {
     const output = hostUndo.output.trim() ? `; they printed: ${printable(hostUndo.output.trim(), 500)}` : "";
-    return `${left}, which ran its undo commands when its ${hostUndo.windowSeconds} s window ended${output}`;
+    return `${asked}: it ran its undo commands${output}`;
   }
   return (
-    `${left}, which was to run its undo commands when its ${hostUndo.windowSeconds} s window ended; the host did not ` +
-    `say it had (${printable(hostUndo.why, 300)}), check the host by hand`
+    `${asked}, as it also does by itself when its ${hostUndo.windowSeconds} s window ends; the host did not say it had ` +
+    `(${printable(hostUndo.why, 300)}), check the host by hand`
   );
 }
 

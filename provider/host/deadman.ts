@@ -28,11 +28,13 @@ export function deadmanToken(user: string, id: string): string {
 }
 
 /**
- * The rollback shell's script: ignore the hangup a closing session may send, wait, take the
- * token (or stop: the provider confirmed), run the undo commands newest first with what they
- * print on stderr kept in the token, then mark it done. Undo commands run even when an earlier
- * one fails. Their stdout is dropped: a file written back with `tee` prints the whole file,
- * which would crowd the errors out of the report.
+ * The rollback shell's script: ignore the hangup a closing session may send, wait (cut short by
+ * SIGUSR1: the provider asks for the undo now, see buildDeadmanCheck), take the token (or stop:
+ * the provider confirmed), run the undo commands newest first with what they print on stderr
+ * kept in the token, then mark it done. Undo commands run even when an earlier one fails. Their
+ * stdout is dropped: a file written back with `tee` prints the whole file, which would crowd
+ * the errors out of the report. The sleep runs in the background so that the shell, waiting in
+ * `wait`, takes the signal at once (POSIX: a trapped signal ends `wait`).
  */
 export function buildRollbackScript(token: string, windowSeconds: number, undos: readonly Argv[]): string {
   if (!Number.isInteger(windowSeconds) || windowSeconds < 1)
@@ -41,7 +43,10 @@ export function buildRollbackScript(token: string, windowSeconds: number, undos:
   const undoing = shellCommand([`${token}.undoing`]);
   const done = shellCommand([`${token}.undone`]);
   const undo = undos.map((argv) => `${shellCommand(argv)} 2>>${undoing} >/dev/null`).join("; ");
-  return `trap '' HUP; sleep ${windowSeconds}; mv -- ${t} ${undoing} 2>/dev/null || exit 0; ${undo ? `${undo}; ` : ""}mv -- ${undoing} ${done}`;
+  return (
+    `trap '' HUP; trap 'kill "$s" 2>/dev/null' USR1; sleep ${windowSeconds} & s=$!; wait "$s"; ` +
+    `mv -- ${t} ${undoing} 2>/dev/null || exit 0; ${undo ? `${undo}; ` : ""}mv -- ${undoing} ${done}`
+  );
 }
 
 /**
@@ -81,12 +86,15 @@ export function parseDeadmanArm(stdout: string): number {
   return pid;
 }
 
-// $1 token, $2 the rollback's pid, $3 "confirm" or "status". Exit 0: confirmed (now or by an
-// earlier attempt whose answer was lost); 3: undone (the undo output follows); 5: still armed;
-// 6: the rollback is undoing right now; 4: no token at all (a reboot cleared /run). dash's
-// kill takes no `--`, so the process group is passed as "-PID" right after the signal.
+// $1 token, $2 the rollback's pid, $3 "confirm", "undo" or "status". Exit 0: confirmed (now or
+// by an earlier attempt whose answer was lost); 3: undone (the undo output follows); 5: still
+// armed; 6: the rollback is undoing right now; 4: no token at all (a reboot cleared /run).
+// dash's kill takes no `--`, so the process group is passed as "-PID" right after the signal.
+// "undo" wakes the rollback (SIGUSR1 to its shell) while the token is still there, so it undoes
+// now instead of at the window's end, and then answers as "status" does.
 const CHECK_SCRIPT = [
   'if [ "$3" = confirm ] && mv -- "$1" "$1.kept" 2>/dev/null; then kill -TERM "-$2" 2>/dev/null; exit 0; fi',
+  'if [ "$3" = undo ] && [ -e "$1" ]; then kill -USR1 "$2" 2>/dev/null; fi',
   '[ -e "$1.kept" ] && exit 0',
   '[ -e "$1.undone" ] && { cat -- "$1.undone"; rm -f -- "$1.undone"; exit 3; }',
   '[ -e "$1.undoing" ] && exit 6',
@@ -95,10 +103,10 @@ const CHECK_SCRIPT = [
 ].join("\n");
 
 /**
- * Confirms the change (takes the token and ends the rollback's process group), or with
- * `status` only asks how things stand.
+ * Confirms the change (takes the token and ends the rollback's process group); with `undo` has
+ * the rollback undo it now; with `status` only asks how things stand.
  */
-export function buildDeadmanCheck(token: string, pid: number, mode: "confirm" | "status"): Argv {
+export function buildDeadmanCheck(token: string, pid: number, mode: "confirm" | "undo" | "status"): Argv {
   return ["sh", "-c", CHECK_SCRIPT, "sh", token, String(pid), mode];
 }
 

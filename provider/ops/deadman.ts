@@ -5,7 +5,8 @@
 // SSH login, which proves new sessions still get through, and only that confirmation stops the
 // rollback. No confirmation within the window, and the host runs the steps' undo commands. Nor is
 // a failed change confirmed whose own undo failed too (typically on the connection a failed step
-// lost): confirming would keep it half made, so the host's undo takes it back.
+// lost): confirming would keep it half made, so the provider asks the host's switch to undo it
+// at once instead.
 
 import { randomBytes } from "node:crypto";
 import { DeadmanError, RemoteCommandError, StepsFailedError } from "../errors";
@@ -130,12 +131,12 @@ export async function applyStepsWithDeadman(
     // Part of the change is still on the host and the provider could not take it back. The
     // switch holds every step's undo, and one whose step never ran or was undone already finds
     // nothing to do (each deletes this resource's own link, address, route or file, or puts back
-    // what was there before), so it is left to run them all; the provider only waits to see it.
+    // what was there before), so it is left to run them all.
+    // It is asked to undo now, on a fresh login; should none get through, it still undoes by
+    // itself when the window ends.
     const { cause, stepsDone, undoFailures } = first.err;
-    // The switch fires when the window ends; asking before that would only cost logins.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, windowEnds - Date.now())));
     // An unexpected answer to the check is reported with the step's failure, not instead of it.
-    const ended = await settle(fresh, target, buildDeadmanCheck(token, pid, "status"), deadline, options).catch((err: unknown) => ({
+    const ended = await settle(fresh, target, buildDeadmanCheck(token, pid, "undo"), deadline, options).catch((err: unknown) => ({
       state: undefined,
       why:
         err instanceof RemoteCommandError

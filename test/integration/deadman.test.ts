@@ -296,9 +296,10 @@ describe("dead-man switch on a lab host", function () {
       await host.exec(["rm", "-f", record], { allowFail: true });
     }
   });
-  it("a change whose connection dies half-way is not confirmed half made: the provider's undo fails, the host's switch undoes it", async () => {
-    // Arming and two commands must fit in the window (0.4-1.3 s each on a VM under TCG).
-    const windowMs = 15_000;
+  it("a change whose connection dies half-way is not confirmed half made: the provider's undo fails, the host's switch undoes it when asked", async () => {
+    // Far longer than the change and the ask take, even on a VM under TCG (a command 0.4-1.3 s,
+    // a login 1.1-1.7 s): the host must undo it because it was asked, not because the window ended.
+    const windowMs = 60_000;
     const connection = parseConnection(connectionFor(host, { commandTimeoutMs: 30_000 }), "HostShim");
     const session = hostSession(connection);
     const dead = uniqueName("dmv");
@@ -356,22 +357,22 @@ describe("dead-man switch on a lab host", function () {
       );
     const seconds = (Date.now() - began) / 1000;
     const after = await snapshotHost(host);
-    const bound = windowMs / 1000 + 15;
+    const bound = windowMs / 1000;
     recordFigure({
       group: "faults",
       name: "the connection under a shim change dies half-way (the provider cannot undo it): not confirmed, the host's switch undid it",
       value: `${failed instanceof StepsFailedError ? `StepsFailedError (host ${failed.hostUndo?.outcome ?? "not asked"})` : String(failed)} in ${seconds.toFixed(1)} s; host ${after === before ? "as before" : "changed"}`,
-      target: `StepsFailedError, host undone, within window + 15 s (${bound} s); host as before`,
-      ok: failed instanceof StepsFailedError && failed.hostUndo?.outcome === "undone" && seconds <= bound && after === before,
+      target: `StepsFailedError, host undone when asked, before its ${bound} s window ended; host as before`,
+      ok: failed instanceof StepsFailedError && failed.hostUndo?.outcome === "undone" && seconds < bound && after === before,
     });
     assert.ok(failed instanceof StepsFailedError, String(failed));
     assert.equal(failed.undoFailures.length, 1, failed.message);
     assert.equal(failed.hostUndo?.outcome, "undone", failed.message);
     assert.match(
       failed.message,
-      new RegExp(`undoing failed here too \\(\`ip link delete dev ${name}\`.*ran its undo commands when its 15 s window ended`),
+      new RegExp(`undoing failed here too \\(\`ip link delete dev ${name}\`.*was asked to undo it: it ran its undo commands`),
     );
-    assert.ok(seconds >= windowMs / 1000 && seconds <= bound, `the provider answered after ${seconds} s`);
+    assert.ok(seconds < bound, `the provider answered after ${seconds} s: the host undid it only when its window ended`);
     // The host is as it was: the shim is gone, and nothing of the switch is left.
     assert.equal(after, before);
     assert.equal(await rollbacksRunning(host), "");

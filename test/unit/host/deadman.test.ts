@@ -14,6 +14,7 @@ import {
   parseDeadmanCheck,
   undoWithInput,
 } from "../../../provider/host/deadman";
+import { eventually } from "../../support/eventually";
 
 describe("the dead-man switch's commands", () => {
   const token = "/run/lock/pulumi-underlay-deadman.root/deadman-00ff00ff00ff00ff";
@@ -33,7 +34,7 @@ describe("the dead-man switch's commands", () => {
     const t = token;
     assert.equal(
       script,
-      `trap '' HUP; sleep 30; mv -- ${t} ${t}.undoing 2>/dev/null || exit 0; ` +
+      `trap '' HUP; trap 'kill "$s" 2>/dev/null' USR1; sleep 30 & s=$!; wait "$s"; mv -- ${t} ${t}.undoing 2>/dev/null || exit 0; ` +
         `ip link delete dev shim0 2>>${t}.undoing >/dev/null; rm -f -- /etc/systemd/network/60-underlay-shim0.network 2>>${t}.undoing >/dev/null; ` +
         `mv -- ${t}.undoing ${t}.undone`,
     );
@@ -60,6 +61,7 @@ describe("the dead-man switch's commands", () => {
   it("checks and confirms with a fixed script, and reads its exit codes", () => {
     assert.deepEqual(buildDeadmanCheck(token, 4242, "confirm").slice(3), ["sh", token, "4242", "confirm"]);
     assert.deepEqual(buildDeadmanCheck(token, 4242, "status").slice(3), ["sh", token, "4242", "status"]);
+    assert.deepEqual(buildDeadmanCheck(token, 4242, "undo").slice(3), ["sh", token, "4242", "undo"]);
     assert.match(buildDeadmanCheck(token, 1, "status")[2], /mv -- "\$1" "\$1\.kept".*kill -TERM "-\$2"/);
     const r = (exitCode: number, stdout = "") => ({ exitCode, stdout, stderr: "" });
     assert.deepEqual(parseDeadmanCheck(r(0)), { state: "confirmed" });
@@ -105,6 +107,52 @@ describe("the dead-man switch's commands", () => {
       execFileSync("sh", ["-c", toRemoteCommand(["sh", "-c", buildRollbackScript(t, 1, undos)], { sudo: false })]);
       assert.equal(fs.existsSync(out), false, "the rollback ran after the token was taken");
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("in a real sh: asked to undo, a rollback armed for 60 s undoes at once, keeping only what its commands print on stderr", async function () {
+    this.timeout(15_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "deadman-"));
+    let pid: number | undefined;
+    const check = (mode: "undo" | "status") => {
+      try {
+        execFileSync("sh", ["-c", toRemoteCommand(buildDeadmanCheck(t, pid ?? 0, mode), { sudo: false })], { stdio: "pipe" });
+        return { code: 0, stdout: "" };
+      } catch (e) {
+        return { code: (e as { status: number }).status, stdout: String((e as { stdout: Buffer }).stdout) };
+      }
+    };
+    const t = path.join(dir, "deadman-00ff00ff");
+    try {
+      const out = path.join(dir, "out");
+      const undo = ["sh", "-c", 'echo undone >"$1"; echo "the whole file"; echo "an error" >&2', "sh", out];
+      const armed = execFileSync("sh", ["-c", toRemoteCommand(buildDeadmanArm(t, 60, [undo]), { sudo: false })], { stdio: "pipe" });
+      pid = parseDeadmanArm(armed.toString());
+      assert.equal(check("status").code, 5, "not armed");
+      assert.ok([3, 5, 6].includes(check("undo").code));
+      let seen: { code: number; stdout: string } | undefined;
+      await eventually(
+        async () => {
+          seen = check("status");
+          assert.equal(seen.code, 3);
+        },
+        5_000,
+        20,
+      );
+      assert.equal(seen?.stdout, "an error\n");
+      assert.equal(fs.readFileSync(out, "utf8"), "undone\n");
+      // The rollback and its sleep are gone, not left waiting out the window.
+      await eventually(async () => assert.throws(() => process.kill(-(pid ?? 0), 0)), 5_000, 20);
+    } finally {
+      // Only the rollback this test started, by its process group.
+      if (pid) {
+        try {
+          process.kill(-pid, "SIGTERM");
+        } catch {
+          // already gone
+        }
+      }
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

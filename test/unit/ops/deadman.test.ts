@@ -45,7 +45,7 @@ describe("ops: the dead-man switch", () => {
     assert.equal(armed.pid, 4242);
     assert.match(armed.token, /^\/run\/lock\/pulumi-underlay-deadman\.root\/deadman-[0-9a-f]{16}$/);
     assert.equal(host.calls.length, 5);
-    assert.match(host.calls[0], /sleep 1; .*; rm -f -- \/etc\/x 2>>\S+ >\/dev\/null; ip link delete dev shim0 2>>/);
+    assert.match(host.calls[0], /sleep 1 & .*; rm -f -- \/etc\/x 2>>\S+ >\/dev\/null; ip link delete dev shim0 2>>/);
     assert.deepEqual(host.calls.slice(1, 4), ["ip link add shim0", "ip address add 198.51.100.250/32 dev shim0", "tee /etc/x"]);
     assert.equal(host.calls[4], `rm -f -- ${armed.token}.kept`);
     // The switch's own commands run as the login user; the steps as the connection says.
@@ -66,7 +66,7 @@ describe("ops: the dead-man switch", () => {
     assert.equal(host.asLoginUser[0], true);
     assert.match(
       host.calls[0],
-      /sleep 1; .*sh -c 'input=\$1; shift; printf %s "\$input" \| "\$@"' sh old sudo -n -- tee \/etc\/x 2>>\S+ >\/dev\/null; sudo -n -- ip link delete dev shim0 2>>/,
+      /sleep 1 & .*sh -c 'input=\$1; shift; printf %s "\$input" \| "\$@"' sh old sudo -n -- tee \/etc\/x 2>>\S+ >\/dev\/null; sudo -n -- ip link delete dev shim0 2>>/,
     );
   });
 
@@ -206,14 +206,15 @@ describe("ops: the dead-man switch", () => {
     });
   }
 
-  it("does not confirm a failed change whose own undo failed: the host's switch undoes it, and the error says so", async function () {
+  it("does not confirm a failed change whose own undo failed: it asks the host's switch to undo it now, and the error says so", async function () {
     this.timeout(10_000);
     const cut = lostMidway();
     const asked: number[] = [];
-    const logins = freshLogins(async (mode) => {
+    const logins = freshLogins(async (mode, attempt) => {
       asked.push(Date.now());
-      // The host's switch has fired and run the undo commands.
-      return mode === "status" ? { exitCode: 3, stdout: 'Cannot find device "shim0"\n' } : { exitCode: 0 };
+      if (mode !== "undo") return { exitCode: 0 };
+      // Woken by the first ask, the switch runs its undo commands; the second ask finds them done.
+      return attempt === 1 ? { exitCode: 6 } : { exitCode: 3, stdout: 'Cannot find device "shim0"\n' };
     });
     const started = Date.now();
     await assert.rejects(applyStepsWithDeadman(cut.run, logins.fresh, HOST, STEPS, FAST), (err: unknown) => {
@@ -223,16 +224,15 @@ describe("ops: the dead-man switch", () => {
       assert.match(err.message, /undoing failed here too \(`ip link delete dev shim0`: /);
       assert.match(
         err.message,
-        /left to the host's dead-man switch, which ran its undo commands when its 1 s window ended; they printed: Cannot find device "shim0"/,
+        /the host's dead-man switch was asked to undo it: it ran its undo commands; they printed: Cannot find device "shim0"/,
       );
       assertSafeMessage(err.message);
       return true;
     });
-    // Never confirmed (that would have kept shim0 without its address), and first asked once
-    // the window was over.
-    assert.deepEqual(logins.modes, ["status"]);
-    // (A few ms of slack: a timer may fire a little early by Date.now(), libuv's loop time being cached.)
-    assert.ok(asked[0] - started >= FAST.windowMs - 5, `asked ${asked[0] - started} ms after the start, within the window`);
+    // Never confirmed (that would have kept shim0 without its address), and asked to undo at
+    // once, not left waiting for the window's end.
+    assert.deepEqual(logins.modes, ["undo", "undo"]);
+    assert.ok(asked[1] - started < FAST.windowMs, `done ${asked[1] - started} ms after the start, not within the window`);
 
     // The host never says it ran them: still armed until the provider stops asking, its token
     // gone, or an answer the check does not know; the step's failure is reported either way.
@@ -249,7 +249,10 @@ describe("ops: the dead-man switch", () => {
           assert.ok(err instanceof StepsFailedError, String(err));
           assert.equal(err.hostUndo?.outcome, "unconfirmed");
           assert.match(err.message, /did not finish within 3000 ms/);
-          assert.match(err.message, /which was to run its undo commands when its 1 s window ended; the host did not say it had \(/);
+          assert.match(
+            err.message,
+            /was asked to undo it, as it also does by itself when its 1 s window ends; the host did not say it had \(/,
+          );
           assert.match(err.message, why);
           assert.match(err.message, /\), check the host by hand\)$/);
           return true;
@@ -268,14 +271,14 @@ describe("ops: the dead-man switch", () => {
       if (lost) throw TransportError.commandTimedOut(TARGET, argv, 3000);
       return undefined;
     });
-    const logins = freshLogins(async (mode) => (mode === "status" ? { exitCode: 3 } : { exitCode: 0 }));
+    const logins = freshLogins(async (mode) => (mode === "undo" ? { exitCode: 3 } : { exitCode: 0 }));
     await assert.rejects(applyStepsWithDeadman(host.run, logins.fresh, HOST, STEPS, FAST), (err: unknown) => {
       assert.ok(err instanceof StepsFailedError, String(err));
       assert.equal(err.stepsDone, 0);
       assert.equal(err.hostUndo?.outcome, "undone");
       return true;
     });
-    assert.deepEqual(logins.modes, ["status"]);
+    assert.deepEqual(logins.modes, ["undo"]);
   });
 
   it("says what the host printed and why, escaped, bounded, with no key material, and the first few undo commands", () => {
