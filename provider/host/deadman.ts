@@ -1,6 +1,6 @@
 // How a host spells a dead-man switch ("commit confirmed", `netplan try`): a token file, and a
-// detached shell that waits out a window and then, unless the token was taken first, runs the
-// undo commands. Whoever renames the token first wins (rename is atomic): the provider's
+// detached shell that waits out a window (or less, when the provider asks it to undo now) and
+// then, unless the token was taken first, runs the undo commands. Whoever renames the token first wins (rename is atomic): the provider's
 // rename to `.kept` confirms the change, the rollback's rename to `.undoing` undoes it. Pure
 // builders and parsers; the scripts are fixed text and every value reaches them as a quoted
 // word (command.ts), never spliced in unquoted.
@@ -29,12 +29,15 @@ export function deadmanToken(user: string, id: string): string {
 
 /**
  * The rollback shell's script: ignore the hangup a closing session may send, wait (cut short by
- * SIGUSR1: the provider asks for the undo now, see buildDeadmanCheck), take the token (or stop:
+ * SIGWINCH: the provider asks for the undo now, see buildDeadmanCheck), take the token (or stop:
  * the provider confirmed), run the undo commands newest first with what they print on stderr
  * kept in the token, then mark it done. Undo commands run even when an earlier one fails. Their
  * stdout is dropped: a file written back with `tee` prints the whole file, which would crowd
  * the errors out of the report. The sleep runs in the background so that the shell, waiting in
- * `wait`, takes the signal at once (POSIX: a trapped signal ends `wait`).
+ * `wait`, takes the signal at once (POSIX: a trapped signal ends `wait`); after the wait the
+ * signal is ignored, so a late one cannot reach a pid the sleep's has been reused for. SIGWINCH
+ * because its default action is to ignore it: one that comes before the trap is set ends
+ * nothing, and the provider asks again.
  */
 export function buildRollbackScript(token: string, windowSeconds: number, undos: readonly Argv[]): string {
   if (!Number.isInteger(windowSeconds) || windowSeconds < 1)
@@ -44,7 +47,7 @@ export function buildRollbackScript(token: string, windowSeconds: number, undos:
   const done = shellCommand([`${token}.undone`]);
   const undo = undos.map((argv) => `${shellCommand(argv)} 2>>${undoing} >/dev/null`).join("; ");
   return (
-    `trap '' HUP; trap 'kill "$s" 2>/dev/null' USR1; sleep ${windowSeconds} & s=$!; wait "$s"; ` +
+    `trap '' HUP; trap 'kill "$s" 2>/dev/null' WINCH; sleep ${windowSeconds} & s=$!; wait "$s"; trap '' WINCH; ` +
     `mv -- ${t} ${undoing} 2>/dev/null || exit 0; ${undo ? `${undo}; ` : ""}mv -- ${undoing} ${done}`
   );
 }
@@ -90,11 +93,14 @@ export function parseDeadmanArm(stdout: string): number {
 // by an earlier attempt whose answer was lost); 3: undone (the undo output follows); 5: still
 // armed; 6: the rollback is undoing right now; 4: no token at all (a reboot cleared /run).
 // dash's kill takes no `--`, so the process group is passed as "-PID" right after the signal.
-// "undo" wakes the rollback (SIGUSR1 to its shell) while the token is still there, so it undoes
-// now instead of at the window's end, and then answers as "status" does.
+// "undo" wakes the rollback (SIGWINCH to its shell) while the token is still there, so it undoes
+// now instead of at the window's end, and then answers as "status" does. Either signal goes only
+// to a process whose command line names the token (its file name, which needs no quoting): a rollback that was ended some other way
+// (the OOM killer, an operator) leaves its pid free for another process to take.
 const CHECK_SCRIPT = [
-  'if [ "$3" = confirm ] && mv -- "$1" "$1.kept" 2>/dev/null; then kill -TERM "-$2" 2>/dev/null; exit 0; fi',
-  'if [ "$3" = undo ] && [ -e "$1" ]; then kill -USR1 "$2" 2>/dev/null; fi',
+  "ours() { tr '\\0' ' ' <\"/proc/$2/cmdline\" 2>/dev/null | grep -qF -- \"${1##*/}\"; }",
+  'if [ "$3" = confirm ] && mv -- "$1" "$1.kept" 2>/dev/null; then ours "$@" && kill -TERM "-$2" 2>/dev/null; exit 0; fi',
+  'if [ "$3" = undo ] && [ -e "$1" ]; then ours "$@" && kill -WINCH "$2" 2>/dev/null; fi',
   '[ -e "$1.kept" ] && exit 0',
   '[ -e "$1.undone" ] && { cat -- "$1.undone"; rm -f -- "$1.undone"; exit 3; }',
   '[ -e "$1.undoing" ] && exit 6',

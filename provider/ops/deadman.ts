@@ -94,7 +94,8 @@ export async function applyStepsWithDeadman(
   }
   const windowSeconds = Math.max(1, Math.ceil(options.windowMs / 1000));
   const token = deadmanToken(host.user, randomBytes(8).toString("hex"));
-  // The host's sleep starts after this instant, so the rollback never fires before windowEnds.
+  // The host's sleep starts after this instant, so the rollback never fires before windowEnds
+  // unless the provider asks it to.
   const windowEnds = Date.now() + windowSeconds * 1000;
   const pid = parseDeadmanArm((await run(buildDeadmanArm(token, windowSeconds, undos), { asLoginUser: true })).stdout);
 
@@ -122,7 +123,7 @@ export async function applyStepsWithDeadman(
     abandoned = true;
     // The steps never finished: confirming now would keep a change in an unknown state, so the
     // provider only waits to see the host undo it.
-    const seen = await settle(fresh, target, buildDeadmanCheck(token, pid, "status"), deadline, options);
+    const seen = await settle(fresh, target, buildDeadmanCheck(token, pid, "status"), windowEnds, deadline, options);
     const why = `its commands did not finish within the window${seen.why ? `; then: ${seen.why}` : ""}`;
     throw seen.state?.state === "undone" ? fail("undone", why, seen.state.output) : fail("unconfirmed", why);
   }
@@ -133,30 +134,36 @@ export async function applyStepsWithDeadman(
     // nothing to do (each deletes this resource's own link, address, route or file, or puts back
     // what was there before), so it is left to run them all.
     // It is asked to undo now, on a fresh login; should none get through, it still undoes by
-    // itself when the window ends.
+    // itself when the window ends. (A step cut off with its connection may still be running on
+    // the host until its own deadline, and take effect after this undo; the window was never a
+    // bound on that either, as commandTimeoutMs is longer.)
     const { cause, stepsDone, undoFailures } = first.err;
     // An unexpected answer to the check is reported with the step's failure, not instead of it.
-    const ended = await settle(fresh, target, buildDeadmanCheck(token, pid, "undo"), deadline, options).catch((err: unknown) => ({
-      state: undefined,
-      why:
-        err instanceof RemoteCommandError
-          ? `the host's answer to the check was not understood: it exited with ${err.result.exitCode}: ${err.result.stderr.trim() || "(no output)"}`
-          : errorText(err),
-    }));
+    const ended = await settle(fresh, target, buildDeadmanCheck(token, pid, "undo"), windowEnds, deadline, options).catch(
+      (err: unknown) => ({
+        state: undefined,
+        why:
+          err instanceof RemoteCommandError
+            ? `the host's answer to the check was not understood: it exited with ${err.result.exitCode}: ${err.result.stderr.trim() || "(no output)"}`
+            : errorText(err),
+      }),
+    );
     const unconfirmed = (why: string) => ({ outcome: "unconfirmed" as const, windowSeconds, why });
     const state = ended.state;
     const hostUndo =
       state?.state === "undone"
         ? { outcome: "undone" as const, windowSeconds, output: state.output }
         : state?.state === "lost"
-          ? unconfirmed(`the switch's token ${token} is gone from the host (rebooted?)`)
+          ? unconfirmed(
+              `the switch's token ${token} is gone from the host (an answer that said how it ended was lost, or the host rebooted)`,
+            )
           : state?.state === "confirmed"
             ? unconfirmed("the host says the change was confirmed, which this provider did not do")
             : unconfirmed(ended.why || "no answer");
     throw new StepsFailedError(cause, stepsDone, undoFailures, hostUndo);
   }
 
-  const seen = await settle(fresh, target, buildDeadmanCheck(token, pid, "confirm"), deadline, options);
+  const seen = await settle(fresh, target, buildDeadmanCheck(token, pid, "confirm"), windowEnds, deadline, options);
   switch (seen.state?.state) {
     case "confirmed":
       // Best effort: the confirmation is what counts. The pooled connection may be the one a
@@ -167,7 +174,10 @@ export async function applyStepsWithDeadman(
     case "undone":
       throw fail("undone", first.ok ? seen.why || "the confirmation came too late" : errorText(first.err), seen.state.output);
     case "lost":
-      throw fail("unconfirmed", `the switch's token ${token} is gone from the host (rebooted?)`);
+      throw fail(
+        "unconfirmed",
+        `the switch's token ${token} is gone from the host (an answer that said how it ended was lost, or the host rebooted)`,
+      );
     default:
       throw fail("unconfirmed", seen.why || "no answer");
   }
@@ -181,6 +191,7 @@ async function settle(
   fresh: FreshRun,
   target: string,
   check: Argv,
+  windowEnds: number,
   deadline: number,
   options: DeadmanOptions,
 ): Promise<{ state?: DeadmanState; why: string }> {
@@ -196,7 +207,12 @@ async function settle(
       const state = parseDeadmanCheck(result);
       if (!state) throw new RemoteCommandError(target, check, result);
       if (state.state === "confirmed" || state.state === "undone" || state.state === "lost") return { state, why };
-      why = state.state === "armed" ? "the host answered; its switch had not fired yet" : "the host was undoing the change";
+      why =
+        state.state === "undoing"
+          ? "the host was undoing the change"
+          : Date.now() < windowEnds
+            ? "the host answered; its switch had not fired yet"
+            : "the host answered; its switch had not fired yet, after its window (late, or its rollback process was ended)";
     } catch (err) {
       if (err instanceof RemoteCommandError) throw err;
       why = errorText(err);

@@ -2,8 +2,8 @@
 // undoes what was done, newest first, so the host is left as it was. A step whose outcome is
 // unknown (it timed out, or the connection was lost once it had started) may have taken effect
 // late, so its own undo runs too; that undo exiting non-zero only means the step never took
-// effect, but one the transport could not run at all leaves the step's outcome unknown, and is
-// counted as an undo that failed.
+// effect, but one that failed in the transport (not sent, or no answer) leaves the step's
+// outcome unknown, and is counted as an undo that failed.
 
 import { StepsFailedError, TransportError } from "../errors";
 import type { Argv } from "../host/command";

@@ -69,6 +69,9 @@ export class FakeLinuxHost {
       const armed = this.deadman.get(argv[4]);
       if (!armed) return { code: 4 };
       if (argv[6] === "confirm") armed.confirmed = true;
+      // Asked to undo now, it reports the undo done; this fake does not run the rollback's
+      // commands (the lab tests do, on a real host).
+      if (argv[6] === "undo" && !armed.confirmed) return { code: 3 };
       return { code: armed.confirmed ? 0 : 5 };
     }
     if (argv[0] === "rm" && argv.at(-1)?.endsWith(".kept")) return {};
