@@ -1,9 +1,9 @@
 // How a host spells a dead-man switch ("commit confirmed", `netplan try`): a token file, and a
 // detached shell that waits out a window (or less, when the provider asks it to undo now) and
-// then, unless the token was taken first, runs the undo commands. Whoever renames the token first wins (rename is atomic): the provider's
-// rename to `.kept` confirms the change, the rollback's rename to `.undoing` undoes it. Pure
-// builders and parsers; the scripts are fixed text and every value reaches them as a quoted
-// word (command.ts), never spliced in unquoted.
+// then, unless the token was taken first, runs the undo commands. Whoever renames the token
+// first wins (rename is atomic): the provider's rename to `.kept` confirms the change, the
+// rollback's rename to `.undoing` undoes it. Pure builders and parsers; the scripts are fixed
+// text and every value reaches them as a quoted word (command.ts), never spliced in unquoted.
 
 import { type Argv, type CommandResult, shellCommand } from "./command";
 
@@ -35,7 +35,7 @@ export function deadmanToken(user: string, id: string): string {
  * stdout is dropped: a file written back with `tee` prints the whole file, which would crowd
  * the errors out of the report. The sleep runs in the background so that the shell, waiting in
  * `wait`, takes the signal at once (POSIX: a trapped signal ends `wait`); after the wait the
- * signal is ignored, so a late one cannot reach a pid the sleep's has been reused for. SIGWINCH
+ * signal is ignored, so a late one cannot reach another process that took the sleep's pid. SIGWINCH
  * because its default action is to ignore it: one that comes before the trap is set ends
  * nothing, and the provider asks again.
  */
@@ -94,9 +94,10 @@ export function parseDeadmanArm(stdout: string): number {
 // armed; 6: the rollback is undoing right now; 4: no token at all (a reboot cleared /run).
 // dash's kill takes no `--`, so the process group is passed as "-PID" right after the signal.
 // "undo" wakes the rollback (SIGWINCH to its shell) while the token is still there, so it undoes
-// now instead of at the window's end, and then answers as "status" does. Either signal goes only
-// to a process whose command line names the token (its file name, which needs no quoting): a rollback that was ended some other way
-// (the OOM killer, an operator) leaves its pid free for another process to take.
+// now instead of at the window's end, and then answers as "status" does. Either signal goes
+// only to a process whose command line names the token (its file name, which needs no
+// quoting): a rollback that was ended some other way (the OOM killer, an operator) leaves its
+// pid free for another process to take.
 const CHECK_SCRIPT = [
   "ours() { tr '\\0' ' ' <\"/proc/$2/cmdline\" 2>/dev/null | grep -qF -- \"${1##*/}\"; }",
   'if [ "$3" = confirm ] && mv -- "$1" "$1.kept" 2>/dev/null; then ours "$@" && kill -TERM "-$2" 2>/dev/null; exit 0; fi',
