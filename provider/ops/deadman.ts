@@ -9,7 +9,7 @@
 // at once instead.
 
 import { randomBytes } from "node:crypto";
-import { DeadmanError, RemoteCommandError, StepsFailedError } from "../errors";
+import { DeadmanError, type HostUndo, RemoteCommandError, StepsFailedError } from "../errors";
 import type { Argv } from "../host/command";
 import {
   buildDeadmanArm,
@@ -129,37 +129,9 @@ export async function applyStepsWithDeadman(
   }
 
   if (!first.ok && first.err instanceof StepsFailedError && first.err.undoFailures.length > 0) {
-    // Part of the change is still on the host and the provider could not take it back. The
-    // switch holds every step's undo, and one whose step never ran or was undone already finds
-    // nothing to do (each deletes this resource's own link, address, route or file, or puts back
-    // what was there before), so it is left to run them all.
-    // It is asked to undo now, on a fresh login; should none get through, it still undoes by
-    // itself when the window ends. (A step cut off with its connection may still be running on
-    // the host until its own deadline, and take effect after this undo; the window was never a
-    // bound on that either, as commandTimeoutMs is longer.)
+    // Part of the change is still on the host and the provider could not take it back.
     const { cause, stepsDone, undoFailures } = first.err;
-    // An unexpected answer to the check is reported with the step's failure, not instead of it.
-    const ended = await settle(fresh, target, buildDeadmanCheck(token, pid, "undo"), windowEnds, deadline, options).catch(
-      (err: unknown) => ({
-        state: undefined,
-        why:
-          err instanceof RemoteCommandError
-            ? `the host's answer to the check was not understood: it exited with ${err.result.exitCode}: ${err.result.stderr.trim() || "(no output)"}`
-            : errorText(err),
-      }),
-    );
-    const unconfirmed = (why: string) => ({ outcome: "unconfirmed" as const, windowSeconds, why });
-    const state = ended.state;
-    const hostUndo =
-      state?.state === "undone"
-        ? { outcome: "undone" as const, windowSeconds, output: state.output }
-        : state?.state === "lost"
-          ? unconfirmed(
-              `the switch's token ${token} is gone from the host (an answer that said how it ended was lost, or the host rebooted)`,
-            )
-          : state?.state === "confirmed"
-            ? unconfirmed("the host says the change was confirmed, which this provider did not do")
-            : unconfirmed(ended.why || "no answer");
+    const hostUndo = await askSwitchToUndo(fresh, target, { token, pid, windowSeconds, windowEnds, deadline }, options);
     throw new StepsFailedError(cause, stepsDone, undoFailures, hostUndo);
   }
 
@@ -174,13 +146,50 @@ export async function applyStepsWithDeadman(
     case "undone":
       throw fail("undone", first.ok ? seen.why || "the confirmation came too late" : errorText(first.err), seen.state.output);
     case "lost":
-      throw fail(
-        "unconfirmed",
-        `the switch's token ${token} is gone from the host (an answer that said how it ended was lost, or the host rebooted)`,
-      );
+      throw fail("unconfirmed", tokenGone(token));
     default:
       throw fail("unconfirmed", seen.why || "no answer");
   }
+}
+
+/**
+ * Has the switch undo a change the provider could not take back. The switch holds every step's
+ * undo, and one whose step never ran or was undone already finds nothing to do (each deletes
+ * this resource's own link, address, route or file, or puts back what was there before), so it
+ * is left to run them all. It is asked to undo now, on fresh logins; should none get through,
+ * it still undoes by itself when the window ends. (A step cut off with its connection may still
+ * be running on the host until its own deadline, and take effect after this undo; the window
+ * was never a bound on that either, as commandTimeoutMs is longer.)
+ */
+async function askSwitchToUndo(
+  fresh: FreshRun,
+  target: string,
+  armed: Armed & { windowSeconds: number; windowEnds: number; deadline: number },
+  options: DeadmanOptions,
+): Promise<HostUndo> {
+  const { token, pid, windowSeconds, windowEnds, deadline } = armed;
+  // An unexpected answer to the check is reported with the step's failure, not instead of it.
+  const ended = await settle(fresh, target, buildDeadmanCheck(token, pid, "undo"), windowEnds, deadline, options).catch((err: unknown) => ({
+    state: undefined,
+    why:
+      err instanceof RemoteCommandError
+        ? `the host's answer to the check was not understood: it exited with ${err.result.exitCode}: ${err.result.stderr.trim() || "(no output)"}`
+        : errorText(err),
+  }));
+  switch (ended.state?.state) {
+    case "undone":
+      return { outcome: "undone", windowSeconds, output: ended.state.output };
+    case "lost":
+      return { outcome: "unconfirmed", windowSeconds, why: tokenGone(token) };
+    case "confirmed":
+      return { outcome: "unconfirmed", windowSeconds, why: "the host says the change was confirmed, which this provider did not do" };
+    default:
+      return { outcome: "unconfirmed", windowSeconds, why: ended.why || "no answer" };
+  }
+}
+
+function tokenGone(token: string): string {
+  return `the switch's token ${token} is gone from the host (an answer that said how it ended was lost, or the host rebooted)`;
 }
 
 /**
